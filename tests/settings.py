@@ -1,0 +1,17 @@
+"""Settings for the test suite: the real settings, with test-friendly environment defaults.
+
+Worker and server processes that tests start use this module too.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Tests serve videos and the sandbox on loopback.
+os.environ.setdefault("URL_PROBE_ALLOW_PRIVATE", "1")
+
+from memories_portal.settings import *  # noqa: E402,F403
+
+# Plain static storage: tests do not run collectstatic.
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
