@@ -135,6 +135,9 @@ SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 # Lets the URL checks accept loopback and private addresses. Only for tests and
 # the sandbox; never in production.
 URL_PROBE_ALLOW_PRIVATE = env.bool("URL_PROBE_ALLOW_PRIVATE", default=False)
+# Ports a submitted URL may use. memories.ai's downloader is only known to
+# reach the standard web ports; other ports are often internal services.
+URL_PROBE_ALLOWED_PORTS = env.list("URL_PROBE_ALLOWED_PORTS", cast=int, default=[80, 443])
 
 LOGGING = {
     "version": 1,
@@ -146,3 +149,11 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# Test-only: the sending worker sleeps at this named point ("before_request" or
+# "after_request") so a test can kill it exactly there. Empty in real use.
+SEND_TEST_PAUSE = env.str("SEND_TEST_PAUSE", default="")
+SEND_TEST_PAUSE_SECONDS = env.float("SEND_TEST_PAUSE_SECONDS", default=30.0)
+
+# How often run_periodic wakes up (heartbeat, recovery of abandoned sends, polling).
+PERIODIC_INTERVAL_SECONDS = env.float("PERIODIC_INTERVAL_SECONDS", default=10.0)

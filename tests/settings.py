@@ -15,3 +15,6 @@ from memories_portal.settings import *  # noqa: E402,F403
 # Plain static storage: tests do not run collectstatic.
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WHITENOISE_USE_FINDERS = True
+# Test servers listen on whatever port the system gives them.
+URL_PROBE_ALLOWED_PORTS = range(1, 65536)

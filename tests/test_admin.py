@@ -1,0 +1,56 @@
+from django.urls import reverse
+
+from tests.factories import SubmissionFactory
+from uploads.models import Event, Status, UploadGate
+
+
+def test_the_submission_list_and_page_render_with_the_timeline(client, superuser, alice, team_a):
+    submission = SubmissionFactory(team=team_a, submitter=alice, video_no="VI123")
+    submission.record(Event.Kind.CREATED, "Submitted.", actor=alice)
+    client.force_login(superuser)
+    listing = client.get(reverse("admin:uploads_submission_changelist"), {"q": "VI123"})
+    assert listing.status_code == 200
+    assert submission.url[:40] in listing.content.decode()
+    page = client.get(reverse("admin:uploads_submission_change", args=[submission.pk]))
+    assert page.status_code == 200
+    assert "Submitted." in page.content.decode()
+
+
+def test_resending_a_failed_submission_records_who_did_it(
+    client, superuser, alice, team_a, django_capture_on_commit_callbacks
+):
+    submission = SubmissionFactory(
+        team=team_a, submitter=alice, status=Status.FAILED, error_message="boom"
+    )
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:uploads_submission_changelist"),
+            {"action": "resend", "_selected_action": [submission.pk]},
+        )
+    submission.refresh_from_db()
+    assert submission.status == Status.QUEUED
+    assert submission.error_message == ""
+    event = submission.events.get(kind=Event.Kind.ADMIN)
+    assert event.actor == superuser
+
+
+def test_marking_a_reviewed_submission_failed(client, superuser, alice, team_a):
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.NEEDS_REVIEW)
+    client.force_login(superuser)
+    client.post(
+        reverse("admin:uploads_submission_changelist"),
+        {"action": "mark_failed", "_selected_action": [submission.pk]},
+    )
+    submission.refresh_from_db()
+    assert submission.status == Status.FAILED
+
+
+def test_resume_unpauses_sending(client, superuser):
+    UploadGate.pause("memories.ai refused the account (0402): not enough points")
+    client.force_login(superuser)
+    client.post(
+        reverse("admin:uploads_uploadgate_changelist"),
+        {"action": "resume_sending", "_selected_action": [1]},
+    )
+    assert not UploadGate.get().paused

@@ -1,0 +1,116 @@
+"""The sender against the sandbox over real HTTP, one wake-up at a time."""
+
+import time
+
+import pytest
+
+from tests.factories import SubmissionFactory
+from uploads import sending
+from uploads.models import Event, Status, UploadGate
+
+
+@pytest.fixture
+def queued(team_a, alice, sandbox):
+    return SubmissionFactory(
+        team=team_a, submitter=alice, tags=["x", "y"], camera_model="GoPro", latitude="1.5",
+        longitude="2.5",
+    )  # fmt: skip
+
+
+def test_an_accepted_submission_is_processing_with_its_video_number(queued, sandbox, settings):
+    settings.PUBLIC_BASE_URL = "http://portal.example.com"
+    outcome, _ = sending.send_next()
+    assert outcome == f"sent {queued.pk}"
+    queued.refresh_from_db()
+    assert queued.status == Status.PROCESSING
+    assert queued.api_status == "UNPARSE"
+    assert queued.video_no in sandbox.videos
+    assert queued.unique_id == "alpha-scope"
+    fields = sandbox.uploads[-1].fields
+    assert fields["tags"] == ["x", "y"]
+    assert fields["camera_model"] == ["GoPro"]
+    assert fields["callback"][0].startswith("http://portal.example.com/callbacks/memories/")
+    kinds = list(queued.events.values_list("kind", flat=True))
+    assert kinds == [Event.Kind.CLAIMED, Event.Kind.ACCEPTED]
+
+
+def test_without_a_public_base_url_no_callback_is_sent(queued, sandbox, settings):
+    settings.PUBLIC_BASE_URL = ""
+    sending.send_next()
+    assert "callback" not in sandbox.uploads[-1].fields
+
+
+def test_a_refused_send_keeps_the_apis_code_and_message(queued, sandbox):
+    sandbox.set_fault("code", times=1, code="0001", msg="url is not a video")
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.FAILED
+    assert (queued.error_code, queued.error_message) == ("0001", "url is not a video")
+
+
+def test_rate_limited_goes_back_to_the_queue_and_the_gate_waits(queued, sandbox):
+    sandbox.set_fault("rate_limit", times=1)
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+    assert queued.attempts == 0
+    gate = UploadGate.get()
+    assert gate.rate_limited_streak == 1
+    assert sending.send_next()[0] == "waiting for the gate"
+
+
+def test_not_taken_is_retried_later_then_given_up(queued, sandbox, settings):
+    settings.SEND_MAX_ATTEMPTS = 2
+    settings.SEND_RETRY_BASE_SECONDS = 0
+    sandbox.set_fault("http_503")
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED and queued.attempts == 1
+    assert queued.events.filter(kind=Event.Kind.RETRY).exists()
+    time.sleep(0.02)  # the next upload slot
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.FAILED
+    assert "Gave up after 2 attempts" in queued.events.last().message
+
+
+def test_account_problems_pause_everything_and_keep_the_submission_waiting(queued, sandbox):
+    other = SubmissionFactory(team=queued.team, submitter=queued.submitter)
+    sandbox.set_fault("code", times=1, code="0402", msg="not enough points")
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+    gate = UploadGate.get()
+    assert gate.paused and "not enough points" in gate.paused_reason
+    assert sending.send_next()[0] == "paused"
+    other.refresh_from_db()
+    assert other.status == Status.QUEUED and other.attempts == 0
+    assert len(sandbox.uploads) == 1
+
+
+def test_an_unknown_outcome_needs_review_and_is_not_resent(queued, sandbox):
+    sandbox.set_fault("http_500", times=1)
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.NEEDS_REVIEW
+    assert sending.send_next()[0] == "idle"
+    assert len(sandbox.uploads) == 1
+
+
+def test_without_a_key_sending_is_refused_with_a_clear_message(queued, settings):
+    settings.MEMORIES_API_KEY = ""
+    settings.MEMORIES_SANDBOX = False
+    assert sending.send_next()[0] == "not configured"
+    assert "no MEMORIES_API_KEY is set" in UploadGate.get().paused_reason
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+
+
+def test_the_gate_allows_one_send_per_interval(queued, sandbox, settings):
+    settings.MEMORIES_UPLOADS_PER_MINUTE = 1
+    SubmissionFactory(team=queued.team, submitter=queued.submitter)
+    assert sending.send_next()[0].startswith("sent")
+    outcome, again_at = sending.send_next()
+    assert outcome == "waiting for the gate"
+    assert again_at == UploadGate.get().next_allowed_at
+    assert len(sandbox.uploads) == 1

@@ -1,0 +1,151 @@
+from django.contrib import admin, messages
+from django.db import transaction
+
+from .models import Event, Membership, Status, Submission, Team, TransitionError, UploadGate
+from .tasks import wake_sender
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "unique_id", "large_files_allowed", "is_active", "created_at"]
+    list_filter = ["is_active", "large_files_allowed"]
+    search_fields = ["name", "slug", "unique_id"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # Teams with submissions are protected; deactivate them instead.
+        if obj is not None and obj.submissions.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "team", "role"]
+    list_filter = ["role", "team"]
+    search_fields = ["user__username", "team__name"]
+    autocomplete_fields = ["user", "team"]
+
+
+class EventInline(admin.TabularInline):
+    model = Event
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "from_status", "to_status", "message", "actor", "repeat_count"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+API_FIELDS = [
+    "status",
+    "api_status",
+    "video_no",
+    "unique_id",
+    "error_code",
+    "error_message",
+    "attempts",
+    "not_before",
+    "lease_expires_at",
+    "request_started_at",
+    "probe",
+    "created_at",
+    "updated_at",
+    "sent_at",
+    "finished_at",
+]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["id", "short_url", "team", "submitter", "status", "video_no", "created_at"]
+    list_filter = ["status", "team", "created_at"]
+    search_fields = ["url", "video_no", "tags", "camera_model"]
+    date_hierarchy = "created_at"
+    list_select_related = ["team", "submitter"]
+    readonly_fields = API_FIELDS
+    exclude = ["callback_token_hash"]
+    raw_id_fields = ["submitter"]
+    inlines = [EventInline]
+    actions = ["resend", "mark_failed"]
+
+    @admin.display(description="URL")
+    def short_url(self, obj):
+        return obj.url if len(obj.url) <= 60 else obj.url[:57] + "…"
+
+    def has_delete_permission(self, request, obj=None):
+        # The timeline is the audit trail: submissions are never deleted here.
+        return False
+
+    @admin.action(description="Send again (failed or needs review)")
+    def resend(self, request, queryset):
+        moved = self._move_each(
+            request,
+            queryset.filter(status__in=[Status.FAILED, Status.NEEDS_REVIEW]),
+            Status.QUEUED,
+            "Sent back to the queue by an administrator.",
+            error_code="",
+            error_message="",
+            not_before=None,
+            request_started_at=None,
+        )
+        if moved:
+            transaction.on_commit(wake_sender)
+        self.message_user(request, f"{moved} submission(s) queued to be sent again.")
+
+    @admin.action(description="Mark as failed (needs review)")
+    def mark_failed(self, request, queryset):
+        moved = self._move_each(
+            request,
+            queryset.filter(status=Status.NEEDS_REVIEW),
+            Status.FAILED,
+            "Marked failed by an administrator after review.",
+        )
+        self.message_user(request, f"{moved} submission(s) marked failed.")
+
+    def _move_each(self, request, queryset, to, message, **fields):
+        moved = 0
+        for submission in queryset:
+            try:
+                submission.transition(
+                    to, kind=Event.Kind.ADMIN, message=message, actor=request.user, **fields
+                )
+                moved += 1
+            except TransitionError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        return moved
+
+
+@admin.register(UploadGate)
+class UploadGateAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "paused_reason", "next_allowed_at", "worker_heartbeat_at"]
+    readonly_fields = [
+        "next_allowed_at",
+        "rate_limited_streak",
+        "paused",
+        "paused_reason",
+        "paused_at",
+        "worker_heartbeat_at",
+    ]
+    actions = ["resume_sending"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Resume sending")
+    def resume_sending(self, request, queryset):
+        UploadGate.resume()
+        transaction.on_commit(wake_sender)
+        self.message_user(request, "Sending resumed.")

@@ -1,0 +1,217 @@
+"""The one door to memories.ai.
+
+Plain data in, plain data or typed errors out; no Django models, no retries
+(the dispatcher decides what to do with each outcome). Nothing else in the
+project builds HTTP requests to memories.ai.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+import requests
+import urllib3.exceptions
+
+UPLOAD_URL_PATH = "/serve/api/v1/upload_url"
+LIST_VIDEOS_PATH = "/serve/api/v1/list_videos"
+GET_METADATA_PATH = "/serve/api/v1/get_metadata"
+
+# Both styles the documentation uses: "0000"-style strings and HTTP-style ints.
+SUCCESS_CODES = {"0000", "200"}
+RATE_LIMITED_CODES = {"0429", "429"}
+INVALID_CODES = {"0001", "0003", "400", "405", "415", "0409", "409"}
+ACCOUNT_CODES = {"0401", "0402", "0403", "9009", "401", "402", "403"}
+# HTTP statuses that a gateway answers before the request reached the service.
+NOT_TAKEN_HTTP = {502, 503}
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    url: str
+    unique_id: str
+    callback: str = ""
+    datetime_taken: str = ""
+    camera_model: str = ""
+    latitude: str = ""
+    longitude: str = ""
+    tags: list[str] = field(default_factory=list)
+    retain_original_video: bool = False
+    video_transcription_prompt: str = ""
+
+    def form_fields(self):
+        """The wire format: form fields, tags as a repeated field, empty ones left out."""
+        fields = [("url", self.url), ("unique_id", self.unique_id)]
+        for name in (
+            "callback",
+            "datetime_taken",
+            "camera_model",
+            "latitude",
+            "longitude",
+            "video_transcription_prompt",
+        ):
+            value = getattr(self, name)
+            if value:
+                fields.append((name, value))
+        fields.extend(("tags", tag) for tag in self.tags)
+        fields.append(("retain_original_video", "true" if self.retain_original_video else "false"))
+        return fields
+
+
+@dataclass(frozen=True)
+class Accepted:
+    video_no: str
+    video_name: str
+    video_status: str
+    upload_time: str
+
+
+@dataclass(frozen=True)
+class VideoStatus:
+    video_no: str
+    status: str
+
+
+class MemoriesError(Exception):
+    """Base of every failure the client reports."""
+
+    def __init__(self, message, code=""):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class NotSent(MemoriesError):
+    """memories.ai certainly did not take the request: safe to try again."""
+
+
+class RateLimited(NotSent):
+    """memories.ai answered "too busy / rate limit exceeded"."""
+
+
+class InvalidRequest(MemoriesError):
+    """memories.ai refused this request's parameters: permanent for it."""
+
+
+class AccountProblem(MemoriesError):
+    """Bad key, no credits, disabled account: every request will fail alike."""
+
+
+class UnknownOutcome(MemoriesError):
+    """The request left, and no clear answer came back: it may have been taken."""
+
+
+class MemoriesClient:
+    def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        # No proxies or .netrc credentials from the environment.
+        self.session.trust_env = False
+
+    def __repr__(self):
+        # Never the key.
+        return f"<MemoriesClient {self.base_url}>"
+
+    def upload_url(self, upload: UploadRequest) -> Accepted:
+        # A fresh connection for each upload: a stale pooled connection would
+        # fail in a way indistinguishable from a dropped answer.
+        data = self._call(
+            "POST",
+            UPLOAD_URL_PATH,
+            data=upload.form_fields(),
+            headers={"Connection": "close"},
+        )
+        if not isinstance(data, dict) or not data.get("videoNo"):
+            raise UnknownOutcome("memories.ai answered success without a video number.")
+        return Accepted(
+            video_no=str(data["videoNo"]),
+            video_name=str(data.get("videoName") or ""),
+            video_status=str(data.get("videoStatus") or "UNPARSE"),
+            upload_time=str(data.get("uploadTime") or ""),
+        )
+
+    def list_videos(self, unique_id, video_nos, *, page=1, size=200) -> list[VideoStatus]:
+        data = self._call(
+            "POST",
+            LIST_VIDEOS_PATH,
+            json={"page": page, "size": size, "unique_id": unique_id, "video_nos": video_nos},
+        )
+        videos = data.get("videos") if isinstance(data, dict) else None
+        return [
+            VideoStatus(video_no=str(v["video_no"]), status=str(v.get("status")))
+            for v in videos or []
+            if isinstance(v, dict) and v.get("video_no")
+        ]
+
+    def get_metadata(self, video_no, unique_id) -> VideoStatus:
+        data = self._call(
+            "GET", GET_METADATA_PATH, params={"video_no": video_no, "unique_id": unique_id}
+        )
+        if not isinstance(data, dict):
+            raise UnknownOutcome("memories.ai answered without the video's record.")
+        return VideoStatus(video_no=str(data.get("video_no") or video_no), status=data["status"])
+
+    def _call(self, method, path, **kwargs):
+        headers = {"Authorization": self.api_key, **kwargs.pop("headers", {})}
+        try:
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            raise NotSent("Could not connect to memories.ai (timed out).") from exc
+        except requests.exceptions.SSLError as exc:
+            raise NotSent("The TLS handshake with memories.ai failed.") from exc
+        except requests.exceptions.ConnectionError as exc:
+            if _never_connected(exc):
+                raise NotSent("Could not connect to memories.ai.") from exc
+            raise UnknownOutcome(
+                "The connection to memories.ai dropped before it answered."
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise UnknownOutcome("memories.ai did not answer in time.") from exc
+        except requests.exceptions.RequestException as exc:
+            raise UnknownOutcome(f"The answer from memories.ai could not be read ({exc}).") from exc
+        return _parse_envelope(response)
+
+
+def _never_connected(exc):
+    """True when the connection was never made (DNS failure, refused, unreachable)."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(
+        reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError
+    )
+
+
+def _parse_envelope(response):
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        body = None
+    code = str(body.get("code", "")).strip() if isinstance(body, dict) else ""
+    message = str(body.get("msg") or "") if isinstance(body, dict) else ""
+
+    if code in RATE_LIMITED_CODES or response.status_code == 429:
+        raise RateLimited(message or "memories.ai is busy (rate limit).", code or "429")
+    if not code:
+        if response.status_code in NOT_TAKEN_HTTP:
+            raise NotSent(f"memories.ai was unavailable (HTTP {response.status_code}).")
+        raise UnknownOutcome(
+            f"memories.ai answered HTTP {response.status_code} without a readable result."
+        )
+    if code in SUCCESS_CODES:
+        return body.get("data")
+    if code in ACCOUNT_CODES:
+        raise AccountProblem(message or f"memories.ai refused the account (code {code}).", code)
+    if code in INVALID_CODES:
+        raise InvalidRequest(message or f"memories.ai refused the request (code {code}).", code)
+    if code in {"500", "504"}:
+        raise UnknownOutcome(f"memories.ai answered with a server error (code {code}).", code)
+    if code in {"502", "503"}:
+        raise NotSent(f"memories.ai was unavailable (code {code}).", code)
+    raise UnknownOutcome(message or f"memories.ai answered an unknown code {code}.", code)

@@ -1,0 +1,142 @@
+"""The submission form. Each clean_<field> returns the normalised value."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from . import addresses
+from .models import Team
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 64
+MAX_DECIMALS = 7
+
+
+class SubmissionForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of your own teams."},
+    )
+    url = forms.CharField(
+        label="Video URL",
+        max_length=2048,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/video.mp4"}),
+        help_text="A direct link to the video file or an m3u8 playlist, reachable from the "
+        "internet without logging in.",
+        error_messages={
+            "required": "Enter the video's URL.",
+            "max_length": "This URL is %(show_value)d characters long; "
+            "at most %(limit_value)d are allowed.",
+        },
+    )
+    datetime_taken = forms.DateTimeField(
+        label="Taken at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        error_messages={"invalid": "Enter a date and time, like 2025-10-20 11:00:00."},
+    )
+    camera_model = forms.CharField(
+        required=False,
+        max_length=128,
+        error_messages={"max_length": "At most %(limit_value)d characters."},
+    )
+    latitude = forms.CharField(
+        required=False, help_text="Decimal degrees, −90 to 90.", max_length=32
+    )
+    longitude = forms.CharField(
+        required=False, help_text="Decimal degrees, −180 to 180.", max_length=32
+    )
+    tags = forms.CharField(
+        required=False,
+        max_length=MAX_TAGS * (MAX_TAG_LENGTH + 2),
+        help_text=f"Comma-separated, at most {MAX_TAGS} tags of {MAX_TAG_LENGTH} characters.",
+    )
+    retain_original_video = forms.BooleanField(
+        required=False, label="Keep the original video file at memories.ai"
+    )
+    video_transcription_prompt = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Transcription prompt",
+        error_messages={
+            "max_length": "At most %(limit_value)d characters (it has %(show_value)d)."
+        },
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["team"].queryset = Team.objects.filter(
+            memberships__user=user, is_active=True
+        ).order_by("name")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        try:
+            addresses.check_url(
+                url,
+                allow_private=settings.URL_PROBE_ALLOW_PRIVATE,
+                allowed_ports=settings.URL_PROBE_ALLOWED_PORTS,
+            )
+        except addresses.UnsafeURL as exc:
+            raise forms.ValidationError(str(exc), code="unsafe_url") from exc
+        return url
+
+    def clean_datetime_taken(self):
+        taken = self.cleaned_data["datetime_taken"]
+        if taken and taken > timezone.now():
+            raise forms.ValidationError("The date taken cannot be in the future.")
+        return taken
+
+    def clean_latitude(self):
+        return _degrees(self.cleaned_data["latitude"], 90, "Latitude")
+
+    def clean_longitude(self):
+        return _degrees(self.cleaned_data["longitude"], 180, "Longitude")
+
+    def clean_tags(self):
+        tags = []
+        for raw in self.cleaned_data["tags"].split(","):
+            tag = raw.strip()
+            if not tag or tag in tags:
+                continue
+            if len(tag) > MAX_TAG_LENGTH:
+                raise forms.ValidationError(
+                    f"The tag “{tag[:20]}…” is {len(tag)} characters long; "
+                    f"at most {MAX_TAG_LENGTH} are allowed."
+                )
+            tags.append(tag)
+        if len(tags) > MAX_TAGS:
+            raise forms.ValidationError(f"{len(tags)} tags given; at most {MAX_TAGS} are allowed.")
+        return tags
+
+    def clean(self):
+        cleaned = super().clean()
+        lat, lon = cleaned.get("latitude"), cleaned.get("longitude")
+        lat_given = lat is not None or bool(self.data.get("latitude", "").strip())
+        lon_given = lon is not None or bool(self.data.get("longitude", "").strip())
+        if lat_given != lon_given:
+            missing = "longitude" if lat_given else "latitude"
+            self.add_error(missing, "Give both latitude and longitude, or neither.")
+        return cleaned
+
+
+def _degrees(value, limit, name):
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise forms.ValidationError(f"{name} must be a number in decimal degrees.") from None
+    if not number.is_finite():
+        raise forms.ValidationError(f"{name} must be a number in decimal degrees.")
+    if not -limit <= number <= limit:
+        raise forms.ValidationError(f"{name} must be between −{limit} and {limit}.")
+    if -number.as_tuple().exponent > MAX_DECIMALS:
+        raise forms.ValidationError(f"{name} can have at most {MAX_DECIMALS} decimals.")
+    return number

@@ -1,0 +1,110 @@
+"""`make run`: the whole portal on one machine, wired together, stopped by Ctrl-C."""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from uploads.models import Membership, Team
+
+DEMO_LOGIN_FILE = Path(settings.BASE_DIR) / ".demo-login"
+
+
+class Command(BaseCommand):
+    help = "Migrate, create a demo login, and run web server, worker and (without a key) sandbox."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument(
+            "--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", 8765))
+        )
+
+    def handle(self, port, sandbox_port, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        username, password = self.demo_login()
+        env = os.environ.copy()
+        env.setdefault("DEBUG", "1")
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+        commands = {
+            "web": [
+                sys.executable, "-m", "gunicorn", "memories_portal.wsgi",
+                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+            ],
+            "worker": [sys.executable, "manage.py", "db_worker", "--no-reload"],
+            "periodic": [sys.executable, "manage.py", "run_periodic"],
+        }  # fmt: skip
+        if not settings.MEMORIES_API_KEY:
+            env["MEMORIES_SANDBOX"] = "1"
+            env["MEMORIES_API_BASE_URL"] = f"http://127.0.0.1:{sandbox_port}"
+            commands["sandbox"] = [
+                sys.executable, "manage.py", "memories_sandbox", "--port", str(sandbox_port),
+            ]  # fmt: skip
+        self.stdout.write(
+            f"\nMemories Portal on http://127.0.0.1:{port}/  —  log in as {username} / {password}\n"
+            + (
+                "Sending to the local sandbox (no MEMORIES_API_KEY set).\n"
+                if "sandbox" in commands
+                else f"Sending to {settings.MEMORIES_API_BASE_URL}.\n"
+            )
+            + "Ctrl-C stops everything.\n"
+        )
+        self.supervise(commands, env)
+
+    def demo_login(self):
+        """A demo team and user, created once; the password is kept in .demo-login."""
+        users = get_user_model().objects
+        if DEMO_LOGIN_FILE.exists():
+            username, password = DEMO_LOGIN_FILE.read_text().split(":", 1)
+            if users.filter(username=username).exists():
+                return username, password.strip()
+        username, password = "demo", secrets.token_urlsafe(9)
+        user = users.filter(username=username).first() or users.create_user(username)
+        user.set_password(password)
+        user.is_staff = user.is_superuser = True
+        user.save()
+        DEMO_LOGIN_FILE.write_text(f"{username}:{password}\n")
+        DEMO_LOGIN_FILE.chmod(0o600)
+        team, _ = Team.objects.get_or_create(name="Demo team")
+        Membership.objects.get_or_create(
+            team=team, user=user, defaults={"role": Membership.Role.MANAGER}
+        )
+        return username, password
+
+    def supervise(self, commands, env):
+        processes = {
+            name: subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)
+            for name, argv in commands.items()
+        }
+
+        def stop(*_):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while True:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} stopped (exit {process.returncode}).")
+                        return
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            deadline = time.monotonic() + 10
+            for process in processes.values():
+                try:
+                    process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            self.stdout.write("Stopped.")

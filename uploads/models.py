@@ -1,0 +1,504 @@
+"""Teams, submissions and their timeline.
+
+Every change of a submission's status goes through one method here, inside a
+transaction, refusing a move from the wrong state and writing one event.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F, Min, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    unique_id = models.CharField(
+        "memories.ai scope",
+        max_length=128,
+        unique=True,
+        help_text="The memories.ai unique_id this team's uploads go to. "
+        "It cannot change once a submission has been sent with it.",
+    )
+    large_files_allowed = models.BooleanField(
+        "large-file permission",
+        default=False,
+        help_text="memories.ai has granted this account uploads over 1 GB.",
+    )
+    is_active = models.BooleanField(default=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.name)[:120]
+        if not self.unique_id:
+            self.unique_id = self.slug
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.pk and self.unique_id:
+            old = Team.objects.filter(pk=self.pk).values_list("unique_id", flat=True).first()
+            if old and old != self.unique_id and self.submissions.filter(unique_id=old).exists():
+                raise ValidationError(
+                    {
+                        "unique_id": f"Submissions were already sent to “{old}”; "
+                        "the scope cannot change any more."
+                    }
+                )
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        MANAGER = "manager", "Manager"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.team} ({self.get_role_display()})"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Waiting"
+    SENDING = "sending", "Sending"
+    PROCESSING = "processing", "Processing"
+    PARSED = "parsed", "Done"
+    PARSE_ERROR = "parse_error", "Processing failed"
+    FAILED = "failed", "Failed"
+    NEEDS_REVIEW = "needs_review", "Needs review"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.PARSED, Status.PARSE_ERROR, Status.FAILED, Status.CANCELLED})
+
+# The one table of allowed moves. Anything not listed is refused.
+ALLOWED_MOVES = {
+    Status.QUEUED: {Status.SENDING, Status.CANCELLED, Status.FAILED},
+    Status.SENDING: {
+        Status.PROCESSING,
+        Status.PARSED,
+        Status.PARSE_ERROR,
+        Status.FAILED,
+        Status.NEEDS_REVIEW,
+        Status.QUEUED,
+    },
+    Status.PROCESSING: {Status.PARSED, Status.PARSE_ERROR},
+    Status.NEEDS_REVIEW: {
+        Status.PROCESSING,
+        Status.PARSED,
+        Status.PARSE_ERROR,
+        Status.QUEUED,
+        Status.FAILED,
+    },
+    Status.FAILED: {Status.QUEUED},
+    Status.PARSED: set(),
+    Status.PARSE_ERROR: set(),
+    Status.CANCELLED: set(),
+}
+
+# memories.ai's own status words and the portal status each one means.
+API_STATUS_TO_STATUS = {
+    "UNPARSE": Status.PROCESSING,
+    "PARSE": Status.PARSED,
+    "PARSE_ERROR": Status.PARSE_ERROR,
+}
+
+
+class TransitionError(Exception):
+    """A status change that the status model does not allow."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SubmissionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if user.is_superuser:
+            return self
+        return self.filter(team__memberships__user=user)
+
+    def ready_to_send(self):
+        return self.filter(status=Status.QUEUED).filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=timezone.now())
+        )
+
+    def next_retry_at(self):
+        """When the earliest submission that is waiting out a backoff becomes ready."""
+        return self.filter(status=Status.QUEUED, not_before__gt=timezone.now()).aggregate(
+            at=Min("not_before")
+        )["at"]
+
+
+class Submission(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="submissions")
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions"
+    )
+    # What the user asked for; field names equal the API's parameter names.
+    url = models.URLField(max_length=2048)
+    datetime_taken = models.DateTimeField(null=True, blank=True)
+    camera_model = models.CharField(max_length=128, blank=True)
+    latitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    retain_original_video = models.BooleanField(default=False)
+    video_transcription_prompt = models.TextField(max_length=2000, blank=True)
+    confirm_public = models.BooleanField(
+        default=False, help_text="The submitter confirmed the URL is publicly reachable."
+    )
+
+    # Where it stands.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    api_status = models.CharField("memories.ai status", max_length=16, blank=True)
+    video_no = models.CharField("video number", max_length=64, blank=True, db_index=True)
+    unique_id = models.CharField(
+        "sent to scope", max_length=128, blank=True, help_text="The scope it was sent to."
+    )
+    error_code = models.CharField(max_length=16, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    callback_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # When a waiting submission may be tried again (after a retry-safe failure).
+    not_before = models.DateTimeField(null=True, blank=True)
+    # Set when a worker claims it; a submission left "sending" past it is recovered.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    request_started_at = models.DateTimeField(null=True, blank=True)
+
+    probe = models.JSONField(
+        default=dict, blank=True, help_text="What the URL check learned about the URL."
+    )
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubmissionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["team", "status", "created_at"]),
+            models.Index(fields=["submitter", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.url[:60]}"
+
+    def get_absolute_url(self):
+        return reverse("submission_detail", args=[self.pk])
+
+    @property
+    def is_final(self):
+        return self.status in FINAL_STATUSES
+
+    # --- the one way to change status --------------------------------------
+
+    def transition(self, to, *, kind, message="", actor=None, data=None, **fields):
+        """Move to `to`, refusing moves the status model does not allow.
+
+        Locks the row, re-reads the current status, writes the new status and
+        `fields`, and records one event. Returns the event.
+        """
+        with transaction.atomic():
+            current = Submission.objects.select_for_update().get(pk=self.pk)
+            if to not in ALLOWED_MOVES[current.status]:
+                raise TransitionError(
+                    f"Submission {self.pk}: {current.get_status_display()} → "
+                    f"{Status(to).label} is not allowed."
+                )
+            changes = {"status": to, "updated_at": timezone.now(), **fields}
+            if to in FINAL_STATUSES:
+                changes.setdefault("finished_at", timezone.now())
+            Submission.objects.filter(pk=self.pk).update(**changes)
+            event = self.events.create(
+                kind=kind,
+                from_status=current.status,
+                to_status=to,
+                message=message,
+                actor=actor,
+                data=data or {},
+            )
+        self.refresh_from_db()
+        return event
+
+    def record(self, kind, message="", *, actor=None, data=None):
+        """An event that changes no status."""
+        return self.events.create(
+            kind=kind,
+            from_status=self.status,
+            to_status=self.status,
+            message=message,
+            actor=actor,
+            data=data or {},
+        )
+
+    # --- the worker's side ---------------------------------------------------
+
+    @classmethod
+    def claim_next(cls, lease_seconds):
+        """Claim the next waiting submission for sending, or return None.
+
+        A conditional UPDATE that must change exactly one row: on SQLite there
+        is no SELECT ... FOR UPDATE, and two workers may pick the same row.
+        """
+        now = timezone.now()
+        while True:
+            candidate = (
+                cls.objects.ready_to_send()
+                .order_by("created_at", "id")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if candidate is None:
+                return None
+            with transaction.atomic():
+                claimed = cls.objects.filter(pk=candidate, status=Status.QUEUED).update(
+                    status=Status.SENDING,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    attempts=F("attempts") + 1,
+                    updated_at=now,
+                )
+                if claimed == 1:
+                    submission = cls.objects.get(pk=candidate)
+                    submission.events.create(
+                        kind=Event.Kind.CLAIMED,
+                        from_status=Status.QUEUED,
+                        to_status=Status.SENDING,
+                        message=f"Attempt {submission.attempts}.",
+                    )
+                    return submission
+            # Another worker took it first: look again.
+
+    def new_callback_token(self):
+        """A fresh unguessable token; only its hash is stored."""
+        token = secrets.token_urlsafe(32)
+        Submission.objects.filter(pk=self.pk).update(callback_token_hash=hash_token(token))
+        self.callback_token_hash = hash_token(token)
+        return token
+
+    def mark_request_started(self, unique_id):
+        """Just before the request leaves: from now on its outcome may be unknown."""
+        now = timezone.now()
+        Submission.objects.filter(pk=self.pk).update(
+            request_started_at=now, unique_id=unique_id, updated_at=now
+        )
+        self.request_started_at, self.unique_id = now, unique_id
+
+    def mark_accepted(self, *, video_no, api_status, message):
+        """memories.ai took it. A callback may have got here first and moved it on."""
+        target = API_STATUS_TO_STATUS.get(api_status, Status.PROCESSING)
+        with transaction.atomic():
+            current = Submission.objects.select_for_update().get(pk=self.pk)
+            fields = {"sent_at": timezone.now(), "lease_expires_at": None}
+            if not current.video_no:
+                fields["video_no"] = video_no
+            if current.status == Status.SENDING:
+                fields.update(status=target, api_status=api_status)
+                if target in FINAL_STATUSES:
+                    fields["finished_at"] = timezone.now()
+            Submission.objects.filter(pk=self.pk).update(**fields)
+            current.events.create(
+                kind=Event.Kind.ACCEPTED,
+                from_status=current.status,
+                to_status=fields.get("status", current.status),
+                message=message,
+                data={"video_no": video_no, "api_status": api_status},
+            )
+        self.refresh_from_db()
+
+    # --- memories.ai's side ---------------------------------------------------
+
+    def apply_api_status(self, api_status, video_no, *, source, actor=None):
+        """Apply a status that memories.ai reported (callback or poll).
+
+        Idempotent: a repeat is counted on the event it repeats; a final status
+        is never overwritten; a differing video number is refused.
+        Returns "changed", "repeat" or "ignored" (with a reason), or raises
+        ValueError for a video number conflict.
+        """
+        target = API_STATUS_TO_STATUS[api_status]
+        with transaction.atomic():
+            current = Submission.objects.select_for_update().get(pk=self.pk)
+            if video_no and current.video_no and video_no != current.video_no:
+                raise ValueError(
+                    f"video number {video_no} does not match {current.video_no} on record"
+                )
+            kind = Event.Kind.CALLBACK if source == "callback" else Event.Kind.POLLED
+            data = {"api_status": api_status, "video_no": video_no}
+            if target not in ALLOWED_MOVES[current.status]:
+                # Nothing to move (a repeat, or a final status already reached):
+                # count it on the event it repeats, or note it once.
+                last = (
+                    current.events.filter(kind=kind, data__api_status=api_status)
+                    .order_by("-created_at", "-id")
+                    .first()
+                )
+                if last is not None:
+                    Event.objects.filter(pk=last.pk).update(
+                        repeat_count=F("repeat_count") + 1, last_repeated_at=timezone.now()
+                    )
+                    return "repeat"
+                current.events.create(
+                    kind=kind,
+                    from_status=current.status,
+                    to_status=current.status,
+                    message=f"memories.ai says {api_status}; stays {current.get_status_display()}.",
+                    actor=actor,
+                    data=data,
+                )
+                return "ignored"
+            fields = {"api_status": api_status, "status": target, "updated_at": timezone.now()}
+            if video_no and not current.video_no:
+                fields["video_no"] = video_no
+            if target in FINAL_STATUSES:
+                fields["finished_at"] = timezone.now()
+            Submission.objects.filter(pk=self.pk).update(**fields)
+            current.events.create(
+                kind=kind,
+                from_status=current.status,
+                to_status=target,
+                message=f"memories.ai says {api_status}.",
+                actor=actor,
+                data=data,
+            )
+        self.refresh_from_db()
+        return "changed"
+
+
+class Event(models.Model):
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        CLAIMED = "claimed", "Claimed for sending"
+        ACCEPTED = "accepted", "Accepted by memories.ai"
+        REFUSED = "refused", "Refused by memories.ai"
+        RETRY = "retry", "Will retry"
+        UNKNOWN = "unknown", "Outcome unknown"
+        CALLBACK = "callback", "Callback received"
+        POLLED = "polled", "Status polled"
+        CANCELLED = "cancelled", "Cancelled"
+        ADMIN = "admin", "Admin action"
+        RECOVERED = "recovered", "Recovered"
+        NOTE = "note", "Note"
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    repeat_count = models.PositiveIntegerField(
+        default=0, help_text="How many more times the same thing arrived."
+    )
+    last_repeated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["submission", "created_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+    @property
+    def moved(self):
+        return self.from_status != self.to_status
+
+
+class UploadGate(models.Model):
+    """The one account-wide upload rate gate, shared by every worker process.
+
+    A single row. A worker may send only after taking a slot with a
+    conditional UPDATE that moves `next_allowed_at` forward; whoever changes
+    the row got the slot, so any number of workers on any number of machines
+    send at most the allowed rate.
+    """
+
+    next_allowed_at = models.DateTimeField(default=timezone.now)
+    # Consecutive "rate limited" answers, for exponential backoff.
+    rate_limited_streak = models.PositiveIntegerField(default=0)
+    paused = models.BooleanField(default=False)
+    paused_reason = models.TextField(blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # Written on a schedule by the periodic process, read by the health check.
+    worker_heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "upload gate"
+
+    def __str__(self):
+        return "Paused" if self.paused else "Sending"
+
+    @classmethod
+    def get(cls):
+        gate, _ = cls.objects.get_or_create(pk=1)
+        return gate
+
+    @classmethod
+    def interval(cls):
+        per_minute = settings.MEMORIES_UPLOADS_PER_MINUTE
+        return timedelta(seconds=60.0 / per_minute)
+
+    @classmethod
+    def take_slot(cls):
+        """Take the next upload slot now, or return when the next one opens."""
+        cls.get()
+        now = timezone.now()
+        taken = cls.objects.filter(pk=1, paused=False, next_allowed_at__lte=now).update(
+            next_allowed_at=now + cls.interval()
+        )
+        if taken:
+            return None
+        return cls.objects.values_list("next_allowed_at", flat=True).get(pk=1)
+
+    @classmethod
+    def push_back(cls, delay):
+        """After a rate-limit answer: no slot before `delay` from now."""
+        now = timezone.now()
+        cls.objects.filter(pk=1).update(
+            next_allowed_at=now + delay, rate_limited_streak=F("rate_limited_streak") + 1
+        )
+
+    @classmethod
+    def reset_streak(cls):
+        cls.objects.filter(pk=1, rate_limited_streak__gt=0).update(rate_limited_streak=0)
+
+    @classmethod
+    def pause(cls, reason):
+        cls.get()
+        cls.objects.filter(pk=1).update(paused=True, paused_reason=reason, paused_at=timezone.now())
+
+    @classmethod
+    def resume(cls):
+        cls.get()
+        cls.objects.filter(pk=1).update(paused=False, paused_reason="", paused_at=None)
