@@ -143,3 +143,11 @@ def test_only_waiting_submissions_can_be_cancelled(client, alice, team_a, status
     client.post(reverse("submission_cancel", args=[submission.pk]))
     submission.refresh_from_db()
     assert submission.status == status
+
+
+def test_waiting_submissions_show_their_place_in_the_queue(client, alice, bob, team_a):
+    SubmissionFactory(team=team_a, submitter=bob)
+    mine = SubmissionFactory(team=team_a, submitter=alice)
+    client.force_login(alice)
+    assert "place 2" in client.get(mine.get_absolute_url()).content.decode()
+    assert "place 2" in client.get(reverse("submission_list")).content.decode()

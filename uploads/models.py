@@ -33,6 +33,9 @@ class Team(models.Model):
         help_text="memories.ai has granted this account uploads over 1 GB.",
     )
     is_active = models.BooleanField(default=True)
+    # When this team's last upload was claimed: the queue takes turns between
+    # teams, starting with the one served longest ago.
+    last_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
     )
@@ -264,21 +267,18 @@ class Submission(models.Model):
 
     @classmethod
     def claim_next(cls, lease_seconds):
-        """Claim the next waiting submission for sending, or return None.
+        """Claim the next waiting submission in fair order for sending, or return None.
 
         A conditional UPDATE that must change exactly one row: on SQLite there
         is no SELECT ... FOR UPDATE, and two workers may pick the same row.
         """
-        now = timezone.now()
+        from .queue import next_in_line
+
         while True:
-            candidate = (
-                cls.objects.ready_to_send()
-                .order_by("created_at", "id")
-                .values_list("pk", flat=True)
-                .first()
-            )
+            candidate = next_in_line()
             if candidate is None:
                 return None
+            now = timezone.now()
             with transaction.atomic():
                 claimed = cls.objects.filter(pk=candidate, status=Status.QUEUED).update(
                     status=Status.SENDING,
@@ -287,7 +287,8 @@ class Submission(models.Model):
                     updated_at=now,
                 )
                 if claimed == 1:
-                    submission = cls.objects.get(pk=candidate)
+                    submission = cls.objects.select_related("team").get(pk=candidate)
+                    Team.objects.filter(pk=submission.team_id).update(last_sent_at=now)
                     submission.events.create(
                         kind=Event.Kind.CLAIMED,
                         from_status=Status.QUEUED,

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import sending
+from . import queue, sending
 from .forms import SubmissionForm
 from .models import (
     API_STATUS_TO_STATUS,
@@ -45,6 +45,15 @@ def can_cancel(user, submission):
     ).exists()
 
 
+def with_places(submissions):
+    """Set .place and .eta (place in the queue, estimated send time) on waiting ones."""
+    submissions = list(submissions)
+    places = queue.places(s.pk for s in submissions if s.status == Status.QUEUED)
+    for submission in submissions:
+        submission.place, submission.eta = places.get(submission.pk, (None, None))
+    return submissions
+
+
 @login_required
 def home(request):
     return redirect("submission_list")
@@ -61,6 +70,7 @@ def submission_list(request):
     if status in Status.values:
         submissions = submissions.filter(status=status)
     page = Paginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
+    with_places(page.object_list)
     return render(
         request,
         "uploads/submission_list.html",
@@ -102,6 +112,7 @@ def submission_new(request):
 @login_required
 def submission_detail(request, pk):
     submission = get_submission_for_user(request.user, pk)
+    with_places([submission])
     events = submission.events.select_related("actor").order_by("created_at", "id")
     return render(
         request,
