@@ -130,6 +130,18 @@ MEMORIES_UPLOADS_PER_MINUTE = env.float("MEMORIES_UPLOADS_PER_MINUTE", default=1
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=30.0)
 SEND_RETRY_MAX_SECONDS = env.float("SEND_RETRY_MAX_SECONDS", default=900.0)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
+# How long a claimed submission stays "sending" before it counts as abandoned
+# by a dead worker. Default: the request's connect + read timeouts + 30 s.
+SEND_LEASE_SECONDS = env.float("SEND_LEASE_SECONDS", default=0.0)
+
+# --- status polling (for when callbacks cannot reach the portal) -----------
+# A video is asked about again after POLL_MIN_INTERVAL_SECONDS, then less often
+# as it ages (a tenth of its age), but at least every POLL_MAX_INTERVAL_SECONDS.
+POLL_MIN_INTERVAL_SECONDS = env.float("POLL_MIN_INTERVAL_SECONDS", default=30.0)
+POLL_MAX_INTERVAL_SECONDS = env.float("POLL_MAX_INTERVAL_SECONDS", default=3600.0)
+POLL_BATCH_SIZE = env.int("POLL_BATCH_SIZE", default=100)
+# memories.ai allows 5 list_videos requests per second per account.
+MEMORIES_LIST_PER_SECOND = env.float("MEMORIES_LIST_PER_SECOND", default=5.0)
 
 # --- URL checks ------------------------------------------------------------
 # Lets the URL checks accept loopback and private addresses. Only for tests and

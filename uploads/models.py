@@ -192,6 +192,8 @@ class Submission(models.Model):
     # Set when a worker claims it; a submission left "sending" past it is recovered.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     request_started_at = models.DateTimeField(null=True, blank=True)
+    # When to ask memories.ai for the status again (for when callbacks never come).
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     probe = models.JSONField(
         default=dict, blank=True, help_text="What the URL check learned about the URL."
@@ -318,7 +320,12 @@ class Submission(models.Model):
         target = API_STATUS_TO_STATUS.get(api_status, Status.PROCESSING)
         with transaction.atomic():
             current = Submission.objects.select_for_update().get(pk=self.pk)
-            fields = {"sent_at": timezone.now(), "lease_expires_at": None}
+            fields = {
+                "sent_at": timezone.now(),
+                "lease_expires_at": None,
+                "next_poll_at": timezone.now()
+                + timedelta(seconds=settings.POLL_MIN_INTERVAL_SECONDS),
+            }
             if not current.video_no:
                 fields["video_no"] = video_no
             if current.status == Status.SENDING:
@@ -451,7 +458,10 @@ class UploadGate(models.Model):
     paused = models.BooleanField(default=False)
     paused_reason = models.TextField(blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
-    # Written on a schedule by the periodic process, read by the health check.
+    # The status-list endpoint has its own, faster limit (5 per second).
+    list_next_allowed_at = models.DateTimeField(default=timezone.now)
+    # Written by a task worker on a schedule (run_periodic enqueues the heartbeat
+    # task), read by the health check: proof that a worker is taking tasks.
     worker_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -465,10 +475,14 @@ class UploadGate(models.Model):
         gate, _ = cls.objects.get_or_create(pk=1)
         return gate
 
+    # Requests are spaced 1% wider than the rate strictly needs, so that
+    # jitter between leaving here and arriving there never looks too fast.
+    SAFETY_MARGIN = 1.01
+
     @classmethod
     def interval(cls):
         per_minute = settings.MEMORIES_UPLOADS_PER_MINUTE
-        return timedelta(seconds=60.0 / per_minute)
+        return timedelta(seconds=60.0 / per_minute * cls.SAFETY_MARGIN)
 
     @classmethod
     def take_slot(cls):
@@ -481,6 +495,25 @@ class UploadGate(models.Model):
         if taken:
             return None
         return cls.objects.values_list("next_allowed_at", flat=True).get(pk=1)
+
+    @classmethod
+    def take_list_slot(cls):
+        """Like take_slot, for list_videos requests: None, or when the next slot opens."""
+        cls.get()
+        now = timezone.now()
+        interval = timedelta(seconds=1.0 / settings.MEMORIES_LIST_PER_SECOND)
+        taken = cls.objects.filter(pk=1, list_next_allowed_at__lte=now).update(
+            list_next_allowed_at=now + interval
+        )
+        if taken:
+            return None
+        return cls.objects.values_list("list_next_allowed_at", flat=True).get(pk=1)
+
+    @classmethod
+    def mark_request_leaving(cls):
+        """The request leaves now: the next may leave one interval later, at the earliest."""
+        earliest = timezone.now() + cls.interval()
+        cls.objects.filter(pk=1, next_allowed_at__lt=earliest).update(next_allowed_at=earliest)
 
     @classmethod
     def push_back(cls, delay):

@@ -1,4 +1,4 @@
-"""Periodic work: the worker heartbeat, recovery of abandoned sends, and wake-ups.
+"""Periodic work: worker heartbeats, recovery of abandoned sends, wake-ups, status polling.
 
 Django's tasks framework has no scheduler; `manage.py run_periodic` calls
 `run_once` in a loop. Every step is safe to run in several processes at once
@@ -11,14 +11,10 @@ import logging
 from django.utils import timezone
 
 from .models import Event, Status, Submission, TransitionError, UploadGate
-from .tasks import wake_sender
+from .polling import poll_once
+from .tasks import request_heartbeat, wake_sender
 
 logger = logging.getLogger(__name__)
-
-
-def heartbeat():
-    UploadGate.get()
-    UploadGate.objects.filter(pk=1).update(worker_heartbeat_at=timezone.now())
 
 
 def recover_abandoned_sends():
@@ -64,7 +60,8 @@ def ensure_sender_awake():
 
 
 def run_once():
-    heartbeat()
+    request_heartbeat()
     recovered = recover_abandoned_sends()
     ensure_sender_awake()
-    return {"recovered": recovered}
+    polled = poll_once()
+    return {"recovered": recovered, "polled": polled}

@@ -79,6 +79,8 @@ def build_upload_request(submission, callback=""):
 
 def lease_seconds():
     # Longer than the longest request can take, so a live worker keeps its lease.
+    if settings.SEND_LEASE_SECONDS:
+        return settings.SEND_LEASE_SECONDS
     return settings.MEMORIES_CONNECT_TIMEOUT + settings.MEMORIES_READ_TIMEOUT + 30
 
 
@@ -119,8 +121,10 @@ def send(submission, client):
     """Send one claimed submission and record what came of it."""
     token = submission.new_callback_token() if settings.PUBLIC_BASE_URL else ""
     upload = build_upload_request(submission, callback_url(token) if token else "")
-    submission.mark_request_started(upload.unique_id)
     _test_pause_point("before_request")
+    submission.mark_request_started(upload.unique_id)
+    # Space requests by their departure, not by when the slot was taken.
+    UploadGate.mark_request_leaving()
     try:
         accepted = client.upload_url(upload)
     except api.RateLimited as exc:

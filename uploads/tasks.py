@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from . import sending
+from .models import UploadGate
 
 
 @task()
@@ -31,3 +32,20 @@ def wake_sender(at=None):
     if pending.exists():
         return None
     return send_next_submission.using(run_after=at).enqueue()
+
+
+@task()
+def record_worker_heartbeat():
+    """Run by a task worker, so the heartbeat proves a worker is taking tasks."""
+    UploadGate.get()
+    UploadGate.objects.filter(pk=1).update(worker_heartbeat_at=timezone.now())
+    return "ok"
+
+
+def request_heartbeat():
+    """Enqueue a heartbeat unless one is already waiting for a worker."""
+    waiting = DBTaskResult.objects.filter(
+        task_path=record_worker_heartbeat.module_path, status=TaskResultStatus.READY
+    )
+    if not waiting.exists():
+        record_worker_heartbeat.enqueue()

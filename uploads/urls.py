@@ -8,5 +8,6 @@ urlpatterns = [
     path("submissions/new/", views.submission_new, name="submission_new"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
+    path("sending/resume/", views.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", views.memories_callback, name="memories_callback"),
 ]

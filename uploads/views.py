@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +21,7 @@ from .models import (
     Status,
     Submission,
     TransitionError,
+    UploadGate,
     hash_token,
 )
 from .tasks import wake_sender
@@ -145,6 +146,18 @@ def submission_cancel(request, pk):
     else:
         messages.success(request, "Cancelled.")
     return redirect(submission)
+
+
+@login_required
+@require_POST
+def sending_resume(request):
+    """Resume sending after an account-level pause (bad key, no credits): superusers only."""
+    if not request.user.is_superuser:
+        raise Http404
+    UploadGate.resume()
+    transaction.on_commit(wake_sender)
+    messages.success(request, "Sending resumed.")
+    return redirect("home")
 
 
 # --- memories.ai's callback ----------------------------------------------------

@@ -1,0 +1,195 @@
+"""Reliable sending with real worker processes against the sandbox, over real HTTP.
+
+Rates and intervals are fractions of a second; no test waits on the real rate.
+"""
+
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.conftest import wait_for
+from tests.factories import SubmissionFactory
+from uploads import periodic, polling, sending
+from uploads.models import Event, Status, Submission, UploadGate
+from uploads.tasks import wake_sender
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def open_gate():
+    """Skip the wait for the next upload slot (for tests that drive the sender by hand)."""
+    UploadGate.get()
+    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(seconds=1))
+
+
+def queue_many(team, user, n):
+    submissions = [SubmissionFactory(team=team, submitter=user) for _ in range(n)]
+    wake_sender()
+    return submissions
+
+
+def test_three_workers_send_each_submission_once_within_the_rate(
+    sandbox, settings, alice, team_a, start_worker
+):
+    # The gate allows 10 per second; the sandbox refuses an 11th within any second.
+    settings.MEMORIES_UPLOADS_PER_MINUTE = 600
+    sandbox.uploads_per_interval, sandbox.rate_interval = 11, 1.0
+    submissions = queue_many(team_a, alice, 25)
+    for _ in range(3):
+        start_worker()
+    assert wait_for(
+        lambda: not Submission.objects.filter(status__in=[Status.QUEUED, Status.SENDING]).exists(),
+        timeout=40,
+    )
+    assert sandbox.count("0429") == 0
+    assert sandbox.max_accepted_in_window(1.0) <= 11
+    sent_urls = [record.fields["url"][0] for record in sandbox.accepted]
+    assert sorted(sent_urls) == sorted(s.url for s in submissions)  # each exactly once
+    assert (
+        Submission.objects.exclude(status=Status.PROCESSING).exclude(status=Status.PARSED).count()
+        == 0
+    )
+
+
+def test_a_worker_killed_before_sending_loses_nothing(
+    sandbox, settings, alice, team_a, start_worker
+):
+    settings.SEND_LEASE_SECONDS = 1.0
+    [submission] = queue_many(team_a, alice, 1)
+    doomed = start_worker(SEND_TEST_PAUSE="before_request", SEND_LEASE_SECONDS=1.0)
+    assert wait_for(lambda: Submission.objects.get().status == Status.SENDING)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    assert wait_for(lambda: Submission.objects.get().lease_expires_at is not None)
+    wait_for(lambda: False, timeout=1.2)  # let the lease run out
+    assert periodic.recover_abandoned_sends() == 1
+    submission.refresh_from_db()
+    assert submission.status == Status.QUEUED
+    start_worker()
+    periodic.ensure_sender_awake()
+    assert wait_for(lambda: len(sandbox.accepted) == 1)
+    assert wait_for(lambda: Submission.objects.get().status != Status.SENDING)
+    assert len(sandbox.uploads) == 1
+    assert submission.events.filter(kind=Event.Kind.RECOVERED).exists()
+
+
+def test_a_worker_killed_after_sending_leaves_it_for_review_not_resent(
+    sandbox, settings, alice, team_a, start_worker
+):
+    [submission] = queue_many(team_a, alice, 1)
+    doomed = start_worker(SEND_TEST_PAUSE="after_request", SEND_LEASE_SECONDS=1.0)
+    assert wait_for(lambda: len(sandbox.accepted) == 1)
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    wait_for(lambda: False, timeout=1.2)  # let the lease run out
+    assert periodic.recover_abandoned_sends() == 1
+    submission.refresh_from_db()
+    assert submission.status == Status.NEEDS_REVIEW
+    start_worker()
+    periodic.ensure_sender_awake()
+    wait_for(lambda: False, timeout=1.0)
+    assert len(sandbox.uploads) == 1
+
+
+def test_fairness_team_b_goes_within_the_next_two_sends(
+    sandbox, settings, alice, outsider, team_a, team_b
+):
+    queue_many(team_a, alice, 50)
+    sending.send_next()  # one of A's is under way
+    [b_item] = queue_many(team_b, outsider, 1)
+    for _ in range(2):
+        open_gate()
+        sending.send_next()
+    b_item.refresh_from_db()
+    assert b_item.status != Status.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "expected"),
+    [
+        ("http_502", {}, Status.QUEUED),
+        ("http_503", {}, Status.QUEUED),
+        ("code", {"code": "0001"}, Status.FAILED),
+        ("code", {"code": "0003"}, Status.FAILED),
+        ("code", {"code": "0409"}, Status.FAILED),
+        ("http_500", {}, Status.NEEDS_REVIEW),
+        ("http_504", {}, Status.NEEDS_REVIEW),
+        ("drop", {}, Status.NEEDS_REVIEW),
+        ("malformed", {}, Status.NEEDS_REVIEW),
+        ("rate_limit", {}, Status.QUEUED),
+    ],
+)
+def test_each_failure_kind_leads_to_its_documented_state(
+    sandbox, settings, alice, team_a, start_worker, fault, params, expected
+):
+    settings.SEND_RETRY_BASE_SECONDS = 60  # a retry would come long after the test
+    sandbox.set_fault(fault, times=1, **params)
+    [submission] = queue_many(team_a, alice, 1)
+    start_worker()
+    assert wait_for(
+        lambda: Event.objects.filter(
+            kind__in=[Event.Kind.RETRY, Event.Kind.REFUSED, Event.Kind.UNKNOWN]
+        ).exists()
+    )
+    submission.refresh_from_db()
+    assert submission.status == expected, submission.events.last().message
+    if expected == Status.FAILED:
+        assert submission.error_code == params["code"]
+
+
+@pytest.mark.parametrize("code", ["0401", "0402", "0403", "9009"])
+def test_account_level_codes_pause_the_queue_and_resume_works(
+    sandbox, alice, team_a, superuser, client, code, start_worker
+):
+    sandbox.set_fault("code", times=1, code=code, msg="account problem")
+    first, second = queue_many(team_a, alice, 2)
+    start_worker()
+    assert wait_for(lambda: UploadGate.get().paused)
+    wait_for(lambda: False, timeout=0.5)
+    assert Submission.objects.filter(status=Status.QUEUED).count() == 2
+    assert len(sandbox.uploads) == 1
+    client.force_login(superuser)
+    page = client.get(reverse("submission_list")).content.decode()
+    assert "account problem" in page and "Resume sending" in page
+    client.post(reverse("sending_resume"))
+    assert not UploadGate.get().paused
+    assert wait_for(lambda: len(sandbox.accepted) == 2)
+
+
+def test_polling_brings_statuses_home_without_callbacks(sandbox, settings, alice, team_a):
+    settings.POLL_MIN_INTERVAL_SECONDS = 0
+    settings.MEMORIES_LIST_PER_SECOND = 5
+    settings.POLL_BATCH_SIZE = 2
+    sandbox.callbacks_enabled = False
+    sandbox.set_fault("parse_error", times=1)
+    submissions = queue_many(team_a, alice, 5)
+    for _ in submissions:
+        open_gate()
+        sending.send_next()
+    assert Submission.objects.filter(status=Status.PROCESSING).count() == 5
+    assert sandbox.wait_until(
+        lambda: all(v["status"] != "UNPARSE" for v in sandbox.videos.values())
+    )
+    call_command("sync_status")
+    statuses = sorted(Submission.objects.values_list("status", flat=True))
+    assert statuses == [Status.PARSE_ERROR] + [Status.PARSED] * 4
+    assert Event.objects.filter(kind=Event.Kind.POLLED).count() == 5
+    assert sandbox.max_list_in_window(1.0) <= 5
+    assert sandbox.count("0429") == 0
+
+
+def test_polling_asks_about_old_videos_less_often(alice, team_a, settings):
+    settings.POLL_MIN_INTERVAL_SECONDS = 30
+    settings.POLL_MAX_INTERVAL_SECONDS = 3600
+    now = timezone.now()
+    fresh = SubmissionFactory(team=team_a, submitter=alice, sent_at=now - timedelta(minutes=1))
+    hour = SubmissionFactory(team=team_a, submitter=alice, sent_at=now - timedelta(hours=1))
+    day = SubmissionFactory(team=team_a, submitter=alice, sent_at=now - timedelta(days=1))
+    assert polling.next_poll_delay(fresh, now) == timedelta(seconds=30)
+    assert polling.next_poll_delay(hour, now) == timedelta(minutes=6)
+    assert polling.next_poll_delay(day, now) == timedelta(hours=1)

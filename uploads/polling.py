@@ -1,0 +1,86 @@
+"""Asking memories.ai for the status of videos whose callbacks have not (yet) come.
+
+Applies exactly the callback's rules (Submission.apply_api_status): idempotent,
+final statuses never regressed. Runs in `run_periodic` and `manage.py sync_status`.
+"""
+
+import logging
+import time
+from datetime import timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import client as api
+from .models import API_STATUS_TO_STATUS, Status, Submission, UploadGate
+from .sending import SendingNotConfigured, get_client
+
+logger = logging.getLogger(__name__)
+
+
+def next_poll_delay(submission, now):
+    """Fresh videos are asked about often, old ones less (a tenth of their age)."""
+    age = (now - (submission.sent_at or submission.created_at)).total_seconds()
+    seconds = min(
+        max(age / 10, settings.POLL_MIN_INTERVAL_SECONDS), settings.POLL_MAX_INTERVAL_SECONDS
+    )
+    return timedelta(seconds=seconds)
+
+
+def due_for_poll(now=None):
+    now = now or timezone.now()
+    return (
+        Submission.objects.filter(status=Status.PROCESSING, next_poll_at__lte=now)
+        .exclude(video_no="")
+        .order_by("unique_id", "next_poll_at")
+    )
+
+
+def poll_once(limit=1000):
+    """One pass over the submissions due for a poll. Returns how many statuses changed."""
+    try:
+        client = get_client()
+    except SendingNotConfigured:
+        return 0
+    if UploadGate.get().paused:
+        return 0  # an account problem: listing would fail the same way
+    changed = 0
+    due = list(due_for_poll()[:limit])
+    for scope, group in groupby(due, key=lambda s: s.unique_id):
+        group = list(group)
+        for start in range(0, len(group), settings.POLL_BATCH_SIZE):
+            changed += _poll_batch(client, scope, group[start : start + settings.POLL_BATCH_SIZE])
+    return changed
+
+
+def _poll_batch(client, scope, batch):
+    _wait_for_list_slot()
+    by_video = {s.video_no: s for s in batch}
+    try:
+        videos = client.list_videos(scope, list(by_video), size=len(by_video))
+    except api.MemoriesError as exc:
+        logger.warning("status poll for scope %s failed: %s", scope, exc.message)
+        videos = []
+    changed = 0
+    for video in videos:
+        submission = by_video.get(video.video_no)
+        if submission is None or video.status not in API_STATUS_TO_STATUS:
+            continue
+        try:
+            result = submission.apply_api_status(video.status, video.video_no, source="poll")
+        except ValueError:
+            continue  # a different video number than ours: never take it
+        changed += result == "changed"
+    now = timezone.now()
+    for submission in batch:
+        Submission.objects.filter(pk=submission.pk, status=Status.PROCESSING).update(
+            next_poll_at=now + next_poll_delay(submission, now)
+        )
+    return changed
+
+
+def _wait_for_list_slot():
+    """Several poller processes share the account's list limit through the gate row."""
+    while (opens_at := UploadGate.take_list_slot()) is not None:
+        time.sleep(max((opens_at - timezone.now()).total_seconds(), 0.001))
