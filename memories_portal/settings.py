@@ -150,6 +150,11 @@ URL_PROBE_ALLOW_PRIVATE = env.bool("URL_PROBE_ALLOW_PRIVATE", default=False)
 # Ports a submitted URL may use. memories.ai's downloader is only known to
 # reach the standard web ports; other ports are often internal services.
 URL_PROBE_ALLOWED_PORTS = env.list("URL_PROBE_ALLOWED_PORTS", cast=int, default=[80, 443])
+# The whole check of a submitted URL (DNS, redirects, playlists) must finish in this time.
+URL_PROBE_DEADLINE = env.float("URL_PROBE_DEADLINE", default=5.0)
+# A submission that waited longer than this is checked again just before it is
+# sent, so a link that died meanwhile does not use an upload slot.
+URL_RECHECK_AFTER_SECONDS = env.float("URL_RECHECK_AFTER_SECONDS", default=600.0)
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,9 @@
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,84 @@ from uploads.models import Membership
 from uploads.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
+
+GIB = 1024**3
+
+
+class VideoServer:
+    """A local web server with the kinds of links people submit.
+
+    Paths: /clip.mp4 (a 1 MB video), /page.html, /big.mp4 (2 GiB), /missing.mp4 (404),
+    /ok.m3u8 and /relative.m3u8 (playlists), and /expiring.mp4, which answers
+    404 once `expired` is set.
+    """
+
+    def __init__(self):
+        self.expired = False
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self):
+                self.answer(head=True)
+
+            def do_GET(self):
+                self.answer(head=False)
+
+            def answer(self, head):
+                status, content_type, body, length = server.route(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(length if length else len(body)))
+                self.end_headers()
+                if not head and not length:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def route(self, path):
+        base = self.url
+        playlist = "application/vnd.apple.mpegurl"
+        routes = {
+            "/clip.mp4": (200, "video/mp4", b"", 1_000_000),
+            "/big.mp4": (200, "video/mp4", b"", 2 * GIB),
+            "/page.html": (200, "text/html; charset=utf-8", b"<html>Watch here</html>", 0),
+            "/ok.m3u8": (200, playlist, _playlist(base, relative=False), 0),
+            "/relative.m3u8": (200, playlist, _playlist(base, relative=True), 0),
+            "/expiring.mp4": (404, "text/plain", b"gone", 0)
+            if self.expired
+            else (200, "video/mp4", b"", 1_000_000),
+        }
+        return routes.get(path, (404, "text/plain", b"not found", 0))
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _playlist(base, relative):
+    lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:6"]
+    for n in range(3):
+        lines += ["#EXT-X-BYTERANGE:1000@0", "#EXTINF:6.0,"]
+        lines.append(f"seg{n}.ts" if relative and n == 2 else f"{base}/seg{n}.ts")
+    return ("\n".join(lines) + "\n#EXT-X-ENDLIST\n").encode()
+
+
+@pytest.fixture(scope="session")
+def video_server():
+    server = VideoServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def clip_url(video_server):
+    """A URL that passes every check."""
+    return video_server.url + "/clip.mp4"
 
 
 @pytest.fixture

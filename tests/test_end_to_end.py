@@ -27,7 +27,7 @@ def login_session(live_server, user, password="pw-for-tests-123"):
 
 
 def test_a_submission_reaches_parse_through_a_real_callback(
-    live_server, sandbox, settings, alice, team_a, start_worker
+    live_server, sandbox, settings, alice, team_a, start_worker, clip_url
 ):
     settings.PUBLIC_BASE_URL = live_server.url
     start_worker()
@@ -39,7 +39,7 @@ def test_a_submission_reaches_parse_through_a_real_callback(
         data={
             "csrfmiddlewaretoken": token[1],
             "team": team_a.pk,
-            "url": "https://videos.example.com/holiday.mp4",
+            "url": clip_url,
             "tags": "holiday, beach",
             "latitude": "39.9042",
             "longitude": "116.4074",

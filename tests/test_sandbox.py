@@ -304,6 +304,8 @@ def test_it_posts_unparse_then_parse_to_the_callback(make_sandbox, recorder):
     sandbox = make_sandbox(callback_delay=0.1, parse_delay=0.1)
     video_no = upload(sandbox, callback=recorder.url)["data"]["videoNo"]
     assert sandbox.wait_until(lambda: len(recorder.posts) == 2, timeout=3)
+    # The sandbox records a callback once its answer is back, just after the recorder saw it.
+    assert sandbox.wait_until(lambda: len(sandbox.callbacks_sent) == 2, timeout=3)
     assert recorder.posts == [
         ("/memories/callback", "application/json", {"videoNo": video_no, "status": "UNPARSE"}),
         ("/memories/callback", "application/json", {"videoNo": video_no, "status": "PARSE"}),

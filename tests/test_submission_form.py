@@ -1,18 +1,23 @@
 """Every validation rule of the submission form, with its message beside its field."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from uploads import addresses
 from uploads.forms import SubmissionForm
 
 
 @pytest.fixture
-def make_form(alice, team_a):
+def make_form(alice, team_a, clip_url):
     def make(**fields):
-        data = {"team": team_a.pk, "url": "https://videos.example.com/a.mp4", **fields}
+        data = {"team": team_a.pk, "url": clip_url, **fields}
         return SubmissionForm(data, user=alice)
 
     return make
@@ -73,9 +78,22 @@ def test_literal_internal_addresses_in_any_written_form_are_refused(make_form, u
     assert "memories.ai cannot reach it" in error(make_form(url=url), "url")
 
 
-def test_internal_addresses_pass_only_when_the_setting_allows(make_form, settings):
+def test_internal_addresses_pass_only_when_the_setting_allows(make_form, settings, clip_url):
     settings.URL_PROBE_ALLOW_PRIVATE = True
-    assert make_form(url="http://127.0.0.1:8080/a.mp4").is_valid()
+    assert make_form(url=clip_url).is_valid()
+    settings.URL_PROBE_ALLOW_PRIVATE = False
+    assert "memories.ai cannot reach it" in error(make_form(url=clip_url), "url")
+
+
+def test_the_private_address_switch_is_off_by_default():
+    env = {k: v for k, v in os.environ.items() if k != "URL_PROBE_ALLOW_PRIVATE"}
+    env.update(SECRET_KEY="x", DJANGO_SETTINGS_MODULE="memories_portal.settings")
+    code = "from django.conf import settings; print(settings.URL_PROBE_ALLOW_PRIVATE)"
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env=env, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert out.stdout.strip() == "False"
 
 
 def test_the_url_is_at_most_2048_characters(make_form):
@@ -156,4 +174,4 @@ def test_only_the_standard_web_ports_are_accepted_by_default(make_form, settings
     settings.URL_PROBE_ALLOWED_PORTS = [80, 443]
     url = "https://videos.example.com:8443/a.mp4"
     assert "only the standard web ports (80 and 443)" in error(make_form(url=url), "url")
-    assert make_form(url="https://videos.example.com:443/a.mp4").is_valid()
+    assert addresses.check_url("https://videos.example.com:443/a.mp4", allowed_ports=[80, 443])

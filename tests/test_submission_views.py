@@ -4,11 +4,13 @@ from django.urls import reverse
 from tests.factories import SubmissionFactory
 from uploads.models import Event, Status, Submission
 
-VALID = {"url": "https://videos.example.com/clip.mp4", "tags": "beach, sunset, beach"}
 
+@pytest.fixture
+def form_data(clip_url):
+    def make(team, **overrides):
+        return {"team": team.pk, "url": clip_url, "tags": "beach, sunset, beach", **overrides}
 
-def form_data(team, **overrides):
-    return {"team": team.pk, **VALID, **overrides}
+    return make
 
 
 def test_anonymous_users_are_sent_to_login(client):
@@ -18,7 +20,7 @@ def test_anonymous_users_are_sent_to_login(client):
 
 
 def test_a_member_submits_and_lands_on_the_submission(
-    client, alice, team_a, django_capture_on_commit_callbacks
+    client, alice, team_a, django_capture_on_commit_callbacks, form_data
 ):
     client.force_login(alice)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -33,7 +35,7 @@ def test_a_member_submits_and_lands_on_the_submission(
     assert len(callbacks) == 1  # the sender's wake-up, only after commit
 
 
-def test_a_rolled_back_submission_leaves_no_wake_up(client, alice, team_a, monkeypatch):
+def test_a_rolled_back_submission_leaves_no_wake_up(client, alice, team_a, monkeypatch, form_data):
     from django_tasks_db.models import DBTaskResult
 
     def explode(*args, **kwargs):
@@ -48,7 +50,7 @@ def test_a_rolled_back_submission_leaves_no_wake_up(client, alice, team_a, monke
     assert not DBTaskResult.objects.exists()
 
 
-def test_a_user_cannot_submit_into_another_team(client, alice, team_b):
+def test_a_user_cannot_submit_into_another_team(client, alice, team_b, form_data):
     client.force_login(alice)
     response = client.post(reverse("submission_new"), form_data(team_b))
     assert response.status_code == 200

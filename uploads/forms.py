@@ -1,12 +1,13 @@
 """The submission form. Each clean_<field> returns the normalised value."""
 
+from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from . import addresses
+from . import addresses, probe
 from .models import Team
 
 MAX_TAGS = 20
@@ -54,6 +55,12 @@ class SubmissionForm(forms.Form):
         max_length=MAX_TAGS * (MAX_TAG_LENGTH + 2),
         help_text=f"Comma-separated, at most {MAX_TAGS} tags of {MAX_TAG_LENGTH} characters.",
     )
+    confirm_public = forms.BooleanField(
+        required=False,
+        label="I confirm this URL is publicly reachable",
+        help_text="Only when the portal could not reach the link from inside our network, "
+        "but memories.ai can reach it from the internet.",
+    )
     retain_original_video = forms.BooleanField(
         required=False, label="Keep the original video file at memories.ai"
     )
@@ -70,6 +77,8 @@ class SubmissionForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        # The checkbox is offered once the link could not be reached (or was ticked).
+        self.offer_confirm_public = bool(self.data.get("confirm_public"))
         self.fields["team"].queryset = Team.objects.filter(
             memberships__user=user, is_active=True
         ).order_by("name")
@@ -122,7 +131,38 @@ class SubmissionForm(forms.Form):
         if lat_given != lon_given:
             missing = "longitude" if lat_given else "latitude"
             self.add_error(missing, "Give both latitude and longitude, or neither.")
+        if cleaned.get("url") and cleaned.get("team") and "url" not in self.errors:
+            cleaned["probe"] = self._probe(cleaned["url"], cleaned["team"])
         return cleaned
+
+    def _probe(self, url, team):
+        """Fetch what is needed of the URL to catch what memories.ai would refuse."""
+        try:
+            result = probe.probe_url(
+                url,
+                allow_private=settings.URL_PROBE_ALLOW_PRIVATE,
+                allowed_ports=settings.URL_PROBE_ALLOWED_PORTS,
+                large_files_allowed=team.large_files_allowed,
+                deadline=settings.URL_PROBE_DEADLINE,
+            )
+        except probe.ProbeRefused as exc:
+            self.add_error("url", exc.message)
+        except probe.ProbeUnreachable as exc:
+            if self.cleaned_data.get("confirm_public"):
+                return {"reachable": False, "problem": exc.message, **_checked_now()}
+            self.offer_confirm_public = True
+            self.add_error(
+                "url",
+                f"{exc.message} If the link does work from the internet, tick "
+                "“I confirm this URL is publicly reachable” below and submit again.",
+            )
+        else:
+            return {"reachable": True, **asdict(result), **_checked_now()}
+        return {}
+
+
+def _checked_now():
+    return {"checked_at": timezone.now().isoformat()}
 
 
 def _degrees(value, limit, name):

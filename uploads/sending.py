@@ -7,14 +7,16 @@ the task backend only carries wake-ups ("send the next waiting submission").
 import logging
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from . import client as api
-from .models import Event, Status, Submission, UploadGate
+from . import probe
+from .models import Event, Status, Submission, TransitionError, UploadGate
+from .queue import next_in_line
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ def send_next():
         return "not configured", None
     if UploadGate.get().paused:
         return "paused", None
+    drop_dead_links()
     if not Submission.objects.ready_to_send().exists():
         return "idle", Submission.objects.next_retry_at()
     opens_at = UploadGate.take_slot()
@@ -115,6 +118,53 @@ def send_next():
     if Submission.objects.ready_to_send().exists():
         return f"sent {submission.pk}", UploadGate.get().next_allowed_at
     return f"sent {submission.pk}", Submission.objects.next_retry_at()
+
+
+def needs_recheck(submission, now):
+    """Waited long enough since its URL was last checked that the link may have died."""
+    if submission.confirm_public:
+        return False  # the portal could not reach it in the first place
+    checked = submission.probe.get("rechecked_at") or submission.probe.get("checked_at")
+    last = datetime.fromisoformat(checked) if checked else submission.created_at
+    return (now - last).total_seconds() > settings.URL_RECHECK_AFTER_SECONDS
+
+
+def drop_dead_links(limit=5):
+    """Re-check the next in line if it waited long; fail it if its link died meanwhile.
+
+    Done before an upload slot is taken, so a dead link costs no slot.
+    """
+    for _ in range(limit):
+        pk = next_in_line()
+        if pk is None:
+            return
+        submission = Submission.objects.select_related("team").get(pk=pk)
+        now = timezone.now()
+        if not needs_recheck(submission, now):
+            return
+        try:
+            probe.recheck_url(
+                submission.url,
+                allow_private=settings.URL_PROBE_ALLOW_PRIVATE,
+                allowed_ports=settings.URL_PROBE_ALLOWED_PORTS,
+                large_files_allowed=submission.team.large_files_allowed,
+                deadline=settings.URL_PROBE_DEADLINE,
+            )
+        except probe.ProbeError as exc:
+            try:
+                submission.transition(
+                    Status.FAILED,
+                    kind=Event.Kind.REFUSED,
+                    message=f"The link stopped working while it waited: {exc.message}",
+                    error_message=f"The link stopped working while it waited: {exc.message}",
+                )
+            except TransitionError:
+                return  # cancelled or claimed meanwhile
+            continue
+        Submission.objects.filter(pk=pk).update(
+            probe={**submission.probe, "rechecked_at": now.isoformat()}
+        )
+        return
 
 
 def send(submission, client):

@@ -24,6 +24,7 @@ from .models import (
     UploadGate,
     hash_token,
 )
+from .probe import format_size
 from .tasks import wake_sender
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ def submission_new(request):
                 tags=data["tags"],
                 retain_original_video=data["retain_original_video"],
                 video_transcription_prompt=data["video_transcription_prompt"],
+                confirm_public=data["confirm_public"],
+                probe=data.get("probe", {}),
             )
             submission.record(Event.Kind.CREATED, "Submitted.", actor=request.user)
             # Only once the row is committed: a rolled-back submission leaves no task.
@@ -122,8 +125,32 @@ def submission_detail(request, pk):
             "submission": submission,
             "events": events,
             "can_cancel": can_cancel(request.user, submission),
+            "probe_facts": probe_facts(submission.probe),
         },
     )
+
+
+def probe_facts(probe):
+    """What the URL check learned, as (label, value) pairs for the page."""
+    if not probe:
+        return []
+    if not probe.get("reachable"):
+        return [("Reachable", f"Not from here ({probe.get('problem', '')}); confirmed public")]
+    facts = [("Final URL", probe.get("final_url")), ("Type", probe.get("content_type"))]
+    if probe.get("is_playlist"):
+        facts += [
+            ("Playlist", f"{probe.get('variant_count') or 0} variant(s), "
+             f"{probe.get('segment_count') or 0} segment(s)"),
+            ("Duration", f"{probe['duration']:.0f} s" if probe.get("duration") else None),
+        ]  # fmt: skip
+        if probe.get("estimated_size"):
+            facts.append(
+                ("Estimated size", f"{format_size(probe['estimated_size'])} "
+                 f"({probe.get('estimate_method', '')})")
+            )  # fmt: skip
+    elif probe.get("size") is not None:
+        facts.append(("Size", format_size(probe["size"])))
+    return [(label, value) for label, value in facts if value]
 
 
 @login_required
