@@ -106,36 +106,34 @@ def team_b(db):
     return TeamFactory(name="Bravo", unique_id="bravo-scope")
 
 
+def member_of(team, username, role=Membership.Role.MEMBER):
+    user = UserFactory(username=username)
+    MembershipFactory(team=team, user=user, role=role)
+    return user
+
+
 @pytest.fixture
 def alice(team_a):
     """A member of team A."""
-    user = UserFactory(username="alice")
-    MembershipFactory(team=team_a, user=user)
-    return user
+    return member_of(team_a, "alice")
 
 
 @pytest.fixture
 def bob(team_a):
     """Alice's teammate."""
-    user = UserFactory(username="bob")
-    MembershipFactory(team=team_a, user=user)
-    return user
+    return member_of(team_a, "bob")
 
 
 @pytest.fixture
 def manager(team_a):
     """A manager of team A."""
-    user = UserFactory(username="maria")
-    MembershipFactory(team=team_a, user=user, role=Membership.Role.MANAGER)
-    return user
+    return member_of(team_a, "maria", Membership.Role.MANAGER)
 
 
 @pytest.fixture
 def outsider(team_b):
     """A member of team B only."""
-    user = UserFactory(username="oscar")
-    MembershipFactory(team=team_b, user=user)
-    return user
+    return member_of(team_b, "oscar")
 
 
 @pytest.fixture

@@ -317,22 +317,23 @@ _current_deadline: contextvars.ContextVar[_Deadline | None] = contextvars.Contex
 )
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _WatchedSocket:
+    """Hands each new socket to the probe's deadline watchdog."""
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        sock = super()._new_conn()  # type: ignore[misc]
         deadline = _current_deadline.get()
         if deadline is not None:
             deadline.watch(sock)
         return sock
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        deadline = _current_deadline.get()
-        if deadline is not None:
-            deadline.watch(sock)
-        return sock
+class _WatchedHTTPConnection(_WatchedSocket, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedSocket, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):

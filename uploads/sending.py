@@ -180,16 +180,12 @@ def send(submission, client):
     except api.RateLimited as exc:
         # Not the submission's fault: back to the head of its line, and the
         # gate waits longer each time memories.ai says it is busy.
-        gate = UploadGate.get()
-        delay = retry_delay(gate.rate_limited_streak + 1)
+        delay = retry_delay(UploadGate.get().rate_limited_streak + 1)
         UploadGate.push_back(delay)
-        submission.transition(
-            Status.QUEUED,
-            kind=Event.Kind.RETRY,
-            message=f"memories.ai is busy ({exc.code}); trying again in {delay.seconds} s.",
-            attempts=submission.attempts - 1,
-            request_started_at=None,
-            lease_expires_at=None,
+        _back_in_line(
+            submission,
+            Event.Kind.RETRY,
+            f"memories.ai is busy ({exc.code}); trying again in {delay.total_seconds():.0f} s.",
         )
     except api.NotSent as exc:
         _retry_or_fail(submission, exc)
@@ -206,13 +202,10 @@ def send(submission, client):
     except api.AccountProblem as exc:
         # Every other submission would fail the same way: stop them all.
         UploadGate.pause(f"memories.ai refused the account ({exc.code}): {exc.message}")
-        submission.transition(
-            Status.QUEUED,
-            kind=Event.Kind.REFUSED,
-            message=f"Sending paused: {exc.message} ({exc.code}). It keeps its place.",
-            attempts=submission.attempts - 1,
-            request_started_at=None,
-            lease_expires_at=None,
+        _back_in_line(
+            submission,
+            Event.Kind.REFUSED,
+            f"Sending paused: {exc.message} ({exc.code}). It keeps its place.",
             data={"code": exc.code},
         )
     except api.UnknownOutcome as exc:
@@ -234,6 +227,19 @@ def send(submission, client):
         )
     logger.info(
         "submission=%s team=%s status=%s", submission.pk, submission.team_id, submission.status
+    )
+
+
+def _back_in_line(submission, kind, message, data=None):
+    """Not sent, through no fault of its own: back to its place, the attempt not counted."""
+    submission.transition(
+        Status.QUEUED,
+        kind=kind,
+        message=message,
+        attempts=submission.attempts - 1,
+        request_started_at=None,
+        lease_expires_at=None,
+        data=data,
     )
 
 
