@@ -54,6 +54,10 @@ class Team(models.Model):
             self.unique_id = self.slug
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        # The team's dashboard; the admin's "View on site" links here too.
+        return reverse("team_dashboard", args=[self.slug])
+
     def clean(self):
         if self.pk and self.unique_id:
             old = Team.objects.filter(pk=self.pk).values_list("unique_id", flat=True).first()
@@ -210,6 +214,12 @@ class Submission(models.Model):
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["team", "status", "created_at"]),
             models.Index(fields=["submitter", "created_at"]),
+            # Dashboards and list filters: a person's counts by status, and their
+            # recent failures; a team's submissions by day (chart, team filter).
+            models.Index(
+                fields=["submitter", "status", "created_at"], name="sub_submitter_status_created"
+            ),
+            models.Index(fields=["team", "created_at"], name="sub_team_created"),
         ]
 
     def __str__(self):
