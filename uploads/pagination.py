@@ -1,0 +1,58 @@
+"""A paginator that stops counting at a cap.
+
+Django's Paginator runs COUNT(*) over the whole selection on every page; with
+100,000 submissions that count costs more than the page itself. Here the
+database counts at most `cap + 1` rows (COUNT over a LIMITed subquery): below
+the cap everything is as usual; above it the pages say "more than 1,000" and
+"Older" stays available as long as a page has a next row.
+"""
+
+from django.core.paginator import EmptyPage, Page, Paginator
+from django.utils.functional import cached_property
+
+COUNT_CAP = 1000
+
+
+class CappedPaginator(Paginator):
+    def __init__(self, object_list, per_page, cap=COUNT_CAP):
+        super().__init__(object_list, per_page)
+        self.cap = cap
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.cap + 1].count()
+
+    @property
+    def capped(self):
+        return self.count > self.cap
+
+    def validate_number(self, number):
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            # Past the counted pages there may be more: the page itself will tell.
+            if self.capped and int(number) > 1:
+                return int(number)
+            raise
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if not self.capped:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        return CappedPage(rows[: self.per_page], number, self, has_more=len(rows) > self.per_page)
+
+
+class CappedPage(Page):
+    """A page of a capped selection: it knows whether a next page exists by its extra row."""
+
+    def __init__(self, object_list, number, paginator, *, has_more):
+        super().__init__(object_list, number, paginator)
+        self.has_more = has_more
+
+    def has_next(self):
+        return self.has_more
+
+    def end_index(self):
+        return self.start_index() + len(self.object_list) - 1
