@@ -102,15 +102,16 @@ def test_the_daily_chart_stacks_outcomes_per_day(alice, team_a):
         team=team_a, submitter=alice, status=Status.PARSED, created_at=now - timedelta(days=2)
     )
     chart = stats.daily_chart(Submission.objects.all())
-    assert len(chart.bars) == 30
-    today = chart.bars[-1]
-    assert today.date == timezone.localdate()
+    assert len(chart.rows) == 30
+    assert [layout.frame for layout in chart.layouts] == [charts.WIDE, charts.NARROW]
+    today = chart.layouts[0].bars[-1]
+    assert today.row.date == timezone.localdate()
     assert [(s.series.key, s.count) for s in today.segments] == [
         ("done", 3),
         ("failed", 1),
         ("in_progress", 1),
     ]
-    assert today.title.endswith(": 3 done, 1 failed, 1 in progress")
+    assert today.row.title.endswith(": 3 done, 1 failed, 1 in progress")
     assert chart.rows[-3].total == 1
     assert dict((s.key, n) for s, n in chart.totals)["done"] == 4
     assert chart.description.startswith("6 submissions from ")
@@ -124,11 +125,15 @@ def test_bars_are_drawn_to_scale_inside_the_plot():
     chart = charts.stacked_bars(
         title="t", dates=dates, series=series, count=lambda day, s: counts[day]
     )
-    assert [t.value for t in chart.ticks] == [0, 2, 4, 6, 8]
-    tallest = chart.bars[2].segments[0]
-    assert tallest.y >= charts.TOP and tallest.y + tallest.height == pytest.approx(chart.baseline)
-    assert chart.bars[1].segments == []
-    assert chart.bars[0].segments[0].height == pytest.approx(tallest.height * 2 / 7)
+    for layout in chart.layouts:
+        frame = layout.frame
+        assert [t.value for t in layout.ticks] == [0, 2, 4, 6, 8]
+        tallest = layout.bars[2].segments[0]
+        assert tallest.y >= frame.top
+        assert tallest.y + tallest.height == pytest.approx(frame.baseline)
+        assert layout.bars[1].segments == []
+        assert layout.bars[0].segments[0].height == pytest.approx(tallest.height * 2 / 7)
+        assert layout.bars[-1].x + layout.bars[-1].width <= layout.right_edge
 
 
 def test_an_empty_chart_says_so():
@@ -137,7 +142,7 @@ def test_an_empty_chart_says_so():
         title="t", dates=dates, series=stats.OUTCOMES, count=lambda day, s: 0
     )
     assert chart.description.startswith("No submissions from ")
-    assert [t.value for t in chart.ticks] == [0, 1]
+    assert [t.value for t in chart.layouts[0].ticks] == [0, 1]
 
 
 @pytest.mark.parametrize("largest, step", [(0, 1), (3, 1), (7, 2), (19, 5), (40, 10), (4001, 2000)])

@@ -12,9 +12,30 @@ from datetime import date
 
 from django.utils.dateformat import format as format_date
 
-WIDTH, HEIGHT = 600, 220
-LEFT, RIGHT, TOP, BOTTOM = 40, 24, 12, 28  # margins around the plot, in SVG units
-LABEL_EVERY = 7  # days between date labels, counted back from today
+
+@dataclass(frozen=True)
+class Frame:
+    """A drawing area, in SVG units, with margins around the plot for the axis labels."""
+
+    name: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int = 12
+    bottom: int = 28
+    label_every: int = 7  # days between date labels, counted back from today
+
+    @property
+    def baseline(self):
+        return self.height - self.bottom
+
+
+# The same chart is drawn twice and CSS shows one: a wide frame for screens,
+# a narrow, taller one for phones, so that neither squashes its text.
+WIDE = Frame("wide", 720, 220, left=40, right=20)
+NARROW = Frame("narrow", 360, 240, left=36, right=18)
+FRAMES = (WIDE, NARROW)
 
 
 @dataclass(frozen=True)
@@ -34,17 +55,15 @@ class Segment:
 
 @dataclass
 class Bar:
-    date: date
     x: float
     width: float
     segments: list
-    total: int
-    title: str
+    row: "Row"
     show_label: bool
 
     @property
     def label_x(self):
-        return self.x + self.width / 2
+        return round(self.x + self.width / 2, 2)
 
 
 @dataclass
@@ -58,6 +77,30 @@ class Row:
     date: date
     counts: list  # one count per series, in the chart's order
     total: int
+    title: str  # "28 Nov: 3 done, 1 failed"
+
+
+@dataclass
+class Layout:
+    frame: Frame
+    bars: list
+    ticks: list
+
+    @property
+    def view_box(self):
+        return f"0 0 {self.frame.width} {self.frame.height}"
+
+    @property
+    def right_edge(self):
+        return self.frame.width - self.frame.right
+
+    @property
+    def tick_label_x(self):
+        return self.frame.left - 6
+
+    @property
+    def date_label_y(self):
+        return self.frame.height - 9
 
 
 @dataclass
@@ -65,20 +108,9 @@ class StackedBarChart:
     title: str
     description: str
     series: tuple
-    bars: list
-    ticks: list
     rows: list
     totals: list  # (series, total over all days)
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    right_edge: int = WIDTH - RIGHT
-    baseline: int = HEIGHT - BOTTOM
-    label_y: int = HEIGHT - 9
-
-    @property
-    def view_box(self):
-        return f"0 0 {self.width} {self.height}"
+    layouts: list
 
     @property
     def total(self):
@@ -100,48 +132,47 @@ def stacked_bars(
     *, title: str, dates: list, series: tuple, count: Callable[[date, Series], int]
 ) -> StackedBarChart:
     """One bar per date, stacked by series; count(date, series) gives each part."""
-    table = [[count(day, s) for s in series] for day in dates]
-    largest = max((sum(counts) for counts in table), default=0)
+    rows = []
+    for day in dates:
+        counts = [count(day, s) for s in series]
+        rows.append(Row(day, counts, sum(counts), _bar_title(day, series, counts)))
+    largest = max((row.total for row in rows), default=0)
     step = axis_step(largest)
     top = max(step, step * math.ceil(largest / step))
-    plot_height = HEIGHT - TOP - BOTTOM
-    scale = plot_height / top
-    slot = (WIDTH - LEFT - RIGHT) / len(dates)
-    bar_width = slot * 0.7
-
-    bars, rows = [], []
-    for i, (day, counts) in enumerate(zip(dates, table, strict=True)):
-        y = HEIGHT - BOTTOM
-        segments = []
-        for s, n in zip(series, counts, strict=True):
-            if n:
-                height = n * scale
-                y -= height
-                segments.append(Segment(s, n, round(y, 2), round(height, 2)))
-        total = sum(counts)
-        bars.append(
-            Bar(
-                date=day,
-                x=round(LEFT + i * slot + (slot - bar_width) / 2, 2),
-                width=round(bar_width, 2),
-                segments=segments,
-                total=total,
-                title=_bar_title(day, series, counts),
-                show_label=(len(dates) - 1 - i) % LABEL_EVERY == 0,
-            )
-        )
-        rows.append(Row(day, counts, total))
-    ticks = [Tick(v, round(HEIGHT - BOTTOM - v * scale, 2)) for v in range(0, top + 1, step)]
-    totals = [(s, sum(counts[i] for counts in table)) for i, s in enumerate(series)]
+    totals = [(s, sum(row.counts[i] for row in rows)) for i, s in enumerate(series)]
     return StackedBarChart(
         title=title,
         description=_description(dates, totals),
         series=series,
-        bars=bars,
-        ticks=ticks,
         rows=rows,
         totals=totals,
+        layouts=[_layout(frame, rows, series, top, step) for frame in FRAMES],
     )
+
+
+def _layout(frame, rows, series, top, step):
+    scale = (frame.baseline - frame.top) / top
+    slot = (frame.width - frame.left - frame.right) / len(rows)
+    bar_width = slot * 0.7
+    bars = []
+    for i, row in enumerate(rows):
+        y = frame.baseline
+        segments = []
+        for s, n in zip(series, row.counts, strict=True):
+            if n:
+                y -= n * scale
+                segments.append(Segment(s, n, round(y, 2), round(n * scale, 2)))
+        bars.append(
+            Bar(
+                x=round(frame.left + i * slot + (slot - bar_width) / 2, 2),
+                width=round(bar_width, 2),
+                segments=segments,
+                row=row,
+                show_label=(len(rows) - 1 - i) % frame.label_every == 0,
+            )
+        )
+    ticks = [Tick(v, round(frame.baseline - v * scale, 2)) for v in range(0, top + 1, step)]
+    return Layout(frame, bars, ticks)
 
 
 def _parts(series, counts):
