@@ -212,14 +212,23 @@ class Submission(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "created_at"]),
-            models.Index(fields=["team", "status", "created_at"]),
             models.Index(fields=["submitter", "created_at"]),
-            # Dashboards and list filters: a person's counts by status, and their
-            # recent failures; a team's submissions by day (chart, team filter).
+            # The dashboards' aggregates (counts by status, the median time to
+            # PARSE, the per-member breakdown) read only these indexes, never the
+            # table: their cost stays small however many submissions a team has.
+            # The first also gives a team's list by status in the list's own order
+            # (created_at, id: a page is read in order and the scan stops), and
+            # serves the queue (a team's waiting ones, oldest first).
             models.Index(
-                fields=["submitter", "status", "created_at"], name="sub_submitter_status_created"
+                fields=["team", "status", "created_at", "id", "finished_at", "submitter"],
+                name="sub_team_status_covering",
             ),
-            models.Index(fields=["team", "created_at"], name="sub_team_created"),
+            models.Index(
+                fields=["submitter", "team", "status", "created_at", "finished_at"],
+                name="sub_submitter_covering",
+            ),
+            # A team's submissions by day (the chart) and the list filtered by team.
+            models.Index(fields=["team", "created_at", "status"], name="sub_team_created_status"),
         ]
 
     def __str__(self):
