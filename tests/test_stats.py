@@ -162,3 +162,16 @@ def test_the_member_breakdown_counts_outcomes_per_submitter(alice, bob, outsider
     ]
     assert rows[0].success_rate_display == "67%"
     assert rows[1].success_rate_display == "—"
+
+
+def test_the_drawing_has_a_rect_per_segment_and_escapes_its_text():
+    dates = stats.chart_days(2)
+    series = (charts.Series("done", "Done <b>", ()), charts.Series("failed", "Failed", ()))
+    chart = charts.stacked_bars(
+        title="t", dates=dates, series=series, count=lambda day, s: 2 if day == dates[1] else 0
+    )
+    svg = chart.layouts[0].drawing()
+    assert svg.count("<rect ") == 2
+    assert 'class="series-done"' in svg and 'class="series-failed"' in svg
+    assert "2 done &lt;b&gt;, 2 failed" in svg
+    assert "<b>" not in svg
