@@ -143,3 +143,9 @@ def test_my_own_dashboard_by_id_is_the_home_page(client, alice):
 def test_a_missing_user_is_404_even_for_a_superuser(client, superuser):
     client.force_login(superuser)
     assert client.get(reverse("user_dashboard", args=[99999])).status_code == 404
+
+
+def test_an_id_beyond_any_row_is_404_not_an_error(client, superuser):
+    client.force_login(superuser)
+    response = client.get(reverse("user_dashboard", args=[99999999999999999999]))
+    assert response.status_code == 404

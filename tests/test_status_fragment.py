@@ -79,3 +79,9 @@ def test_a_logged_out_page_is_told_to_stop_polling(client, alice, team_a):
     response = poll(client, submission)
     assert response.status_code == 286  # htmx's "stop polling"
     assert response.content == b""
+
+
+def test_ids_beyond_any_row_are_404_not_an_error(client, alice):
+    client.force_login(alice)
+    response = client.get(reverse("submission_statuses"), {"ids": "99999999999999999999"})
+    assert response.status_code == 404

@@ -201,6 +201,7 @@ def test_the_count_stops_at_the_cap_and_later_pages_still_work(alice, team_a):
     assert len(last.object_list) == 2 and not last.has_next()
     assert paginator.get_page(2).has_next()
     assert paginator.get_page(9).object_list == []
+    assert paginator.get_page(10**30).number == 2  # the last counted page, not an overflow
     small = CappedPaginator(Submission.objects.order_by("id"), 5, cap=100)
     assert not small.capped and small.num_pages == 3
 

@@ -36,7 +36,8 @@ class CappedPaginator(Paginator):
             return super().validate_number(number)
         except EmptyPage:
             # Past the counted pages there may be more: the page itself will tell.
-            if self.capped and int(number) > 1:
+            # (Below 2**31 pages, so that the offset stays a number the database takes.)
+            if self.capped and 1 < int(number) < 2**31:
                 return int(number)
             raise
 

@@ -49,8 +49,12 @@ def get_submission_for_user(user, pk):
 
 def get_submissions_for_user(user, pks):
     """The submissions, if the user may see every one of them; 404 otherwise."""
+    possible = [pk for pk in set(pks) if 0 < pk < 2**63]  # others cannot exist (nor be bound)
     found = list(
-        Submission.objects.visible_to(user).filter(pk__in=pks).select_related("team").distinct()
+        Submission.objects.visible_to(user)
+        .filter(pk__in=possible)
+        .select_related("team")
+        .distinct()
     )
     if len(found) != len(set(pks)):
         raise Http404("No such submissions.")
@@ -185,7 +189,9 @@ def submission_export(request):
     """The list's current selection (all pages) as a CSV download."""
     form = _filter_form(request)
     if not form.is_valid():
-        return HttpResponseBadRequest("The filters are not valid: " + form.errors.as_text())
+        return HttpResponseBadRequest(
+            "The filters are not valid:\n" + form.errors.as_text(), content_type="text/plain"
+        )
     submissions = form.filter(Submission.objects.visible_to(request.user))
     response = StreamingHttpResponse(
         export.csv_lines(submissions, base_url=request.build_absolute_uri("/")[:-1]),
