@@ -26,6 +26,7 @@ import math
 import os
 import platform
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -54,7 +55,11 @@ PRESENT, PRESENT_DAYS = 100, 2  # the last two days: the same 100 submissions at
 # reads rows until the list's count cap.
 PAGES = (
     ("list, first page", "member", "/submissions/"),
-    ("list, filtered", "member", "/submissions/?submitter=any&team=team-00&status=parsed"),
+    (
+        "list, filtered (team, status)",
+        "member",
+        "/submissions/?submitter=any&team=team-00&status=parsed",
+    ),
     ("list, tag filter", "member", "/submissions/?submitter=any&tag=beach"),
     ("my dashboard", "member", "/"),
     ("team dashboard", "manager", "/teams/team-00/"),
@@ -123,7 +128,7 @@ def report(results):
     small, large = (f"{n:,}" for n in SIZES)
     lines = [
         f"Median response time of {RUNS} requests, in ms ({date.today()}, {machine()}, "
-        f"Python {platform.python_version()})",
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version})",
         "",
         f"| database | page | {small} | {large} | ratio | goal ≤ {GOAL:g}× |",
         "| --- | --- | ---: | ---: | ---: | --- |",
