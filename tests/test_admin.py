@@ -1,3 +1,4 @@
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from tests.factories import SubmissionFactory
@@ -54,3 +55,19 @@ def test_resume_unpauses_sending(client, superuser):
         {"action": "resume_sending", "_selected_action": [1]},
     )
     assert not UploadGate.get().paused
+
+
+def test_a_users_admin_page_links_to_their_dashboard(client, superuser, alice):
+    client.force_login(superuser)
+    page = client.get(reverse("admin:auth_user_change", args=[alice.pk])).content.decode()
+    assert f'href="{reverse("user_dashboard", args=[alice.pk])}"' in page
+
+
+def test_a_teams_admin_page_links_to_its_dashboard(client, superuser, team_a):
+    client.force_login(superuser)
+    page = client.get(reverse("admin:uploads_team_change", args=[team_a.pk])).content.decode()
+    assert "View on site" in page
+    content_type = ContentType.objects.get_for_model(team_a)
+    response = client.get(f"/admin/r/{content_type.pk}/{team_a.pk}/")
+    assert response.status_code == 302
+    assert response.url.endswith(reverse("team_dashboard", args=[team_a.slug]))

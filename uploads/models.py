@@ -54,6 +54,10 @@ class Team(models.Model):
             self.unique_id = self.slug
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        # The team's dashboard; the admin's "View on site" links here too.
+        return reverse("team_dashboard", args=[self.slug])
+
     def clean(self):
         if self.pk and self.unique_id:
             old = Team.objects.filter(pk=self.pk).values_list("unique_id", flat=True).first()
@@ -210,8 +214,23 @@ class Submission(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "created_at"]),
-            models.Index(fields=["team", "status", "created_at"]),
             models.Index(fields=["submitter", "created_at"]),
+            # The dashboards' aggregates (counts by status, the median time to
+            # PARSE, the per-member breakdown) read only these indexes, never the
+            # table: their cost stays small however many submissions a team has.
+            # The first also gives a team's list by status in the list's own order
+            # (created_at, id: a page is read in order and the scan stops), and
+            # serves the queue (a team's waiting ones, oldest first).
+            models.Index(
+                fields=["team", "status", "created_at", "id", "finished_at", "submitter"],
+                name="sub_team_status_covering",
+            ),
+            models.Index(
+                fields=["submitter", "team", "status", "created_at", "finished_at"],
+                name="sub_submitter_covering",
+            ),
+            # A team's submissions by day (the chart) and the list filtered by team.
+            models.Index(fields=["team", "created_at", "status"], name="sub_team_created_status"),
         ]
 
     def __str__(self):

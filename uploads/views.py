@@ -3,16 +3,21 @@ import json
 import logging
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, JsonResponse
+from django.db.models import F
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import queue, sending
+from . import export, queue, sending, stats
+from .filters import ANYONE, SubmissionFilterForm
 from .forms import SubmissionForm
 from .models import (
     API_STATUS_TO_STATUS,
@@ -20,21 +25,66 @@ from .models import (
     Membership,
     Status,
     Submission,
+    Team,
     TransitionError,
     UploadGate,
     hash_token,
 )
+from .pagination import CappedPaginator
 from .probe import format_size
 from .tasks import wake_sender
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
+# The status fragment answers for at most this many submissions per request.
+MAX_LIVE_IDS = 100
 
 
 def get_submission_for_user(user, pk):
     """The submission, if the user may see it; 404 otherwise (not 403: no hint it exists)."""
-    return get_object_or_404(Submission.objects.visible_to(user).distinct(), pk=pk)
+    return get_object_or_404(
+        Submission.objects.visible_to(user).select_related("team", "submitter").distinct(),
+        pk=pk,
+    )
+
+
+def get_submissions_for_user(user, pks):
+    """The submissions, if the user may see every one of them; 404 otherwise."""
+    possible = [pk for pk in set(pks) if 0 < pk < 2**63]  # others cannot exist (nor be bound)
+    found = list(
+        Submission.objects.visible_to(user)
+        .filter(pk__in=possible)
+        .select_related("team")
+        .distinct()
+    )
+    if len(found) != len(set(pks)):
+        raise Http404("No such submissions.")
+    return found
+
+
+def get_team_for_user(user, slug):
+    """The team, if the user is in it (or a superuser), with `.can_see_members`; 404 otherwise.
+
+    Managers and superusers see the per-member breakdown; members see the team's totals.
+    """
+    if user.is_superuser:
+        team = get_object_or_404(Team, slug=slug)
+        team.can_see_members = True
+        return team
+    team = get_object_or_404(
+        Team.objects.filter(memberships__user=user).annotate(role=F("memberships__role")),
+        slug=slug,
+    )
+    team.can_see_members = team.role == Membership.Role.MANAGER
+    return team
+
+
+def get_dashboard_user(user, pk):
+    """The user whose dashboard is asked for: oneself, or anyone for a superuser; 404 otherwise."""
+    if not (user.is_superuser or user.pk == pk):
+        raise Http404("No such user.")
+    return get_object_or_404(get_user_model(), pk=pk)
 
 
 def can_cancel(user, submission):
@@ -56,27 +106,125 @@ def with_places(submissions):
     return submissions
 
 
+def live_ids(*groups):
+    """The ids of the shown submissions that may still change: the page polls for these."""
+    return [s.pk for group in groups for s in group if not s.is_final]
+
+
+def _dashboard(request, submissions, *, title, list_query, team=None):
+    members = stats.member_breakdown(team) if team and team.can_see_members else None
+    failures = stats.recent_failures(submissions)
+    waiting = sorted(with_places(stats.oldest_waiting(submissions)), key=lambda s: s.place or 0)
+    return render(
+        request,
+        "uploads/dashboard.html",
+        {
+            "title": title,
+            "team": team,
+            "figures": stats.figures(submissions),
+            "failures": failures,
+            "waiting": waiting,
+            "members": members,
+            "list_query": list_query,
+            "live_ids": live_ids(waiting),
+        },
+    )
+
+
 @login_required
 def home(request):
-    return redirect("submission_list")
+    """My dashboard: my submissions in my teams."""
+    submissions = Submission.objects.visible_to(request.user).filter(submitter=request.user)
+    return _dashboard(request, submissions, title="My dashboard", list_query={})
+
+
+@login_required
+def user_dashboard(request, pk):
+    """Anyone's dashboard, for superusers (and one's own)."""
+    person = get_dashboard_user(request.user, pk)
+    if person == request.user:
+        return redirect("home")
+    return _dashboard(
+        request,
+        Submission.objects.filter(submitter=person),
+        title=f"{person.get_username()}’s dashboard",
+        list_query={"submitter": person.pk},
+    )
+
+
+@login_required
+def team_dashboard(request, slug):
+    team = get_team_for_user(request.user, slug)
+    return _dashboard(
+        request,
+        Submission.objects.filter(team=team),
+        title=team.name,
+        team=team,
+        list_query={"submitter": ANYONE, "team": team.slug},
+    )
+
+
+def _filter_form(request):
+    form = SubmissionFilterForm(request.GET, user=request.user)
+    if form.names_the_unknown():
+        raise Http404("No such team or person.")
+    return form
 
 
 @login_required
 def submission_list(request):
-    submissions = (
-        Submission.objects.filter(submitter=request.user)
-        .select_related("team")
-        .order_by("-created_at", "-id")
+    form = _filter_form(request)
+    submissions = form.filter(
+        Submission.objects.visible_to(request.user).select_related("team", "submitter")
     )
-    status = request.GET.get("status", "")
-    if status in Status.values:
-        submissions = submissions.filter(status=status)
-    page = Paginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
     with_places(page.object_list)
     return render(
         request,
         "uploads/submission_list.html",
-        {"page": page, "statuses": Status.choices, "current_status": status},
+        {"page": page, "form": form, "live_ids": live_ids(page.object_list)},
+    )
+
+
+@login_required
+def submission_export(request):
+    """The list's current selection (all pages) as a CSV download."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            "The filters are not valid:\n" + form.errors.as_text(), content_type="text/plain"
+        )
+    submissions = form.filter(Submission.objects.visible_to(request.user))
+    response = StreamingHttpResponse(
+        export.csv_lines(submissions, base_url=request.build_absolute_uri("/")[:-1]),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = f"submissions-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@never_cache
+def submission_statuses(request):
+    """Fresh status badges for the given ids, for pages that poll while something may change.
+
+    Answers with the badges (swapped in by id, out of band) and the poller
+    itself, which stops polling once all of them are final.
+    """
+    if not request.user.is_authenticated:
+        # 286 tells htmx to stop polling: a logged-out page must not swap in the login form.
+        return HttpResponse(status=286)
+    try:
+        pks = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk]
+    except ValueError:
+        return HttpResponseBadRequest("ids: comma-separated numbers.")
+    if not pks or len(pks) > MAX_LIVE_IDS:
+        return HttpResponseBadRequest(f"ids: between 1 and {MAX_LIVE_IDS} of them.")
+    submissions = with_places(get_submissions_for_user(request.user, pks))
+    return render(
+        request,
+        "uploads/_statuses.html",
+        {"submissions": submissions, "live_ids": live_ids(submissions)},
     )
 
 
@@ -126,6 +274,7 @@ def submission_detail(request, pk):
             "events": events,
             "can_cancel": can_cancel(request.user, submission),
             "probe_facts": probe_facts(submission.probe),
+            "live_ids": live_ids([submission]),
         },
     )
 

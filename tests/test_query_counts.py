@@ -1,0 +1,98 @@
+"""No page issues a number of queries that grows with the rows it shows.
+
+Each page is rendered with 5 and with 50 submissions (of every status, with
+events, from two people); both must cost the same number of queries.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import SubmissionFactory
+from uploads.models import Event, Status
+
+STATUS_CYCLE = [
+    Status.QUEUED,
+    Status.PARSED,
+    Status.FAILED,
+    Status.PARSE_ERROR,
+    Status.PROCESSING,
+    Status.NEEDS_REVIEW,
+    Status.PARSED,
+    Status.CANCELLED,
+    Status.SENDING,
+]
+
+
+def seed(n, team, people):
+    now = timezone.now()
+    submissions = []
+    for i in range(n):
+        status = STATUS_CYCLE[(i // len(people)) % len(STATUS_CYCLE)]
+        created = now - timedelta(hours=7 * i)
+        submission = SubmissionFactory(
+            team=team,
+            submitter=people[i % len(people)],
+            status=status,
+            created_at=created,
+            finished_at=created + timedelta(minutes=3 + i) if status == Status.PARSED else None,
+            error_message="Refused." if status == Status.FAILED else "",
+            tags=["beach"],
+        )
+        submissions.append(submission)
+    # The first one carries as many events as there are submissions.
+    for i in range(n):
+        submissions[0].events.create(kind=Event.Kind.NOTE, message=f"Note {i}", actor=people[0])
+    return submissions
+
+
+PAGES = {
+    "list": lambda team, first: reverse("submission_list"),
+    "filtered list": lambda team, first: (
+        reverse("submission_list") + f"?submitter=any&team={team.slug}&tag=beach&sort=status"
+    ),
+    "detail": lambda team, first: first.get_absolute_url(),
+    "my dashboard": lambda team, first: reverse("home"),
+    "team dashboard": lambda team, first: reverse("team_dashboard", args=[team.slug]),
+    "status fragment": lambda team, first: reverse("submission_statuses") + f"?ids={first.pk}",
+}
+
+
+# What each page costs today (session, user, navigation, then the page's own
+# queries): a ceiling, so that a new per-page query is a decision, not an accident.
+MOST = {
+    "list": 10,
+    "filtered list": 11,
+    "detail": 8,
+    "my dashboard": 12,
+    "team dashboard": 14,
+    "status fragment": 7,
+}
+
+
+def queries_for(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_query_count_is_the_same_with_5_and_with_50_submissions(
+    client, manager, alice, team_a, page
+):
+    client.force_login(manager)
+    counts = {}
+    for n in (5, 50):
+        submissions = seed(n, team_a, [manager, alice])
+        url = PAGES[page](team_a, submissions[0])
+        client.get(url)  # once before counting: the upload gate's row is created on first use
+        counts[n] = queries_for(client, url)
+        for submission in submissions:
+            submission.events.all().delete()
+            submission.delete()
+    assert counts[5] == counts[50] <= MOST[page], counts

@@ -1,0 +1,246 @@
+"""Dashboard figures, computed by the database.
+
+Every figure here is an aggregate query (COUNT ... GROUP BY), or a query that
+returns a bounded number of rows: no dashboard loads submissions to count them,
+so a page costs the same handful of queries with 50 submissions or 100,000.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, FloatField, Func, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from . import charts
+from .models import Status, Submission
+
+CHART_DAYS = 30
+RECENT_FAILURES = 5
+WAITING_SHOWN = 10
+
+# The outcomes charts are split by, each a group of statuses, in stacking order.
+OUTCOMES = (
+    charts.Series("done", "Done", (Status.PARSED,)),
+    charts.Series("failed", "Failed", (Status.FAILED, Status.PARSE_ERROR)),
+    charts.Series("needs_review", "Needs review", (Status.NEEDS_REVIEW,)),
+    charts.Series("in_progress", "In progress", (Status.QUEUED, Status.SENDING, Status.PROCESSING)),
+    charts.Series("cancelled", "Cancelled", (Status.CANCELLED,)),
+)
+FAILURE_STATUSES = (Status.FAILED, Status.PARSE_ERROR)
+# Submissions that reached an end at memories.ai or here: the success rate's denominator.
+SETTLED_STATUSES = (Status.PARSED, *FAILURE_STATUSES)
+
+
+class SecondsBetween(Func):
+    """Seconds from one datetime column to another, as a float, in SQL.
+
+    Django's own `F(end) - F(start)` runs a Python function per row on SQLite;
+    julianday() is SQLite's built-in and keeps the sort inside the database.
+    """
+
+    output_field = FloatField()
+
+    def __init__(self, start, end):
+        super().__init__(start, end)
+
+    def _compiled(self, compiler):
+        start, start_params = compiler.compile(self.source_expressions[0])
+        end, end_params = compiler.compile(self.source_expressions[1])
+        return start, end, (*end_params, *start_params)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        start, end, params = self._compiled(compiler)
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        start, end, params = self._compiled(compiler)
+        return f"((julianday({end}) - julianday({start})) * 86400.0)", params
+
+
+@dataclass
+class Figures:
+    counts: dict  # {status value: n}, every status present
+    success_rate: float | None
+    median_to_parse: timedelta | None
+    chart: charts.StackedBarChart
+
+    @property
+    def total(self):
+        return sum(self.counts.values())
+
+    @property
+    def settled(self):
+        return sum(self.counts[s] for s in SETTLED_STATUSES)
+
+    @property
+    def success_rate_display(self):
+        return format_rate(self.success_rate)
+
+    @property
+    def median_display(self):
+        return format_duration(self.median_to_parse)
+
+    @property
+    def by_status(self):
+        """[(status value, label, n)] in the statuses' own order."""
+        return [(value, label, self.counts[value]) for value, label in Status.choices]
+
+
+def figures(submissions):
+    """Status counts, success rate, median time to PARSE and the daily chart."""
+    counts = status_counts(submissions)
+    return Figures(
+        counts=counts,
+        success_rate=success_rate(counts),
+        median_to_parse=median_time_to_parse(submissions),
+        chart=daily_chart(submissions),
+    )
+
+
+def status_counts(submissions):
+    counts = dict.fromkeys(Status.values, 0)
+    rows = submissions.order_by().values_list("status").annotate(n=Count("id"))
+    counts.update(dict(rows))
+    return counts
+
+
+def success_rate(counts):
+    """Done ÷ (done + processing failed + failed); None when nothing has settled."""
+    settled = sum(counts[s] for s in SETTLED_STATUSES)
+    return counts[Status.PARSED] / settled if settled else None
+
+
+def median_time_to_parse(submissions):
+    """Median of created_at → finished_at over the parsed ones, or None.
+
+    Two small queries whatever the number of rows: count them, then let the
+    database sort the durations and return only the middle one (or two).
+    """
+    parsed = submissions.filter(status=Status.PARSED, finished_at__isnull=False)
+    n = parsed.count()
+    if not n:
+        return None
+    durations = (
+        parsed.annotate(seconds=SecondsBetween("created_at", "finished_at"))
+        .order_by("seconds")
+        .values_list("seconds", flat=True)
+    )
+    middle = list(durations[(n - 1) // 2 : n // 2 + 1])
+    return timedelta(seconds=sum(middle) / len(middle))
+
+
+def chart_days(days=CHART_DAYS):
+    """The last `days` local dates, oldest first, ending today."""
+    today = timezone.localdate()
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def daily_counts(submissions, days):
+    """{(date, status): n} for submissions created on the given local dates.
+
+    One GROUP BY query on the day (in the current time zone) and the status.
+    """
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.combine(days[0], time.min), tz)
+    rows = (
+        submissions.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .order_by()
+        .values_list("day", "status")
+        .annotate(n=Count("id"))
+    )
+    return {(day, status): n for day, status, n in rows}
+
+
+def daily_chart(submissions, days=CHART_DAYS):
+    dates = chart_days(days)
+    counts = daily_counts(submissions, dates)
+    return charts.stacked_bars(
+        title=f"Submissions per day, last {days} days",
+        dates=dates,
+        series=OUTCOMES,
+        count=lambda date, series: sum(counts.get((date, s), 0) for s in series.statuses),
+    )
+
+
+def recent_failures(submissions, limit=RECENT_FAILURES):
+    return list(
+        submissions.filter(status__in=FAILURE_STATUSES)
+        .select_related("team", "submitter")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def oldest_waiting(submissions, limit=WAITING_SHOWN):
+    """The first waiting submissions, oldest first: within a team, the queue's order."""
+    return list(
+        submissions.filter(status=Status.QUEUED)
+        .select_related("team", "submitter")
+        .order_by("created_at", "id")[:limit]
+    )
+
+
+@dataclass
+class MemberRow:
+    submitter_id: int
+    username: str
+    total: int
+    in_progress: int
+    done: int
+    failed: int
+    needs_review: int
+    cancelled: int
+
+    @property
+    def success_rate(self):
+        settled = self.done + self.failed
+        return self.done / settled if settled else None
+
+    @property
+    def success_rate_display(self):
+        return format_rate(self.success_rate)
+
+
+def member_breakdown(team):
+    """Counts by outcome per submitter of the team's submissions: one GROUP BY query."""
+    per_outcome = {
+        series.key: Count("id", filter=Q(status__in=series.statuses)) for series in OUTCOMES
+    }
+    rows = (
+        Submission.objects.filter(team=team)
+        .order_by()
+        .values("submitter_id", "submitter__username")
+        .annotate(total=Count("id"), **per_outcome)
+        .order_by("submitter__username")
+    )
+    return [
+        MemberRow(
+            submitter_id=row["submitter_id"],
+            username=row["submitter__username"],
+            total=row["total"],
+            **{series.key: row[series.key] for series in OUTCOMES},
+        )
+        for row in rows
+    ]
+
+
+def format_duration(value):
+    """A short human duration: "45 s", "4 min 12 s", "3 h 5 min", "2 d 4 h"."""
+    if value is None:
+        return "—"
+    seconds = round(value.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    return f"{seconds} s"
+
+
+def format_rate(rate):
+    return "—" if rate is None else f"{rate:.0%}"
