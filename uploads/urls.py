@@ -9,4 +9,5 @@ urlpatterns = [
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
     path("callbacks/memories/<str:token>/", views.memories_callback, name="memories_callback"),
+    path("healthz", views.healthz, name="healthz"),
 ]
