@@ -1,0 +1,56 @@
+"""The admin's scripts run under the Content Security Policy, in a real browser."""
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from tests.factories import SubmissionFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page(live_server, superuser, client, monkeypatch):
+    playwright = pytest.importorskip("playwright.sync_api")
+    # Playwright's event loop runs in this thread; the ORM calls in the test are
+    # still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    client.force_login(superuser)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        context = browser.new_context(base_url=live_server.url)
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.violations = []
+
+        def note_violation(message):
+            if "Content Security Policy" in message.text:
+                page.violations.append(message.text)
+
+        page.on("console", note_violation)
+        yield page
+        browser.close()
+
+
+def test_admin_scripts_run_and_nothing_is_refused(page, alice, team_a):
+    SubmissionFactory.create_batch(3, team=team_a, submitter=alice)
+    page.goto(reverse("admin:uploads_submission_changelist"))
+    page.click("#action-toggle")  # actions.js: select every row
+    assert page.locator("input.action-select:checked").count() == 3
+
+    page.goto(reverse("admin:uploads_team_add"))
+    page.locator("#id_name").press_sequentially("Night Shift")  # prepopulate.js: the slug
+    assert page.input_value("#id_slug") == "night-shift"
+
+    for name in ["admin:index", "admin:uploads_uploadgate_changelist", "admin:auth_user_add"]:
+        page.goto(reverse(name))
+    page.goto(reverse("submission_new"))
+    assert page.violations == []
