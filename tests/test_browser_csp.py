@@ -10,11 +10,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(live_server, superuser, client, monkeypatch):
+def submissions(alice, team_a):
+    return SubmissionFactory.create_batch(3, team=team_a, submitter=alice)
+
+
+@pytest.fixture
+def page(live_server, superuser, client, submissions):
+    """A logged-in superuser's browser page. The database is set up before the
+    browser starts: inside Playwright's event loop the ORM would open a
+    connection of its own that nothing closes."""
     playwright = pytest.importorskip("playwright.sync_api")
-    # Playwright's event loop runs in this thread; the ORM calls in the test are
-    # still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     client.force_login(superuser)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -40,8 +45,7 @@ def page(live_server, superuser, client, monkeypatch):
         browser.close()
 
 
-def test_admin_scripts_run_and_nothing_is_refused(page, alice, team_a):
-    SubmissionFactory.create_batch(3, team=team_a, submitter=alice)
+def test_admin_scripts_run_and_nothing_is_refused(page):
     page.goto(reverse("admin:uploads_submission_changelist"))
     page.click("#action-toggle")  # actions.js: select every row
     assert page.locator("input.action-select:checked").count() == 3
