@@ -239,7 +239,7 @@ def _callback_payload(request):
         return payload if isinstance(payload, dict) else None
     try:
         return {key: request.POST.get(key) for key in ("videoNo", "status") if key in request.POST}
-    except (MultiPartParserError, ValueError, UnicodeDecodeError, LookupError):
+    except (MultiPartParserError, ValueError, UnicodeDecodeError):
         return None
 
 
