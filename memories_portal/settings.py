@@ -95,6 +95,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Keep a connection for this many seconds instead of one per request (a new
+# PostgreSQL connection costs more than most of the portal's requests); checked
+# before reuse, so a restarted database costs one failed check, not an error.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # gunicorn and the worker write at the same time: WAL lets readers and one
     # writer work together, IMMEDIATE takes the write lock when a transaction

@@ -351,7 +351,12 @@ class Submission(models.Model):
         """
         target = API_STATUS_TO_STATUS[api_status]
         with transaction.atomic():
-            current = Submission.objects.select_for_update().get(pk=self.pk)
+            # Only the fields decided on: callbacks are the portal's busiest path.
+            current = (
+                Submission.objects.select_for_update()
+                .only("id", "team", "status", "video_no")
+                .get(pk=self.pk)
+            )
             if video_no and current.video_no and video_no != current.video_no:
                 raise ValueError(
                     f"video number {video_no} does not match {current.video_no} on record"
@@ -364,10 +369,11 @@ class Submission(models.Model):
                 last = (
                     current.events.filter(kind=kind, data__api_status=api_status)
                     .order_by("-created_at", "-id")
+                    .values_list("pk", flat=True)
                     .first()
                 )
                 if last is not None:
-                    Event.objects.filter(pk=last.pk).update(
+                    Event.objects.filter(pk=last).update(
                         repeat_count=F("repeat_count") + 1, last_repeated_at=timezone.now()
                     )
                     return "repeat"

@@ -182,11 +182,18 @@ def memories_callback(request, token):
         if limits.unknown_token_over_limit(client_ip(request)):
             return _too_many(60)
         return _callback_answer(404, error="Unknown callback.")
-    # A token called far more often than a video's life needs: no more work for it.
-    if limits.token_over_limit(submission.callback_token_hash):
-        return _too_many(3600)
     if len(request.body) > settings.CALLBACK_MAX_BODY_BYTES:
         return _callback_answer(413, error="Body too large.")
+    # The token's count and the change it brings are written in one transaction:
+    # one write, and on SQLite one turn of the write lock, per callback.
+    with transaction.atomic():
+        # A token called far more often than a video's life needs: no more work for it.
+        if limits.token_over_limit(submission.callback_token_hash):
+            return _too_many(3600)
+        return _apply_callback(request, submission)
+
+
+def _apply_callback(request, submission):
     payload = _callback_payload(request)
     if payload is None:
         return _callback_answer(400, error='Send JSON {"videoNo": ..., "status": ...}.')
@@ -221,7 +228,13 @@ def _submission_for_token(token):
     if not 20 <= len(token) <= 100:
         return None
     digest = hash_token(token)
-    submission = Submission.objects.filter(callback_token_hash=digest).first()
+    # Only what the callback needs: apply_api_status reads the row again, locked.
+    submission = (
+        Submission.objects.filter(callback_token_hash=digest)
+        .only("id", "callback_token_hash")
+        .order_by()
+        .first()
+    )
     # The lookup is by hash, so timing reveals nothing about the token; the
     # constant-time comparison keeps it that way if the lookup ever changes.
     if submission is None or not hmac.compare_digest(submission.callback_token_hash, digest):
