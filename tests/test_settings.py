@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,16 +11,21 @@ from tests.conftest import REPO
 
 KEY = "sk-mavi-test-SECRET-1234"
 
-# The production environment the README documents (Deploying), with secrets
-# written to files as a container platform would.
-PRODUCTION = {
-    "ALLOWED_HOSTS": "portal.example.com",
-    "DATABASE_URL": "postgres://portal@db.example.com:5432/portal",
-    "PUBLIC_BASE_URL": "https://portal.example.com",
-    "BEHIND_TLS_PROXY": "1",
-    "TRUSTED_PROXIES": "10.0.0.2",
-    "LOG_FORMAT": "json",
-}
+
+def documented_production_environment(secrets_dir):
+    """The environment README.md documents under Deploying, its secret files written here."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("A production environment, as `manage.py check --deploy", 1)[1]
+    block = block.split("```sh\n", 1)[1].split("```", 1)[0]
+    env = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    contents = {
+        "SECRET_KEY_FILE": "a-long-random-secret-for-the-deploy-check-0123456789-abcdefghijk\n",
+        "MEMORIES_API_KEY_FILE": KEY + "\n",
+    }
+    for name in [name for name in env if name.endswith("_FILE")]:
+        env[name] = str(secrets_dir / name.lower())
+        Path(env[name]).write_text(contents[name])
+    return env
 
 
 def run_python(code, env, *args):
@@ -124,23 +130,15 @@ def test_malformed_values_are_refused(name, value):
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):
-    (tmp_path / "secret_key").write_text(
-        "a-long-random-secret-for-the-deploy-check-0123456789-abcdefghijklmnop\n"
-    )
-    (tmp_path / "api_key").write_text(KEY + "\n")
-    env = {
-        **PRODUCTION,
-        "SECRET_KEY_FILE": str(tmp_path / "secret_key"),
-        "MEMORIES_API_KEY_FILE": str(tmp_path / "api_key"),
-    }
+    env = documented_production_environment(tmp_path)
+    assert {"SECRET_KEY_FILE", "MEMORIES_API_KEY_FILE", "BEHIND_TLS_PROXY"} <= set(env)
     result = run_python(None, env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert KEY not in result.stdout + result.stderr
 
 
 def test_check_deploy_fails_without_tls_behind_the_proxy(tmp_path):
-    env = {**PRODUCTION, "BEHIND_TLS_PROXY": "0", "SECRET_KEY": "b" * 20 + "cdefghij" * 5}
-    env["MEMORIES_API_KEY"] = KEY
+    env = {**documented_production_environment(tmp_path), "BEHIND_TLS_PROXY": "0"}
     result = run_python(None, env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
