@@ -11,6 +11,7 @@
 | FORWARDED_ALLOW_IPS | 127.0.0.1,::1 (proxies whose X-Forwarded-Proto gunicorn believes) |
 | GUNICORN_ACCESS_LOG | - (stdout; a file name, or "off") |
 | GUNICORN_ACCESS_LOG_FORMAT | the combined format, with the time taken in ms |
+| GUNICORN_CONTROL_SOCKET | none: gunicorn's control socket is off |
 """
 
 import multiprocessing
@@ -50,6 +51,14 @@ access_log_format = os.environ.get(
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms',
 )
 errorlog = "-"
+
+# gunicorn's runtime control socket (for gunicornc) has one fixed path per
+# user: several gunicorns on a machine would contend for it, and it is one more
+# way in. Off unless a path is given.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 
 
 class TokenMaskingLogger(Logger):

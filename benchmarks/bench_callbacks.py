@@ -175,12 +175,12 @@ def start_gunicorn(env):
         try:
             if requests.get(base + "/healthz", timeout=10).status_code == 200:
                 return server, base
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         if server.poll() is not None:
             sys.exit(f"gunicorn stopped:\n{server.stderr.read()}")
         time.sleep(0.2)
-    server.kill()
+    stop(server)
     sys.exit("gunicorn did not answer in 60 s")
 
 

@@ -40,6 +40,7 @@ def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
     assert config["forwarded_allow_ips"] == "['10.0.0.2']"
     assert config["accesslog"] == "None"
     assert "TokenMaskingLogger" in config["logger_class"]
+    assert config["control_socket_disable"] == "True"
 
 
 def free_port():
