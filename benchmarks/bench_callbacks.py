@@ -202,6 +202,9 @@ def run(database_url, label, workers):
         "ALLOWED_HOSTS": "127.0.0.1",
         "MEMORIES_SANDBOX": "1",
         "DATABASE_URL": database_url,
+        # The portal's default; CONN_MAX_AGE=0 in the caller's environment measures
+        # a connection per request instead.
+        "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),
         "CALLBACK_UNKNOWN_TOKENS_PER_MINUTE": "1000000000",
         "CALLBACK_CALLS_PER_TOKEN_PER_HOUR": "1000000000",
         "HEALTH_MAX_HEARTBEAT_AGE_SECONDS": "86400",
@@ -305,7 +308,8 @@ def main():
         )
 
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {machine()}")
-    print(f"{REQUESTS} requests each, {THREADS} client threads, gunicorn sync workers\n")
+    print(f"{REQUESTS} requests each, {THREADS} client threads, gunicorn sync workers, "
+          f"CONN_MAX_AGE={os.environ.get('CONN_MAX_AGE', '60')}\n")  # fmt: skip
     print("| database | workers | /healthz req/s | callbacks req/s | ratio | goal |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
