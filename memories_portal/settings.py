@@ -3,37 +3,66 @@
 Development defaults are safe; production values that are missing fail loudly.
 """
 
+import ipaddress
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 # A `.env` beside manage.py is read if present; real environment variables win.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE names another file (tests point it at nothing to control the environment).
+environ.Env.read_env(os.environ.get("ENV_FILE", BASE_DIR / ".env"), overwrite=False)
+# Every variable may also come from a file: NAME_FILE=/run/secrets/name (Docker and
+# Kubernetes secrets) is read instead of NAME.
+env = environ.FileAwareEnv()
+
+# What is wrong with the environment; reported all at once, below.
+problems = []
+
+
+def secret(name):
+    """A secret from NAME or from the file NAME_FILE, without surrounding whitespace.
+
+    Files usually end with a newline, which would make an invalid HTTP header
+    of the API key.
+    """
+    try:
+        return env.str(name, default="").strip()
+    except OSError as exc:
+        problems.append(f"{name}_FILE={os.environ.get(name + '_FILE')} cannot be read ({exc})")
+        return ""
+
 
 DEBUG = env.bool("DEBUG", default=False)
 
 # Without DEBUG there is no fallback key: a portal that holds the company's
 # API key must not run with a key that is in the repository.
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-not-secret" if DEBUG else None)
+SECRET_KEY = secret("SECRET_KEY") or ("dev-only-not-secret" if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, for superusers only (memories_portal/admin.py).
+    "memories_portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "django_tasks_db",
     "uploads",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -41,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "memories_portal.urls"
@@ -54,6 +85,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "uploads.context_processors.portal",
@@ -63,6 +95,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Keep a connection for this many seconds instead of one per request (a new
+# PostgreSQL connection costs more than most of the portal's requests); checked
+# before reuse, so a restarted database costs one failed check, not an error.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # gunicorn and the worker write at the same time: WAL lets readers and one
     # writer work together, IMMEDIATE takes the write lock when a transaction
@@ -81,6 +118,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# The callback's abuse limits count in the cache. A database table, because the
+# counts must be shared by every gunicorn worker on every machine (LocMemCache is
+# per process, so each of N workers would allow N times the limit), and the
+# database is the one service the portal already shares. The table is created
+# by a migration (uploads 0003); run `manage.py createcachetable` after changing this.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "portal_cache",
+        # One entry per calling address and per token and window; Django culls
+        # a third of the table when it is full, which would forget counts.
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -90,6 +142,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes checks every login (site and admin) first; it authenticates no one.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -109,7 +166,7 @@ STORAGES = {
 }
 
 # --- memories.ai -----------------------------------------------------------
-MEMORIES_API_KEY = env.str("MEMORIES_API_KEY", default="")
+MEMORIES_API_KEY = secret("MEMORIES_API_KEY")
 MEMORIES_API_BASE_URL = env.str("MEMORIES_API_BASE_URL", default="https://api.memories.ai")
 # Sending to the local sandbox must be chosen explicitly (make run does): the
 # portal never falls back to it silently when the key is missing.
@@ -156,14 +213,112 @@ URL_PROBE_DEADLINE = env.float("URL_PROBE_DEADLINE", default=5.0)
 # sent, so a link that died meanwhile does not use an upload slot.
 URL_RECHECK_AFTER_SECONDS = env.float("URL_RECHECK_AFTER_SECONDS", default=600.0)
 
+# --- the callback --------------------------------------------------------------
+# memories.ai sends a few small JSON fields; anything bigger is not a callback.
+CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=16 * 1024)
+# Abuse limits, counted in the shared cache. Neither can refuse a legitimate
+# callback: a known token is always looked up and served (the first limit only
+# answers 429 instead of 404 to an address that keeps guessing), and a video's
+# life needs a handful of callbacks, not 50 an hour.
+CALLBACK_UNKNOWN_TOKENS_PER_MINUTE = env.int("CALLBACK_UNKNOWN_TOKENS_PER_MINUTE", default=30)
+CALLBACK_CALLS_PER_TOKEN_PER_HOUR = env.int("CALLBACK_CALLS_PER_TOKEN_PER_HOUR", default=50)
+
+# --- who is calling --------------------------------------------------------------
+# Addresses (or networks) of the reverse proxies in front of the portal. Only a
+# request that comes from one of them has its client address taken from
+# X-Forwarded-For (the right-most address that is not a proxy); otherwise the
+# header is ignored and REMOTE_ADDR counts, so no one can choose their own
+# address for the login lockout or the callback limits (memories_portal/client_ip.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        problems.append(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network")
+
+# --- login brute-force protection (django-axes) ------------------------------------
+# An address that fails LOGIN_FAILURE_LIMIT logins in a row (site or admin) is
+# locked out for LOGIN_COOLOFF_MINUTES, counted from its last failure; axes'
+# own default would lock it out for good until an administrator steps in.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15.0))
+# By address only: locking out a user name would let anyone lock a colleague out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "memories_portal.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- HTTPS and browser protections --------------------------------------------------
+# BEHIND_TLS_PROXY=1: a reverse proxy terminates TLS and sets X-Forwarded-Proto
+# (it must overwrite a client's own header). Then plain HTTP is redirected,
+# browsers are told to use HTTPS only (HSTS), and cookies are sent only over HTTPS.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Load balancers check health over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# The HSTS preload list takes whole registrable domains, from their apex: a
+# decision for the domain's owner that the portal's own header cannot make.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content Security Policy: scripts and styles only from the portal's own static
+# files (htmx included); an inline script needs the request's nonce
+# (<script nonce="{{ csp_nonce }}">). The admin's scripts are all files too.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# --- operations -----------------------------------------------------------------
+# /healthz answers 503 when run_periodic's heartbeat is older than this
+# (it beats every PERIODIC_INTERVAL_SECONDS, even when there is nothing to do).
+HEALTH_MAX_HEARTBEAT_AGE_SECONDS = env.float("HEALTH_MAX_HEARTBEAT_AGE_SECONDS", default=120.0)
+
+# One line per record, the same shape from web, worker and periodic processes;
+# LOG_FORMAT=json gives one JSON object per line (memories_portal/logging.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    problems.append(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask_callback_tokens": {"()": "memories_portal.logging.MaskCallbackTokens"}},
+    "formatters": {
+        "portal": {"()": "memories_portal.logging.PortalFormatter", "json": LOG_FORMAT == "json"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "portal",
+            "filters": ["mask_callback_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # The "Not Found" warning would print callback tokens.
-        "django.request": {"level": "ERROR"},
+        # Everything through the one handler above (Django's own handlers
+        # would print some records twice, in another shape).
+        "django": {"level": "INFO"},
+        # Their 404 and access lines carry request paths, which hold callback
+        # tokens: masked on the logger, before any handler sees them.
+        "django.request": {"filters": ["mask_callback_tokens"]},
+        "django.server": {"filters": ["mask_callback_tokens"]},
     },
 }
 
@@ -174,3 +329,22 @@ SEND_TEST_PAUSE_SECONDS = env.float("SEND_TEST_PAUSE_SECONDS", default=30.0)
 
 # How often run_periodic wakes up (heartbeat, recovery of abandoned sends, polling).
 PERIODIC_INTERVAL_SECONDS = env.float("PERIODIC_INTERVAL_SECONDS", default=10.0)
+
+# --- refuse to start half-configured ---------------------------------------------
+if not DEBUG:
+    missing = [
+        name
+        for name, value in [("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)]
+        if not value
+    ]
+    if not MEMORIES_API_KEY and not MEMORIES_SANDBOX:
+        missing.append("MEMORIES_API_KEY (or MEMORIES_SANDBOX=1 to send to the local sandbox)")
+    if missing:
+        problems.insert(0, "with DEBUG off it needs " + ", ".join(missing))
+if problems:
+    raise ImproperlyConfigured(
+        "The portal cannot start: "
+        + "; ".join(problems)
+        + ". Set them in the environment or .env; a secret NAME may also be read "
+        "from the file that NAME_FILE names. See README.md, Configuration."
+    )

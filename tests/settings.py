@@ -9,6 +9,10 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 # Tests serve videos and the sandbox on loopback.
 os.environ.setdefault("URL_PROBE_ALLOW_PRIVATE", "1")
+# No real key in tests: the sandbox's, and nothing leaves loopback unless a test
+# points the portal at a sandbox (port 9 is "discard": connections are refused).
+os.environ.setdefault("MEMORIES_SANDBOX", "1")
+os.environ.setdefault("MEMORIES_API_BASE_URL", "http://127.0.0.1:9")
 
 from memories_portal.settings import *  # noqa: E402,F403
 

@@ -159,3 +159,31 @@ def test_only_a_hash_of_the_token_is_stored(team_a, alice):
     submission.refresh_from_db()
     assert token not in submission.callback_token_hash
     assert len(token) >= 43  # 32 random bytes: 256 bits
+
+
+def test_tokens_carry_at_least_128_random_bits_and_never_repeat(team_a, alice):
+    import base64
+
+    submission = SubmissionFactory(team=team_a, submitter=alice)
+    tokens = {submission.new_callback_token() for _ in range(50)}
+    assert len(tokens) == 50
+    for token in tokens:
+        assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8 >= 128
+
+
+def test_the_token_is_compared_in_constant_time(client, sent, monkeypatch):
+    import hmac
+
+    from uploads import views
+
+    calls = []
+    compare = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return compare(a, b)
+
+    monkeypatch.setattr(views.hmac, "compare_digest", spy)
+    submission, url = sent
+    assert post_json(client, url, body("callback_parse.json")).status_code == 200
+    assert calls == [(submission.callback_token_hash, submission.callback_token_hash)]

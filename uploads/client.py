@@ -102,11 +102,13 @@ class UnknownOutcome(MemoriesError):
 class MemoriesClient:
     def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0):
         self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         # No proxies or .netrc credentials from the environment.
         self.session.trust_env = False
+        # On the session, not in each call's arguments: an error report shows
+        # the local variables of every frame, and no frame holds the key.
+        self.session.headers["Authorization"] = api_key
 
     def __repr__(self):
         # Never the key.
@@ -152,12 +154,24 @@ class MemoriesClient:
         return VideoStatus(video_no=str(data.get("video_no") or video_no), status=data["status"])
 
     def _call(self, method, path, **kwargs):
-        headers = {"Authorization": self.api_key, **kwargs.pop("headers", {})}
+        try:
+            return self._request(method, path, **kwargs)
+        except MemoriesError as exc:
+            # Messages are shown, stored and logged: one that quotes the key
+            # (memories.ai's, or requests' about a malformed header) must not.
+            exc.message = self._hide_key(exc.message)
+            exc.args = (exc.message,)
+            raise
+
+    def _hide_key(self, text):
+        key = self.session.headers["Authorization"]
+        return text.replace(key, "[API key]") if key else text
+
+    def _request(self, method, path, **kwargs):
         try:
             response = self.session.request(
                 method,
                 self.base_url + path,
-                headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
                 **kwargs,

@@ -5,13 +5,17 @@ transaction, refusing a move from the wrong state and writing one event.
 """
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Min, Q
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -373,7 +377,12 @@ class Submission(models.Model):
         """
         target = API_STATUS_TO_STATUS[api_status]
         with transaction.atomic():
-            current = Submission.objects.select_for_update().get(pk=self.pk)
+            # Only the fields decided on: callbacks are the portal's busiest path.
+            current = (
+                Submission.objects.select_for_update()
+                .only("id", "team", "status", "video_no")
+                .get(pk=self.pk)
+            )
             if video_no and current.video_no and video_no != current.video_no:
                 raise ValueError(
                     f"video number {video_no} does not match {current.video_no} on record"
@@ -386,10 +395,11 @@ class Submission(models.Model):
                 last = (
                     current.events.filter(kind=kind, data__api_status=api_status)
                     .order_by("-created_at", "-id")
+                    .values_list("pk", flat=True)
                     .first()
                 )
                 if last is not None:
-                    Event.objects.filter(pk=last.pk).update(
+                    Event.objects.filter(pk=last).update(
                         repeat_count=F("repeat_count") + 1, last_repeated_at=timezone.now()
                     )
                     return "repeat"
@@ -460,6 +470,30 @@ class Event(models.Model):
     @property
     def moved(self):
         return self.from_status != self.to_status
+
+
+events_log = logging.getLogger("uploads.events")
+EVENT_LINE = (
+    "submission=%(submission)s team=%(team)s kind=%(kind)s from=%(from_status)s to=%(to_status)s"
+)
+
+
+@receiver(post_save, sender=Event, dispatch_uid="uploads.log_event")
+def log_event(sender, instance, created, raw=False, **kwargs):
+    """One log line per event, in the same shape from web, worker and admin.
+
+    Written once the event is committed, so a rolled-back change logs nothing.
+    """
+    if not created or raw:
+        return
+    fields = {
+        "submission": instance.submission_id,
+        "team": instance.submission.team_id,
+        "kind": instance.kind,
+        "from_status": instance.from_status,
+        "to_status": instance.to_status,
+    }
+    transaction.on_commit(partial(events_log.info, EVENT_LINE, fields, extra=fields))
 
 
 class UploadGate(models.Model):

@@ -14,4 +14,5 @@ urlpatterns = [
     path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
     path("sending/resume/", views.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", views.memories_callback, name="memories_callback"),
+    path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,7 +1,9 @@
 import hmac
 import json
 import logging
+import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -14,9 +16,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from . import export, queue, sending, stats
+from memories_portal.client_ip import client_ip
+
+from . import export, health, limits, queue, sending, stats
 from .filters import ANYONE, SubmissionFilterForm
 from .forms import SubmissionForm
 from .models import (
@@ -338,11 +342,17 @@ def sending_resume(request):
 
 # --- memories.ai's callback ----------------------------------------------------
 
-MAX_CALLBACK_BODY = 16 * 1024
+VIDEO_NO = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _callback_answer(status, **body):
     return JsonResponse(body, status=status)
+
+
+def _too_many(window_seconds):
+    response = _callback_answer(429, error="Too many callbacks.")
+    response["Retry-After"] = str(limits.seconds_left(window_seconds))
+    return response
 
 
 # CSRF-exempt: memories.ai cannot send a CSRF token. The unguessable token in
@@ -350,11 +360,28 @@ def _callback_answer(status, **body):
 @csrf_exempt
 @require_POST
 def memories_callback(request, token):
+    # Refused before the body is read: the declared length is all it takes.
+    if _declared_length(request) > settings.CALLBACK_MAX_BODY_BYTES:
+        return _callback_answer(413, error="Body too large.")
     submission = _submission_for_token(token)
     if submission is None:
+        # A known token is always served, so memories.ai is never refused by
+        # this; an address that keeps guessing is told to slow down.
+        if limits.unknown_token_over_limit(client_ip(request)):
+            return _too_many(60)
         return _callback_answer(404, error="Unknown callback.")
-    if len(request.body) > MAX_CALLBACK_BODY:
+    if len(request.body) > settings.CALLBACK_MAX_BODY_BYTES:
         return _callback_answer(413, error="Body too large.")
+    # The token's count and the change it brings are written in one transaction:
+    # one write, and on SQLite one turn of the write lock, per callback.
+    with transaction.atomic():
+        # A token called far more often than a video's life needs: no more work for it.
+        if limits.token_over_limit(submission.callback_token_hash):
+            return _too_many(3600)
+        return _apply_callback(request, submission)
+
+
+def _apply_callback(request, submission):
     payload = _callback_payload(request)
     if payload is None:
         return _callback_answer(400, error='Send JSON {"videoNo": ..., "status": ...}.')
@@ -364,20 +391,38 @@ def memories_callback(request, token):
         return _callback_answer(400, error="status must be UNPARSE, PARSE or PARSE_ERROR.")
     if video_no is None:
         video_no = ""
-    if not isinstance(video_no, str | int) or len(str(video_no)) > 64:
+    # Letters, digits and a little punctuation: nothing a database refuses (NUL)
+    # or a page shows oddly reaches the timeline.
+    if isinstance(video_no, bool) or not isinstance(video_no, str | int):
+        return _callback_answer(400, error="videoNo must be a short string.")
+    video_no = str(video_no)
+    if video_no and not VIDEO_NO.fullmatch(video_no):
         return _callback_answer(400, error="videoNo must be a short string.")
     try:
-        result = submission.apply_api_status(api_status, str(video_no), source="callback")
+        result = submission.apply_api_status(api_status, video_no, source="callback")
     except ValueError as exc:
         return _callback_answer(409, error=str(exc))
     return _callback_answer(200, ok=True, result=result)
+
+
+def _declared_length(request):
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def _submission_for_token(token):
     if not 20 <= len(token) <= 100:
         return None
     digest = hash_token(token)
-    submission = Submission.objects.filter(callback_token_hash=digest).first()
+    # Only what the callback needs: apply_api_status reads the row again, locked.
+    submission = (
+        Submission.objects.filter(callback_token_hash=digest)
+        .only("id", "callback_token_hash")
+        .order_by()
+        .first()
+    )
     # The lookup is by hash, so timing reveals nothing about the token; the
     # constant-time comparison keeps it that way if the lookup ever changes.
     if submission is None or not hmac.compare_digest(submission.callback_token_hash, digest):
@@ -397,3 +442,15 @@ def _callback_payload(request):
         return {key: request.POST.get(key) for key in ("videoNo", "status") if key in request.POST}
     except (MultiPartParserError, ValueError, UnicodeDecodeError):
         return None
+
+
+# --- operations ------------------------------------------------------------------
+
+
+# No login: load balancers and monitors call it. It shows no secrets, only
+# whether the parts work and how far behind the queue is.
+@never_cache
+@require_safe
+def healthz(request):
+    report = health.report()
+    return JsonResponse(report, status=200 if report["ok"] else 503)

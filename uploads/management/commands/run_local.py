@@ -33,10 +33,12 @@ class Command(BaseCommand):
         env = os.environ.copy()
         env.setdefault("DEBUG", "1")
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+        env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+        env.setdefault("GUNICORN_WORKERS", "2")
         commands = {
+            # gunicorn.conf.py reads the rest (workers, timeout, access log) from env.
             "web": [
-                sys.executable, "-m", "gunicorn", "memories_portal.wsgi",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+                sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "memories_portal.wsgi",
             ],
             "worker": [sys.executable, "manage.py", "db_worker", "--no-reload"],
             "periodic": [sys.executable, "manage.py", "run_periodic"],

@@ -1,0 +1,37 @@
+"""Team isolation checks, for every view that shows, changes or exports submissions.
+
+    assert_hidden(client, outsider, url)             # a page about one submission: 404
+    assert_hidden(client, outsider, url, method="post", data={...})
+    assert_not_listed(client, outsider, url, [submission, ...])  # a listing or export
+
+404, not 403: a user of another team learns nothing, not even that it exists.
+"""
+
+
+def _content(response):
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def assert_hidden(client, user, url, *, method="get", data=None):
+    client.force_login(user)
+    response = getattr(client, method)(url, data or {})
+    assert response.status_code == 404, (
+        f"{method.upper()} {url} answered {response.status_code} to {user}, "
+        "who is not in the submission's team"
+    )
+    return response
+
+
+def assert_not_listed(client, user, url, submissions, *, data=None):
+    client.force_login(user)
+    response = client.get(url, data or {})
+    assert response.status_code == 200, f"GET {url} answered {response.status_code}"
+    content = _content(response)
+    for submission in submissions:
+        assert submission.url not in content, f"GET {url} shows {submission} to {user}"
+        assert submission.get_absolute_url() not in content, (
+            f"GET {url} links to {submission} for {user}"
+        )
+    return response

@@ -1,0 +1,98 @@
+"""gunicorn.conf.py: settings from the environment, callback tokens out of its logs."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.conftest import REPO, database_url, wait_for
+from tests.factories import SubmissionFactory
+from uploads.models import Status
+
+
+def gunicorn(*args, env=None, **popen):
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        *args,
+        "memories_portal.wsgi",
+    ]
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})}
+    return subprocess.Popen(argv, cwd=REPO, env=environment, **popen)
+
+
+def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
+    env = {"GUNICORN_WORKERS": "3", "GUNICORN_TIMEOUT": "45", "PORT": "9999",
+           "FORWARDED_ALLOW_IPS": "10.0.0.2", "GUNICORN_ACCESS_LOG": "off"}  # fmt: skip
+    process = gunicorn("--print-config", env=env, stdout=subprocess.PIPE, text=True)
+    out, _ = process.communicate(timeout=30)
+    config = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+    config = {name.strip(): value.strip() for name, value in config.items()}
+    assert config["workers"] == "3"
+    assert config["timeout"] == "45"
+    assert config["bind"] == "['0.0.0.0:9999']"
+    assert config["forwarded_allow_ips"] == "['10.0.0.2']"
+    assert config["accesslog"] == "None"
+    assert "TokenMaskingLogger" in config["logger_class"]
+    assert config["control_socket_disable"] == "True"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, team_a, tmp_path):
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
+    token = submission.new_callback_token()
+    unknown = "unknown-" + "q" * 40
+    port = free_port()
+    access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
+    env = {
+        "DATABASE_URL": database_url(),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_ACCESS_LOG": str(access_log),
+    }
+    base = f"http://127.0.0.1:{port}"
+    with error_log.open("w") as errors:
+        server = gunicorn(env=env, stdout=errors, stderr=subprocess.STDOUT)
+        try:
+            assert wait_for(lambda: _answers(base + "/healthz"), timeout=30)
+            answer = requests.post(
+                f"{base}/callbacks/memories/{token}/", json={"status": "PARSE"}, timeout=10
+            )
+            assert answer.status_code == 200
+            missing = requests.post(
+                f"{base}/callbacks/memories/{unknown}/", json={"status": "PARSE"}, timeout=10
+            )
+            assert missing.status_code == 404
+            assert wait_for(lambda: access_log.read_text().count("/callbacks/") == 2)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    submission.refresh_from_db()
+    assert submission.status == Status.PARSED
+    lines = access_log.read_text()
+    assert '"POST /callbacks/memories/****/ HTTP/1.1" 200' in lines
+    assert '"POST /callbacks/memories/****/ HTTP/1.1" 404' in lines
+    errors = error_log.read_text()
+    assert "Not Found: /callbacks/memories/****/" in errors
+    for text in (lines, errors):
+        assert token not in text and unknown not in text
+
+
+def _answers(url):
+    try:
+        requests.get(url, timeout=2)
+    except requests.ConnectionError:
+        return False
+    return True

@@ -1,0 +1,152 @@
+"""Log lines: one per event with submission and team, text or JSON, the same from web
+and worker, and callback tokens masked."""
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from django.urls import reverse
+
+from memories_portal.logging import PortalFormatter
+from tests.conftest import REPO, database_url, wait_for
+from tests.factories import SubmissionFactory
+from uploads.models import Status, Submission
+
+TOKEN = "tok-SECRET-" + "z" * 32
+LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO uploads\.events "
+    r"submission=(\d+) team=(\d+) kind=(\w+) from=(\w*) to=(\w+)$"
+)
+EVENT_KEYS = {"time", "level", "logger", "message", "pid", "submission", "team", "kind",
+              "from_status", "to_status"}  # fmt: skip
+
+
+def event_records(caplog):
+    return [r for r in caplog.records if r.name == "uploads.events"]
+
+
+@pytest.fixture
+def cancelled(client, alice, team_a, caplog, django_capture_on_commit_callbacks):
+    """A submission cancelled through the site, with the log records it made."""
+    submission = SubmissionFactory(team=team_a, submitter=alice)
+    client.force_login(alice)
+    caplog.set_level(logging.INFO, logger="uploads.events")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("submission_cancel", args=[submission.pk]))
+    return submission, event_records(caplog)
+
+
+@pytest.mark.django_db
+def test_an_event_is_one_text_line_with_submission_and_team(cancelled, team_a):
+    submission, records = cancelled
+    assert len(records) == 1
+    line = PortalFormatter().format(records[0])
+    assert LINE.match(line).groups() == (
+        str(submission.pk),
+        str(team_a.pk),
+        "cancelled",
+        "queued",
+        "cancelled",
+    )
+
+
+@pytest.mark.django_db
+def test_with_log_format_json_an_event_is_one_json_object(cancelled, team_a):
+    submission, records = cancelled
+    line = PortalFormatter(json=True).format(records[0])
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert set(entry) == EVENT_KEYS
+    assert (entry["submission"], entry["team"], entry["kind"]) == (
+        submission.pk,
+        team_a.pk,
+        "cancelled",
+    )
+    assert (entry["from_status"], entry["to_status"]) == ("queued", "cancelled")
+    assert entry["message"].startswith(f"submission={submission.pk} team={team_a.pk} ")
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_change_logs_nothing(alice, team_a, caplog):
+    submission = SubmissionFactory(team=team_a, submitter=alice)
+    caplog.set_level(logging.INFO, logger="uploads.events")
+    submission.transition(Status.CANCELLED, kind="cancelled")  # never committed
+    assert event_records(caplog) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_logs_events_in_the_same_shape(sandbox, alice, team_a, tmp_path):
+    submission = SubmissionFactory(team=team_a, submitter=alice)
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        "MEMORIES_API_BASE_URL": sandbox.url,
+        "MEMORIES_API_KEY": sandbox.api_key,
+        "MEMORIES_UPLOADS_PER_MINUTE": "6000",
+        "LOG_FORMAT": "json",
+    }
+    from uploads.tasks import wake_sender
+
+    wake_sender()
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.05",
+             "--no-startup-delay"],
+            cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            assert wait_for(lambda: Submission.objects.get().status == Status.PROCESSING)
+            assert wait_for(lambda: "accepted" in log.read_text())
+        finally:
+            worker.kill()
+            worker.wait(timeout=10)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert lines, log.read_text()
+    assert all(set(line) >= {"time", "level", "logger", "message", "pid"} for line in lines)
+    events = [line for line in lines if line["logger"] == "uploads.events"]
+    assert [(e["kind"], e["from_status"], e["to_status"]) for e in events] == [
+        ("claimed", "queued", "sending"),
+        ("accepted", "sending", "processing"),
+    ]
+    assert all(set(e) == EVENT_KEYS and e["submission"] == submission.pk for e in events)
+    assert all(e["team"] == team_a.pk for e in events)
+
+
+# --- callback tokens stay out of the logs ---------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_404_callback_is_logged_with_its_token_masked(client, caplog):
+    caplog.set_level(logging.INFO)
+    response = client.post(reverse("memories_callback", args=[TOKEN]), {"status": "PARSE"})
+    assert response.status_code == 404
+    warnings = [r for r in caplog.records if r.name == "django.request"]
+    assert [r.getMessage() for r in warnings] == ["Not Found: /callbacks/memories/****/"]
+    assert TOKEN not in caplog.text
+
+
+def test_the_development_servers_access_lines_are_masked(caplog):
+    caplog.set_level(logging.INFO)
+    logging.getLogger("django.server").info(
+        '"%s" %s %s', f"POST /callbacks/memories/{TOKEN}/ HTTP/1.1", 200, 27
+    )
+    assert caplog.records[-1].getMessage() == '"POST /callbacks/memories/****/ HTTP/1.1" 200 27'
+
+
+def test_the_console_handler_masks_tokens_from_any_logger():
+    [console] = [
+        h for h in logging.getLogger().handlers if isinstance(h.formatter, PortalFormatter)
+    ]
+    record = logging.getLogger("uploads.anything").makeRecord(
+        "uploads.anything", logging.WARNING, __file__, 1,
+        "calling back to /callbacks/memories/%s/", (TOKEN,), None,
+    )  # fmt: skip
+    assert console.filter(record)
+    line = console.format(record)
+    assert line.endswith("WARNING uploads.anything calling back to /callbacks/memories/****/")

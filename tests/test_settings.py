@@ -1,0 +1,144 @@
+"""Settings are imported in a fresh process with a controlled environment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+KEY = "sk-mavi-test-SECRET-1234"
+
+
+def documented_production_environment(secrets_dir):
+    """The environment README.md documents under Deploying, its secret files written here."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("A production environment, as `manage.py check --deploy", 1)[1]
+    block = block.split("```sh\n", 1)[1].split("```", 1)[0]
+    env = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    contents = {
+        "SECRET_KEY_FILE": "a-long-random-secret-for-the-deploy-check-0123456789-abcdefghijk\n",
+        "MEMORIES_API_KEY_FILE": KEY + "\n",
+    }
+    for name in [name for name in env if name.endswith("_FILE")]:
+        env[name] = str(secrets_dir / name.lower())
+        Path(env[name]).write_text(contents[name])
+    return env
+
+
+def run_python(code, env, *args):
+    """Run code (or manage.py with args) with only `env` and no .env file."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        "ENV_FILE": "/nonexistent/.env",
+        "DJANGO_SETTINGS_MODULE": "memories_portal.settings",
+        **env,
+    }
+    argv = [sys.executable, *args] if args else [sys.executable, "-c", code]
+    return subprocess.run(
+        argv, cwd=REPO, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def import_settings(env, show="SECRET_KEY"):
+    return run_python(
+        "import hashlib\n"
+        "from memories_portal import settings\n"
+        f"print(hashlib.sha256(str(settings.{show}).encode()).hexdigest())",
+        env,
+    )
+
+
+def sha(text):
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def error_line(result):
+    assert result.returncode != 0
+    prefix = "django.core.exceptions.ImproperlyConfigured: "
+    lines = [line for line in result.stderr.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_without_debug_it_names_everything_missing_in_one_message():
+    line = error_line(import_settings({}))
+    assert "SECRET_KEY" in line
+    assert "ALLOWED_HOSTS" in line
+    assert "MEMORIES_API_KEY" in line
+
+
+def test_it_names_only_what_is_missing():
+    line = error_line(import_settings({"SECRET_KEY": "x" * 50}))
+    assert "SECRET_KEY" not in line.replace("SECRET_KEY_FILE", "")
+    assert "ALLOWED_HOSTS" in line and "MEMORIES_API_KEY" in line
+
+
+def test_the_sandbox_chosen_explicitly_needs_no_api_key():
+    result = import_settings(
+        {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example.com", "MEMORIES_SANDBOX": "1"}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_with_everything_set_it_starts():
+    result = import_settings(
+        {"SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "portal.example.com", "MEMORIES_API_KEY": KEY}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == sha("s" * 50)
+
+
+def test_debug_needs_nothing():
+    assert import_settings({"DEBUG": "1"}).returncode == 0
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    (tmp_path / "secret_key").write_text("k" * 60 + "\n")
+    (tmp_path / "api_key").write_text(KEY + "\n")
+    env = {
+        "SECRET_KEY_FILE": str(tmp_path / "secret_key"),
+        "MEMORIES_API_KEY_FILE": str(tmp_path / "api_key"),
+        "ALLOWED_HOSTS": "portal.example.com",
+    }
+    result = import_settings(env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == sha("k" * 60)  # the trailing newline is not part of it
+    assert import_settings(env, show="MEMORIES_API_KEY").stdout.strip() == sha(KEY)
+
+
+def test_a_secret_file_that_cannot_be_read_is_named(tmp_path):
+    env = {
+        "SECRET_KEY_FILE": str(tmp_path / "nowhere"),
+        "ALLOWED_HOSTS": "portal.example.com",
+        "MEMORIES_API_KEY": KEY,
+    }
+    line = error_line(import_settings(env))
+    assert "SECRET_KEY_FILE" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("TRUSTED_PROXIES", "10.0.0.2,proxy.local"), ("LOG_FORMAT", "xml")]
+)
+def test_malformed_values_are_refused(name, value):
+    env = {"DEBUG": "1", name: value}
+    assert name in error_line(import_settings(env))
+
+
+def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):
+    env = documented_production_environment(tmp_path)
+    assert {"SECRET_KEY_FILE", "MEMORIES_API_KEY_FILE", "BEHIND_TLS_PROXY"} <= set(env)
+    result = run_python(None, env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_check_deploy_fails_without_tls_behind_the_proxy(tmp_path):
+    env = {**documented_production_environment(tmp_path), "BEHIND_TLS_PROXY": "0"}
+    result = run_python(None, env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout

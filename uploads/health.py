@@ -1,0 +1,42 @@
+"""What /healthz reports: the database, the worker's heartbeat, the queue, the gate."""
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Min
+from django.utils import timezone
+
+from .models import Status, Submission, UploadGate
+
+
+def _age(moment, now):
+    return None if moment is None else round((now - moment).total_seconds(), 1)
+
+
+def report():
+    """A small JSON-ready dict; "ok" when the database answers and the worker is alive."""
+    now = timezone.now()
+    try:
+        gate = UploadGate.objects.filter(pk=1).first()
+        oldest = Submission.objects.filter(status=Status.QUEUED).aggregate(at=Min("created_at"))
+    except DatabaseError:
+        return {"ok": False, "database": "unavailable"}
+    heartbeat = gate.worker_heartbeat_at if gate else None
+    heartbeat_age = _age(heartbeat, now)
+    worker_ok = (
+        heartbeat_age is not None and heartbeat_age <= settings.HEALTH_MAX_HEARTBEAT_AGE_SECONDS
+    )
+    return {
+        "ok": worker_ok,
+        "database": "ok",
+        "worker": {
+            "ok": worker_ok,
+            "last_heartbeat": heartbeat.isoformat() if heartbeat else None,
+            "age_seconds": heartbeat_age,
+            "max_age_seconds": settings.HEALTH_MAX_HEARTBEAT_AGE_SECONDS,
+        },
+        "queue": {"oldest_waiting_age_seconds": _age(oldest["at"], now)},
+        "sending": {
+            "paused": bool(gate and gate.paused),
+            "reason": gate.paused_reason if gate and gate.paused else "",
+        },
+    }

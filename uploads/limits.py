@@ -1,0 +1,47 @@
+"""Abuse limits for memories.ai's callback, counted in the shared cache.
+
+Fixed windows: a count per calling address per minute of unknown tokens, and
+a count per token per hour. The cache is a database table shared by every
+process (settings.CACHES). A count is a read and then a write, not atomic:
+concurrent requests may be undercounted by a few, which an abuse limit can
+afford, and it costs no lock on the hot path.
+"""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+def _over_limit(key, window_seconds, limit):
+    """Count one more call in the current window; True once `limit` calls were counted.
+
+    Calls over the limit are not written: a flood costs one read each.
+    """
+    key = f"{key}:{int(time.time() // window_seconds)}"
+    count = cache.get(key) or 0
+    if count >= limit:
+        return True
+    cache.set(key, count + 1, timeout=window_seconds)
+    return False
+
+
+def seconds_left(window_seconds):
+    return int(window_seconds - time.time() % window_seconds) + 1
+
+
+def unknown_token_over_limit(address):
+    """Count a call with an unknown token from `address`; True once over the limit."""
+    return _over_limit(
+        f"callback:unknown:{address}", 60, settings.CALLBACK_UNKNOWN_TOKENS_PER_MINUTE
+    )
+
+
+def token_over_limit(token_hash):
+    """Count a call for the token with this hash; True once over the limit.
+
+    Keyed by the stored hash: the token itself is kept nowhere.
+    """
+    return _over_limit(
+        f"callback:token:{token_hash}", 3600, settings.CALLBACK_CALLS_PER_TOKEN_PER_HOUR
+    )
