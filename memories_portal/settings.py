@@ -127,7 +127,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "portal_cache",
-        # One entry per calling address and per token and window; Django culls
+        # One entry per calling address and window (unknown callback tokens); Django culls
         # a third of the table when it is full, which would forget counts.
         "OPTIONS": {"MAX_ENTRIES": 20000},
     }

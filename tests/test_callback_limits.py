@@ -105,9 +105,12 @@ def test_a_token_called_too_often_gets_429_without_work(client, sent, settings):
     with CaptureQueriesContext(connection) as queries:
         response = post(client, url)
     assert response.status_code == 429
-    # The token's lookup and reading its count; nothing written.
+    # A counting UPDATE whose condition matches no row, and the token's lookup;
+    # nothing written.
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "SELECT"]
+    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["UPDATE", "SELECT"]
+    submission.refresh_from_db()
+    assert submission.callback_calls == 4
     submission.refresh_from_db()
     assert submission.status == Status.PROCESSING
     assert submission.events.count() == events_before

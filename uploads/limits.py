@@ -1,10 +1,10 @@
-"""Abuse limits for memories.ai's callback, counted in the shared cache.
+"""The abuse limit on callbacks with unknown tokens, counted in the shared cache.
 
-Fixed windows: a count per calling address per minute of unknown tokens, and
-a count per token per hour. The cache is a database table shared by every
-process (settings.CACHES). A count is a read and then a write, not atomic:
-concurrent requests may be undercounted by a few, which an abuse limit can
-afford, and it costs no lock on the hot path.
+A fixed window: a count per calling address per minute. (The limit per known
+token is counted in the submission's row: Submission.take_callback.) The cache
+is a database table shared by every process (settings.CACHES). A count is a
+read and then a write, not atomic: concurrent requests may be undercounted by a
+few, which an abuse limit can afford, and it costs no lock on the hot path.
 """
 
 import time
@@ -34,14 +34,4 @@ def unknown_token_over_limit(address):
     """Count a call with an unknown token from `address`; True once over the limit."""
     return _over_limit(
         f"callback:unknown:{address}", 60, settings.CALLBACK_UNKNOWN_TOKENS_PER_MINUTE
-    )
-
-
-def token_over_limit(token_hash):
-    """Count a call for the token with this hash; True once over the limit.
-
-    Keyed by the stored hash: the token itself is kept nowhere.
-    """
-    return _over_limit(
-        f"callback:token:{token_hash}", 3600, settings.CALLBACK_CALLS_PER_TOKEN_PER_HOUR
     )

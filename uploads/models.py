@@ -7,12 +7,13 @@ transaction, refusing a move from the wrong state and writing one event.
 import hashlib
 import logging
 import secrets
+import time
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Min, Q
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -144,6 +145,10 @@ class TransitionError(Exception):
     """A status change that the status model does not allow."""
 
 
+class CallbackLimitReached(Exception):
+    """One token called far more often than a video's life needs."""
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -195,6 +200,10 @@ class Submission(models.Model):
     error_message = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     callback_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # Callbacks counted in the current hour (hours since the epoch), for the
+    # per-token abuse limit: kept in the row so counting costs one UPDATE.
+    callback_hour = models.PositiveIntegerField(default=0, editable=False)
+    callback_calls = models.PositiveIntegerField(default=0, editable=False)
     # When a waiting submission may be tried again (after a retry-safe failure).
     not_before = models.DateTimeField(null=True, blank=True)
     # Set when a worker claims it; a submission left "sending" past it is recovered.
@@ -367,7 +376,37 @@ class Submission(models.Model):
 
     # --- memories.ai's side ---------------------------------------------------
 
-    def apply_api_status(self, api_status, video_no, *, source, actor=None):
+    @classmethod
+    def take_callback(cls, token_hash, limit):
+        """Count a callback for this token and lock its submission (in a transaction).
+
+        Returns the locked submission; None for an unknown token; raises
+        CallbackLimitReached once `limit` callbacks came this hour.
+        """
+        hour = int(time.time() // 3600)
+        fields = ["id", "team_id", "status", "video_no", "callback_token_hash"]
+        # Plain SQL, one statement that counts, locks and reads (RETURNING: SQLite
+        # 3.35+ and PostgreSQL): this runs for every callback, and building it
+        # through the ORM cost more than running it.
+        table = connection.ops.quote_name(cls._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # Only the quoted table name is interpolated; values are parameters.
+                f"UPDATE {table} SET callback_calls = CASE WHEN callback_hour = %s "  # noqa: S608
+                "THEN callback_calls + 1 ELSE 1 END, callback_hour = %s "
+                "WHERE callback_token_hash = %s "
+                "AND NOT (callback_hour = %s AND callback_calls >= %s) "
+                f"RETURNING {', '.join(fields)}",
+                [hour, hour, token_hash, hour, limit],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return cls.from_db(connection.alias, fields, row)
+        if cls.objects.filter(callback_token_hash=token_hash).exists():
+            raise CallbackLimitReached
+        return None
+
+    def apply_api_status(self, api_status, video_no, *, source, actor=None, locked=False):
         """Apply a status that memories.ai reported (callback or poll).
 
         Idempotent: a repeat is counted on the event it repeats; a final status
@@ -376,10 +415,14 @@ class Submission(models.Model):
         ValueError for a video number conflict.
         """
         target = API_STATUS_TO_STATUS[api_status]
-        with transaction.atomic():
+        # `locked`: the caller's transaction holds the row lock and self is fresh
+        # (take_callback); no savepoint of our own is needed inside it.
+        with transaction.atomic(savepoint=not locked):
             # Only the fields decided on: callbacks are the portal's busiest path.
             current = (
-                Submission.objects.select_for_update()
+                self
+                if locked
+                else Submission.objects.select_for_update()
                 .only("id", "team", "status", "video_no")
                 .get(pk=self.pk)
             )
@@ -392,16 +435,7 @@ class Submission(models.Model):
             if target not in ALLOWED_MOVES[current.status]:
                 # Nothing to move (a repeat, or a final status already reached):
                 # count it on the event it repeats, or note it once.
-                last = (
-                    current.events.filter(kind=kind, data__api_status=api_status)
-                    .order_by("-created_at", "-id")
-                    .values_list("pk", flat=True)
-                    .first()
-                )
-                if last is not None:
-                    Event.objects.filter(pk=last).update(
-                        repeat_count=F("repeat_count") + 1, last_repeated_at=timezone.now()
-                    )
+                if Event.count_repeat(current.pk, kind, api_status):
                     return "repeat"
                 current.events.create(
                     kind=kind,
@@ -426,7 +460,8 @@ class Submission(models.Model):
                 actor=actor,
                 data=data,
             )
-        self.refresh_from_db()
+        for name, value in fields.items():
+            setattr(self, name, value)
         return "changed"
 
 
@@ -470,6 +505,33 @@ class Event(models.Model):
     @property
     def moved(self):
         return self.from_status != self.to_status
+
+    @classmethod
+    def count_repeat(cls, submission_id, kind, api_status):
+        """Count one more arrival on the latest event of this kind for this status word.
+
+        Returns False when there is no such event. Plain SQL, one statement:
+        repeats are most of what memories.ai's callbacks bring.
+        """
+        table = connection.ops.quote_name(cls._meta.db_table)
+        if connection.vendor == "postgresql":
+            api_status_of = "data ->> 'api_status'"
+        else:
+            api_status_of = "json_extract(data, '$.api_status')"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # Only the table name and a fixed expression are interpolated.
+                f"UPDATE {table} SET repeat_count = repeat_count + 1, last_repeated_at = %s "  # noqa: S608
+                f"WHERE id = (SELECT id FROM {table} WHERE submission_id = %s AND kind = %s "
+                f"AND {api_status_of} = %s ORDER BY created_at DESC, id DESC LIMIT 1)",
+                [
+                    connection.ops.adapt_datetimefield_value(timezone.now()),
+                    submission_id,
+                    kind,
+                    api_status,
+                ],
+            )
+            return cursor.rowcount == 1
 
 
 events_log = logging.getLogger("uploads.events")

@@ -25,6 +25,7 @@ from .filters import ANYONE, SubmissionFilterForm
 from .forms import SubmissionForm
 from .models import (
     API_STATUS_TO_STATUS,
+    CallbackLimitReached,
     Event,
     Membership,
     Status,
@@ -363,22 +364,24 @@ def memories_callback(request, token):
     # Refused before the body is read: the declared length is all it takes.
     if _declared_length(request) > settings.CALLBACK_MAX_BODY_BYTES:
         return _callback_answer(413, error="Body too large.")
-    submission = _submission_for_token(token)
-    if submission is None:
-        # A known token is always served, so memories.ai is never refused by
-        # this; an address that keeps guessing is told to slow down.
-        if limits.unknown_token_over_limit(client_ip(request)):
-            return _too_many(60)
-        return _callback_answer(404, error="Unknown callback.")
-    if len(request.body) > settings.CALLBACK_MAX_BODY_BYTES:
-        return _callback_answer(413, error="Body too large.")
-    # The token's count and the change it brings are written in one transaction:
+    digest = hash_token(token) if 20 <= len(token) <= 100 else None
+    # The count for the token and the change it brings share one transaction:
     # one write, and on SQLite one turn of the write lock, per callback.
     with transaction.atomic():
-        # A token called far more often than a video's life needs: no more work for it.
-        if limits.token_over_limit(submission.callback_token_hash):
+        try:
+            submission = _submission_for_token(digest)
+        except CallbackLimitReached:
+            # A token called far more often than a video's life needs: no more work for it.
             return _too_many(3600)
-        return _apply_callback(request, submission)
+        if submission is not None:
+            if len(request.body) > settings.CALLBACK_MAX_BODY_BYTES:
+                return _callback_answer(413, error="Body too large.")
+            return _apply_callback(request, submission)
+    # A known token is always served, so memories.ai is never refused by this;
+    # an address that keeps guessing is told to slow down.
+    if limits.unknown_token_over_limit(client_ip(request)):
+        return _too_many(60)
+    return _callback_answer(404, error="Unknown callback.")
 
 
 def _apply_callback(request, submission):
@@ -399,7 +402,7 @@ def _apply_callback(request, submission):
     if video_no and not VIDEO_NO.fullmatch(video_no):
         return _callback_answer(400, error="videoNo must be a short string.")
     try:
-        result = submission.apply_api_status(api_status, video_no, source="callback")
+        result = submission.apply_api_status(api_status, video_no, source="callback", locked=True)
     except ValueError as exc:
         return _callback_answer(409, error=str(exc))
     return _callback_answer(200, ok=True, result=result)
@@ -412,17 +415,11 @@ def _declared_length(request):
         return 0
 
 
-def _submission_for_token(token):
-    if not 20 <= len(token) <= 100:
+def _submission_for_token(digest):
+    """The token's submission, counted and locked; None for an unknown token."""
+    if digest is None:
         return None
-    digest = hash_token(token)
-    # Only what the callback needs: apply_api_status reads the row again, locked.
-    submission = (
-        Submission.objects.filter(callback_token_hash=digest)
-        .only("id", "callback_token_hash")
-        .order_by()
-        .first()
-    )
+    submission = Submission.take_callback(digest, settings.CALLBACK_CALLS_PER_TOKEN_PER_HOUR)
     # The lookup is by hash, so timing reveals nothing about the token; the
     # constant-time comparison keeps it that way if the lookup ever changes.
     if submission is None or not hmac.compare_digest(submission.callback_token_hash, digest):
