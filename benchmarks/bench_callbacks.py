@@ -24,7 +24,6 @@ one address would trip them); they are still counted on every callback.
 import argparse
 import json
 import os
-import platform
 import random
 import secrets
 import signal
@@ -39,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from machine import machine  # benchmarks/machine.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = 500
@@ -57,6 +57,7 @@ import hashlib, json, sys
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from uploads.models import Status, Submission, Team, UploadGate
+
 tokens = json.load(sys.stdin)
 user = get_user_model().objects.create_user("bench")
 team = Team.objects.create(name="Bench")
@@ -279,18 +280,6 @@ def postgres_available():
     except Exception as exc:  # noqa: BLE001 (any failure means: no PostgreSQL run)
         print(f"(PostgreSQL skipped: {exc})")
         return False
-
-
-def machine():
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
 
 
 def main():

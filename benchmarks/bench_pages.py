@@ -35,6 +35,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from machine import machine  # benchmarks/machine.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 SQLITE_PATH = Path(tempfile.gettempdir()) / "portal_bench.sqlite3"
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -110,18 +112,6 @@ def main():
 
 def ratio(result):
     return result["ms"][str(SIZES[1])] / result["ms"][str(SIZES[0])]
-
-
-def machine():
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
 
 
 def report(results):

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.urls import reverse
 
-from tests.factories import MembershipFactory, TeamFactory, UserFactory
-from uploads.models import Membership
+from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory
+from uploads.models import Membership, Status
 from uploads.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,6 +146,18 @@ def manager(team_a):
 def outsider(team_b):
     """A member of team B only."""
     return member_of(team_b, "oscar")
+
+
+ACCEPTED_VIDEO_NO = "VI554046065381212160"
+
+
+@pytest.fixture
+def sent(team_a, alice):
+    """A submission of team A that memories.ai accepted: (submission, its callback path)."""
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
+    token = submission.new_callback_token()
+    submission.mark_accepted(video_no=ACCEPTED_VIDEO_NO, api_status="UNPARSE", message="Accepted.")
+    return submission, reverse("memories_callback", args=[token])
 
 
 @pytest.fixture

@@ -4,24 +4,16 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from tests.conftest import ACCEPTED_VIDEO_NO
 from tests.factories import SubmissionFactory
 from uploads.models import Event, Status
 
 DATA = Path(__file__).parent / "data"
-VIDEO_NO = "VI554046065381212160"
+VIDEO_NO = ACCEPTED_VIDEO_NO
 
 
 def body(name):
     return (DATA / name).read_text()
-
-
-@pytest.fixture
-def sent(team_a, alice):
-    """A submission that was sent and accepted, with its callback token."""
-    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
-    submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
-    return submission, reverse("memories_callback", args=[token])
 
 
 def post_json(client, url, payload):

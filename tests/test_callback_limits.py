@@ -7,22 +7,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import SubmissionFactory
+from tests.conftest import ACCEPTED_VIDEO_NO
 from uploads.models import Event, Status
 
-VIDEO_NO = "VI554046065381212160"
+VIDEO_NO = ACCEPTED_VIDEO_NO
 PARSE = json.dumps({"videoNo": VIDEO_NO, "status": "PARSE"})
 UNPARSE = json.dumps({"videoNo": VIDEO_NO, "status": "UNPARSE"})
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sent(team_a, alice):
-    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
-    submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
-    return submission, reverse("memories_callback", args=[token])
 
 
 def post(client, url, body=PARSE, **extra):
