@@ -32,6 +32,7 @@ def main():
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "memories_portal.settings",
             "SECRET_KEY": "bench-only",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": f"sqlite:///{db}",
             "MEMORIES_API_BASE_URL": sb.url,
             "MEMORIES_API_KEY": sb.api_key,

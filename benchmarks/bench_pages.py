@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -118,7 +117,7 @@ def report(results):
     small, large = (f"{n:,}" for n in SIZES)
     lines = [
         f"Median response time of {RUNS} requests, in ms ({date.today()}, {machine()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version})",
+        f"SQLite {sqlite3.sqlite_version})",
         "",
         f"| database | page | {small} | {large} | ratio | goal ≤ {GOAL:g}× |",
         "| --- | --- | ---: | ---: | ---: | --- |",

@@ -9,6 +9,8 @@ import warnings
 
 os.environ.setdefault("SECRET_KEY", "benchmarks-only-not-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+# The pages never send anything; the sandbox choice only satisfies the start-up check.
+os.environ.setdefault("MEMORIES_SANDBOX", "1")
 
 from memories_portal.settings import *  # noqa: E402,F403
 

@@ -1,6 +1,8 @@
 """The people every access rule needs, the sandbox, and worker processes."""
 
+import ipaddress
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +20,35 @@ from uploads.models import Membership, Status
 from uploads.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def only_loopback(monkeypatch):
+    """No test may connect anywhere but this machine: any other address fails the test.
+
+    (The machine's network is closed anyway; this makes a test that tries say so.)
+    """
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = ipaddress.ip_address(address[0].split("%")[0])
+            if not host.is_loopback and not (
+                host.version == 6 and host.ipv4_mapped and host.ipv4_mapped.is_loopback
+            ):
+                raise AssertionError(f"a test tried to connect to {address[0]}")
+
+    def connect(sock, address):
+        check(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
 
 GIB = 1024**3
 

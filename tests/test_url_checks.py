@@ -143,3 +143,18 @@ def test_a_fresh_submission_is_not_checked_again(team_a, alice, video_server, sa
         video_server.expired = False
     submission.refresh_from_db()
     assert submission.status == Status.PROCESSING
+
+
+def test_the_private_switch_lets_only_loopback_through(submit, settings):
+    assert settings.URL_PROBE_ALLOW_PRIVATE  # as in every test
+    for url in ["http://10.0.0.1/a.mp4", "https://169.254.169.254/latest", "http://[fd00::1]/"]:
+        response = submit(url, confirm_public="on")
+        assert "memories.ai cannot reach it" in url_errors(response), url
+    assert not Submission.objects.exists()
+
+
+def test_no_test_can_connect_beyond_this_machine():
+    import socket
+
+    with socket.socket() as sock, pytest.raises(AssertionError, match="10.0.0.1"):
+        sock.connect(("10.0.0.1", 443))

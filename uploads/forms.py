@@ -4,10 +4,9 @@ from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
-from . import addresses, probe
+from . import addresses, probe, url_policy
 from .models import Team
 
 MAX_TAGS = 20
@@ -86,11 +85,7 @@ class SubmissionForm(forms.Form):
     def clean_url(self):
         url = self.cleaned_data["url"].strip()
         try:
-            addresses.check_url(
-                url,
-                allow_private=settings.URL_PROBE_ALLOW_PRIVATE,
-                allowed_ports=settings.URL_PROBE_ALLOWED_PORTS,
-            )
+            addresses.check_url(url, **url_policy.address_options())
         except addresses.UnsafeURL as exc:
             raise forms.ValidationError(str(exc), code="unsafe_url") from exc
         return url
@@ -138,13 +133,7 @@ class SubmissionForm(forms.Form):
     def _probe(self, url, team):
         """Fetch what is needed of the URL to catch what memories.ai would refuse."""
         try:
-            result = probe.probe_url(
-                url,
-                allow_private=settings.URL_PROBE_ALLOW_PRIVATE,
-                allowed_ports=settings.URL_PROBE_ALLOWED_PORTS,
-                large_files_allowed=team.large_files_allowed,
-                deadline=settings.URL_PROBE_DEADLINE,
-            )
+            result = probe.probe_url(url, **url_policy.probe_options(team))
         except probe.ProbeRefused as exc:
             self.add_error("url", exc.message)
         except probe.ProbeUnreachable as exc:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import client as api
-from . import probe
+from . import probe, url_policy
 from .models import Event, Status, Submission, TransitionError, UploadGate
 from .queue import next_in_line
 
@@ -143,13 +143,7 @@ def drop_dead_links(limit=5):
         if not needs_recheck(submission, now):
             return
         try:
-            probe.recheck_url(
-                submission.url,
-                allow_private=settings.URL_PROBE_ALLOW_PRIVATE,
-                allowed_ports=settings.URL_PROBE_ALLOWED_PORTS,
-                large_files_allowed=submission.team.large_files_allowed,
-                deadline=settings.URL_PROBE_DEADLINE,
-            )
+            probe.recheck_url(submission.url, **url_policy.probe_options(submission.team))
         except probe.ProbeError as exc:
             try:
                 submission.transition(

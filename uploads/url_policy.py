@@ -1,0 +1,26 @@
+"""How the portal checks user-given URLs, in one place for the form and the sender."""
+
+from django.conf import settings
+
+# URL_PROBE_ALLOW_PRIVATE lets only loopback through (tests and the sandbox serve
+# there): every other internal address stays refused, so no test and no
+# misconfigured machine can make the portal reach into the company network.
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def address_options():
+    """Options for addresses.check_url (and the probe's own address checks)."""
+    return {
+        "allow_private": False,
+        "extra_allowed_networks": LOOPBACK if settings.URL_PROBE_ALLOW_PRIVATE else (),
+        "allowed_ports": settings.URL_PROBE_ALLOWED_PORTS,
+    }
+
+
+def probe_options(team):
+    """Options for probe.probe_url and probe.recheck_url on behalf of a team."""
+    return {
+        **address_options(),
+        "large_files_allowed": team.large_files_allowed,
+        "deadline": settings.URL_PROBE_DEADLINE,
+    }
