@@ -600,29 +600,33 @@ class UploadGate(models.Model):
         return timedelta(seconds=60.0 / per_minute * cls.SAFETY_MARGIN)
 
     @classmethod
+    def _row(cls):
+        """The gate's one row, created on first use, as a queryset to update."""
+        cls.get()
+        return cls.objects.filter(pk=1)
+
+    @classmethod
+    def _take(cls, field, interval, **conditions):
+        """Take a slot when `field` has passed: move it one interval on, or say when it opens.
+
+        Whoever changes the row got the slot; the others get the time to come back.
+        """
+        now = timezone.now()
+        row = cls._row()
+        if row.filter(**{f"{field}__lte": now}, **conditions).update(**{field: now + interval}):
+            return None
+        return row.values_list(field, flat=True).get()
+
+    @classmethod
     def take_slot(cls):
         """Take the next upload slot now, or return when the next one opens."""
-        cls.get()
-        now = timezone.now()
-        taken = cls.objects.filter(pk=1, paused=False, next_allowed_at__lte=now).update(
-            next_allowed_at=now + cls.interval()
-        )
-        if taken:
-            return None
-        return cls.objects.values_list("next_allowed_at", flat=True).get(pk=1)
+        return cls._take("next_allowed_at", cls.interval(), paused=False)
 
     @classmethod
     def take_list_slot(cls):
         """Like take_slot, for list_videos requests: None, or when the next slot opens."""
-        cls.get()
-        now = timezone.now()
         interval = timedelta(seconds=1.0 / settings.MEMORIES_LIST_PER_SECOND)
-        taken = cls.objects.filter(pk=1, list_next_allowed_at__lte=now).update(
-            list_next_allowed_at=now + interval
-        )
-        if taken:
-            return None
-        return cls.objects.values_list("list_next_allowed_at", flat=True).get(pk=1)
+        return cls._take("list_next_allowed_at", interval)
 
     @classmethod
     def mark_request_leaving(cls):
@@ -644,10 +648,12 @@ class UploadGate(models.Model):
 
     @classmethod
     def pause(cls, reason):
-        cls.get()
-        cls.objects.filter(pk=1).update(paused=True, paused_reason=reason, paused_at=timezone.now())
+        cls._row().update(paused=True, paused_reason=reason, paused_at=timezone.now())
 
     @classmethod
     def resume(cls):
-        cls.get()
-        cls.objects.filter(pk=1).update(paused=False, paused_reason="", paused_at=None)
+        cls._row().update(paused=False, paused_reason="", paused_at=None)
+
+    @classmethod
+    def record_heartbeat(cls):
+        cls._row().update(worker_heartbeat_at=timezone.now())

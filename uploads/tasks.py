@@ -26,10 +26,11 @@ def wake_sender(at=None):
     queue from piling up one pending wake-up per submission.
     """
     at = max(at or timezone.now(), timezone.now())
-    pending = DBTaskResult.objects.filter(
-        task_path=send_next_submission.module_path, status=TaskResultStatus.READY
-    ).filter(Q(run_after__lte=at) | Q(run_after=get_date_max()))
-    if pending.exists():
+    if (
+        waiting(send_next_submission)
+        .filter(Q(run_after__lte=at) | Q(run_after=get_date_max()))
+        .exists()
+    ):
         return None
     return send_next_submission.using(run_after=at).enqueue()
 
@@ -37,15 +38,16 @@ def wake_sender(at=None):
 @task()
 def record_worker_heartbeat():
     """Run by a task worker, so the heartbeat proves a worker is taking tasks."""
-    UploadGate.get()
-    UploadGate.objects.filter(pk=1).update(worker_heartbeat_at=timezone.now())
+    UploadGate.record_heartbeat()
     return "ok"
 
 
 def request_heartbeat():
     """Enqueue a heartbeat unless one is already waiting for a worker."""
-    waiting = DBTaskResult.objects.filter(
-        task_path=record_worker_heartbeat.module_path, status=TaskResultStatus.READY
-    )
-    if not waiting.exists():
+    if not waiting(record_worker_heartbeat).exists():
         record_worker_heartbeat.enqueue()
+
+
+def waiting(task):
+    """This task's enqueued runs that no worker has started yet."""
+    return DBTaskResult.objects.filter(task_path=task.module_path, status=TaskResultStatus.READY)
