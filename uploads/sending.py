@@ -25,20 +25,23 @@ class SendingNotConfigured(Exception):
     pass
 
 
+def api_key():
+    """The key to send with, or SendingNotConfigured with what is missing."""
+    if settings.MEMORIES_API_KEY:
+        return settings.MEMORIES_API_KEY
+    if settings.MEMORIES_SANDBOX:
+        return settings.MEMORIES_SANDBOX_KEY
+    raise SendingNotConfigured(
+        "Sending is off: no MEMORIES_API_KEY is set (and the sandbox is not chosen). "
+        "Submissions wait until an administrator sets the key and resumes sending."
+    )
+
+
 def get_client():
     """The memories.ai client, or SendingNotConfigured with what is missing."""
-    if settings.MEMORIES_API_KEY:
-        key = settings.MEMORIES_API_KEY
-    elif settings.MEMORIES_SANDBOX:
-        key = settings.MEMORIES_SANDBOX_KEY
-    else:
-        raise SendingNotConfigured(
-            "Sending is off: no MEMORIES_API_KEY is set (and the sandbox is not chosen). "
-            "Submissions wait until an administrator sets the key and resumes sending."
-        )
     return api.MemoriesClient(
         settings.MEMORIES_API_BASE_URL,
-        key,
+        api_key(),
         connect_timeout=settings.MEMORIES_CONNECT_TIMEOUT,
         read_timeout=settings.MEMORIES_READ_TIMEOUT,
     )
@@ -47,7 +50,7 @@ def get_client():
 def sending_problem():
     """Why nothing is being sent right now, or "" when sending works."""
     try:
-        get_client()
+        api_key()
     except SendingNotConfigured as exc:
         return str(exc)
     gate = UploadGate.get()
