@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import requests
 import urllib3.exceptions
 
+from .deadline import Deadline, DeadlineAdapter
+
 UPLOAD_URL_PATH = "/serve/api/v1/upload_url"
 LIST_VIDEOS_PATH = "/serve/api/v1/list_videos"
 GET_METADATA_PATH = "/serve/api/v1/get_metadata"
@@ -100,10 +102,16 @@ class UnknownOutcome(MemoriesError):
 
 
 class MemoriesClient:
-    def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0):
+    def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0, deadline=None):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
+        # The whole exchange, however the answer trickles in: read_timeout
+        # bounds each read, not the request, and a sending worker's lease must
+        # outlast its request.
+        self.deadline = deadline or connect_timeout + read_timeout
         self.session = requests.Session()
+        self.session.mount("http://", DeadlineAdapter())
+        self.session.mount("https://", DeadlineAdapter())
         # No proxies or .netrc credentials from the environment.
         self.session.trust_env = False
         # On the session, not in each call's arguments: an error report shows
@@ -168,29 +176,38 @@ class MemoriesClient:
         return text.replace(key, "[API key]") if key else text
 
     def _request(self, method, path, **kwargs):
+        deadline = Deadline(self.deadline)
         try:
-            response = self.session.request(
-                method,
-                self.base_url + path,
-                timeout=self.timeout,
-                allow_redirects=False,
-                **kwargs,
-            )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise NotSent("Could not connect to memories.ai (timed out).") from exc
-        except requests.exceptions.SSLError as exc:
-            raise NotSent("The TLS handshake with memories.ai failed.") from exc
-        except requests.exceptions.ConnectionError as exc:
-            if _never_connected(exc):
-                raise NotSent("Could not connect to memories.ai.") from exc
-            raise UnknownOutcome(
-                "The connection to memories.ai dropped before it answered."
-            ) from exc
-        except requests.exceptions.Timeout as exc:
-            raise UnknownOutcome("memories.ai did not answer in time.") from exc
+            with deadline:
+                response = self.session.request(
+                    method,
+                    self.base_url + path,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    **kwargs,
+                )
         except requests.exceptions.RequestException as exc:
-            raise UnknownOutcome(f"The answer from memories.ai could not be read ({exc}).") from exc
+            if deadline.fired:
+                raise UnknownOutcome(
+                    f"memories.ai did not finish answering within {self.deadline:g} s."
+                ) from exc
+            raise _failure(exc) from exc
         return _parse_envelope(response)
+
+
+def _failure(exc):
+    """What a requests exception means for whether memories.ai took the request."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return NotSent("Could not connect to memories.ai (timed out).")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return NotSent("The TLS handshake with memories.ai failed.")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _never_connected(exc):
+            return NotSent("Could not connect to memories.ai.")
+        return UnknownOutcome("The connection to memories.ai dropped before it answered.")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return UnknownOutcome("memories.ai did not answer in time.")
+    return UnknownOutcome(f"The answer from memories.ai could not be read ({exc}).")
 
 
 def _never_connected(exc):

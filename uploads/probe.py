@@ -23,14 +23,11 @@ our network may simply not see it).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import http.client
 import ipaddress
 import logging
 import socket
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,10 +37,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import allowed_gai_family
 
 from uploads.addresses import (
@@ -54,6 +48,7 @@ from uploads.addresses import (
     check_url,
     parse_host,
 )
+from uploads.deadline import Deadline, DeadlineAdapter
 from uploads.playlist import PlaylistError, PlaylistInfo, check_playlist
 
 logger = logging.getLogger(__name__)
@@ -255,48 +250,8 @@ def _content_range_total(value: str | None) -> int | None:
 # --- deadline -------------------------------------------------------------------
 
 
-class _Deadline:
-    """The probe's wall-clock budget.
-
-    Per-read socket timeouts do not bound a server that sends one byte just before
-    each timeout, so a watchdog thread shuts down every socket the probe opened when
-    the time is up: whatever call is blocked then returns at once.
-    """
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.ends = time.monotonic() + seconds
-        self.fired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.cancel()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.append(sock)
-            fired = self.fired
-        if fired:
-            _shutdown(sock)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shutdown(sock)
-
-    def remaining(self) -> float:
-        left = self.ends - time.monotonic()
-        if left <= 0 or self.fired:
-            raise self.expired()
-        return left
+class _Deadline(Deadline):
+    """The probe's wall-clock budget (see `uploads.deadline`): expiring is "unreachable"."""
 
     def expired(self) -> ProbeUnreachable:
         return ProbeUnreachable(
@@ -305,49 +260,10 @@ class _Deadline:
         )
 
 
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-# Connections register their sockets with the deadline of the probe running in this
-# thread; urllib3 creates connections deep inside a request, out of our reach.
-_current_deadline: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar(
-    "probe_deadline", default=None
-)
-
-
-class _WatchedSocket:
-    """Hands each new socket to the probe's deadline watchdog."""
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        deadline = _current_deadline.get()
-        if deadline is not None:
-            deadline.watch(sock)
-        return sock
-
-
-class _WatchedHTTPConnection(_WatchedSocket, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedSocket, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
 # --- pinned connections -----------------------------------------------------------
 
 
-class _PinnedAddressAdapter(HTTPAdapter):
+class _PinnedAddressAdapter(DeadlineAdapter):
     """Connects to the address `resolve` checked, keeping the Host header and TLS name.
 
     The technique is requests-hardened's `IPFilterAdapter` (installed; its source is
@@ -363,13 +279,6 @@ class _PinnedAddressAdapter(HTTPAdapter):
     def __init__(self, resolve: Callable[[str, int], str]):
         self._resolve = resolve
         super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPConnectionPool,
-            "https": _WatchedHTTPSConnectionPool,
-        }
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
@@ -421,18 +330,14 @@ class _Fetcher:
         adapter = _PinnedAddressAdapter(self.resolve)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._token: contextvars.Token[_Deadline | None] | None = None
 
     def __enter__(self) -> _Fetcher:
-        self._token = _current_deadline.set(self.deadline)
-        self.deadline.start()
+        self.deadline.__enter__()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.deadline.stop()
+        self.deadline.__exit__(*exc_info)
         self.session.close()
-        if self._token is not None:
-            _current_deadline.reset(self._token)
 
     # addresses
 

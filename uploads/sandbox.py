@@ -78,6 +78,7 @@ ANSWER_FAULTS = {
     "http_503",
     "http_504",
     "slow",
+    "trickle",
     "malformed",
     "drop",
 }
@@ -164,6 +165,7 @@ class Reply:
     content_type: str = "application/json"
     drop: bool = False  # close the socket without answering
     delay: float = 0.0  # sleep before answering
+    trickle: float = 0.0  # seconds between the answer's bytes (0: all at once)
 
     @classmethod
     def of_json(cls, status: int, payload) -> Reply:
@@ -272,6 +274,8 @@ class Sandbox:
             raise ValueError(f"unknown fault {name!r}; known: {sorted(FAULTS)}")
         if name == "slow":
             params["seconds"] = float(params.get("seconds", 5.0))
+        if name == "trickle":
+            params["seconds_per_byte"] = float(params.get("seconds_per_byte", 1.0))
         if name == "code":
             if "code" not in params:
                 raise ValueError("the 'code' fault needs code=...")
@@ -814,6 +818,10 @@ def _disturb(reply: Reply, fault: str | None, params: dict) -> Reply:
     """Apply the faults that happen after the API did its work."""
     if fault == "slow":
         reply.delay = params["seconds"]
+    elif fault == "trickle":
+        # Accepted, and the answer comes one byte at a time: every read is
+        # quick, the whole answer is not.
+        reply.trickle = params["seconds_per_byte"]
     elif fault == "malformed":
         # A cut-off body: HTTP 200, and the client cannot know the upload worked.
         return Reply(200, b'{"code": "0000", "msg": "succ', "application/json")
@@ -910,7 +918,13 @@ class _Handler(BaseHTTPRequestHandler):
             if self.close_connection:  # the client asked for "Connection: close"
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(reply.body)
+            if reply.trickle:
+                for byte in reply.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            else:
+                self.wfile.write(reply.body)
         except ConnectionError:
             self.close_connection = True  # the client gave up (e.g. a read timeout)
 
