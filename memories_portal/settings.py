@@ -190,6 +190,9 @@ SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 # How long a claimed submission stays "sending" before it counts as abandoned
 # by a dead worker. Default: the request's connect + read timeouts + 30 s.
 SEND_LEASE_SECONDS = env.float("SEND_LEASE_SECONDS", default=0.0)
+# The sender is woken this much before its slot opens and waits for it itself:
+# a worker picks up tasks only as often as it polls (db_worker: every second).
+SEND_HOLD_SECONDS = env.float("SEND_HOLD_SECONDS", default=1.5)
 
 # --- status polling (for when callbacks cannot reach the portal) -----------
 # A video is asked about again after POLL_MIN_INTERVAL_SECONDS, then less often
@@ -322,8 +325,9 @@ LOGGING = {
     },
 }
 
-# Test-only: the sending worker sleeps at this named point ("before_request" or
-# "after_request") so a test can kill it exactly there. Empty in real use.
+# Test-only: the sending worker sleeps at this named point ("before_claim",
+# "before_request" or "after_request") so a test can stall or kill it exactly
+# there. Empty in real use.
 SEND_TEST_PAUSE = env.str("SEND_TEST_PAUSE", default="")
 SEND_TEST_PAUSE_SECONDS = env.float("SEND_TEST_PAUSE_SECONDS", default=30.0)
 

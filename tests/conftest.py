@@ -207,6 +207,7 @@ def sandbox(settings):
         settings.MEMORIES_READ_TIMEOUT = 2.0
         settings.MEMORIES_UPLOADS_PER_MINUTE = 6000
         settings.SEND_RETRY_BASE_SECONDS = 0.05
+        settings.SEND_HOLD_SECONDS = 0  # each call of send_next says what it found
         yield sb
 
 
@@ -225,7 +226,7 @@ def start_worker(settings):
     """Start `db_worker` processes on the test database; they are killed after the test."""
     processes = []
 
-    def start(**env_overrides):
+    def start(clock_skew=None, **env_overrides):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -235,11 +236,16 @@ def start_worker(settings):
             "MEMORIES_READ_TIMEOUT": str(settings.MEMORIES_READ_TIMEOUT),
             "MEMORIES_UPLOADS_PER_MINUTE": str(settings.MEMORIES_UPLOADS_PER_MINUTE),
             "SEND_RETRY_BASE_SECONDS": str(settings.SEND_RETRY_BASE_SECONDS),
+            "SEND_HOLD_SECONDS": str(settings.SEND_HOLD_SECONDS),
             "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
         }
         env.update({k: str(v) for k, v in env_overrides.items()})
+        program = ["manage.py"]
+        if clock_skew is not None:  # this process's clock only
+            program = ["tests/skewed_worker.py"]
+            env["CLOCK_SKEW_SECONDS"] = str(clock_skew)
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.05",
+            [sys.executable, *program, "db_worker", "--no-reload", "--interval", "0.05",
              "--no-startup-delay"],
             cwd=REPO,
             env=env,

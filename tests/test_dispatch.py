@@ -36,29 +36,6 @@ def queue_many(team, user, n):
     return submissions
 
 
-def test_three_workers_send_each_submission_once_within_the_rate(
-    sandbox, settings, alice, team_a, start_worker
-):
-    # The gate allows 10 per second; the sandbox refuses an 11th within any second.
-    settings.MEMORIES_UPLOADS_PER_MINUTE = 600
-    sandbox.uploads_per_interval, sandbox.rate_interval = 11, 1.0
-    submissions = queue_many(team_a, alice, 25)
-    for _ in range(3):
-        start_worker()
-    assert wait_for(
-        lambda: not Submission.objects.filter(status__in=[Status.QUEUED, Status.SENDING]).exists(),
-        timeout=40,
-    )
-    assert sandbox.count("0429") == 0
-    assert sandbox.max_accepted_in_window(1.0) <= 11
-    sent_urls = [record.fields["url"][0] for record in sandbox.accepted]
-    assert sorted(sent_urls) == sorted(s.url for s in submissions)  # each exactly once
-    assert (
-        Submission.objects.exclude(status=Status.PROCESSING).exclude(status=Status.PARSED).count()
-        == 0
-    )
-
-
 def kill_worker_at(pause_point, start_worker, reached):
     """Start a worker that pauses at `pause_point`, SIGKILL it there, let its lease run out."""
     doomed = start_worker(SEND_TEST_PAUSE=pause_point, SEND_LEASE_SECONDS=LEASE)

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory, TeamFactory, UserFactory
-from uploads import queue
+from uploads import queue, sending
 from uploads.models import Status, Submission, UploadGate
 
 
@@ -20,7 +20,7 @@ def queue_up(team, user, n, start):
 def send_order(n):
     order = []
     for _ in range(n):
-        submission = Submission.claim_next(lease_seconds=60)
+        submission = sending.claim_next_in_line()
         if submission is None:
             break
         order.append(submission.pk)

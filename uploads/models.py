@@ -8,13 +8,14 @@ import hashlib
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import F, Min, Q
+from django.db.models.functions import Greatest, Now
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -145,6 +146,31 @@ class TransitionError(Exception):
     """A status change that the status model does not allow."""
 
 
+class ClaimLost(TransitionError):
+    """A step of a send whose claim is gone: recovered, settled, or claimed again.
+
+    The worker that gets this stops: it sends nothing and changes nothing more.
+    """
+
+
+def database_now():
+    """The database's clock: the same for every process, whatever host it runs on."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT STATEMENT_TIMESTAMP()")
+            return cursor.fetchone()[0]
+        cursor.execute("SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')")
+        value = datetime.fromisoformat(cursor.fetchone()[0])
+    return value.replace(tzinfo=UTC)
+
+
+def local_time(database_moment):
+    """A database-clock time as this host's clock reads it (for scheduling here)."""
+    if database_moment is None:
+        return None
+    return timezone.now() + (database_moment - database_now())
+
+
 class CallbackLimitReached(Exception):
     """One token called far more often than a video's life needs."""
 
@@ -161,14 +187,15 @@ class SubmissionQuerySet(models.QuerySet):
 
     def ready_to_send(self):
         return self.filter(status=Status.QUEUED).filter(
-            Q(not_before__isnull=True) | Q(not_before__lte=timezone.now())
+            Q(not_before__isnull=True) | Q(not_before__lte=Now())
         )
 
     def next_retry_at(self):
-        """When the earliest submission that is waiting out a backoff becomes ready."""
-        return self.filter(status=Status.QUEUED, not_before__gt=timezone.now()).aggregate(
+        """When (on this host's clock) the earliest one waiting out a backoff becomes ready."""
+        at = self.filter(status=Status.QUEUED, not_before__gt=Now()).aggregate(
             at=Min("not_before")
         )["at"]
+        return local_time(at)
 
 
 class Submission(models.Model):
@@ -199,6 +226,12 @@ class Submission(models.Model):
     error_code = models.CharField(max_length=16, blank=True)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The claim number: one more at every claim. Each step of a send is
+    # conditional on it, so a worker whose claim was taken away changes nothing.
+    claim = models.PositiveIntegerField("claim number", default=0, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The team's turn before this claim took it, given back after a setback.
+    team_turn_before = models.DateTimeField(null=True, blank=True, editable=False)
     callback_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     # Callbacks counted in the current hour (hours since the epoch), for the
     # per-token abuse limit: kept in the row so counting costs one UPDATE.
@@ -257,34 +290,76 @@ class Submission(models.Model):
         return self.status in FINAL_STATUSES
 
     # --- the one way to change status --------------------------------------
+    #
+    # Every status write goes through `_write_move` with the row locked: the
+    # claim, a send's outcome, a callback, a poll, recovery, cancelling and the
+    # admin's actions. It checks ALLOWED_MOVES, sets what the new status needs
+    # and writes one event. Times that decide what happens next (leases, poll
+    # times, retry times) come from the database's clock, never from the clock
+    # of whichever host runs the code.
 
-    def transition(self, to, *, kind, message="", actor=None, data=None, **fields):
+    def transition(
+        self, to, *, kind, message="", actor=None, data=None, claim=None, only_from=None, **fields
+    ):
         """Move to `to`, refusing moves the status model does not allow.
 
-        Locks the row, re-reads the current status, writes the new status and
-        `fields`, and records one event. Returns the event.
+        `claim`: the move is a step of the send that holds this claim number;
+        ClaimLost if the send no longer holds it (recovered, settled, claimed
+        again). `only_from`: refuse unless the current status is one of these.
+        Locks the row and decides on what it finds there. Returns the event.
         """
         with transaction.atomic():
             current = Submission.objects.select_for_update().get(pk=self.pk)
-            if to not in ALLOWED_MOVES[current.status]:
+            if claim is not None and not current.holds(claim):
+                raise ClaimLost(f"Submission {self.pk}: claim {claim} is no longer held.")
+            if only_from is not None and current.status not in only_from:
                 raise TransitionError(
-                    f"Submission {self.pk}: {current.get_status_display()} → "
-                    f"{Status(to).label} is not allowed."
+                    f"Submission {self.pk} is {current.get_status_display()}, not "
+                    + " or ".join(Status(s).label for s in only_from)
+                    + "."
                 )
-            changes = {"status": to, "updated_at": timezone.now(), **fields}
-            if to in FINAL_STATUSES:
-                changes.setdefault("finished_at", timezone.now())
-            Submission.objects.filter(pk=self.pk).update(**changes)
-            event = self.events.create(
-                kind=kind,
-                from_status=current.status,
-                to_status=to,
-                message=message,
-                actor=actor,
-                data=data or {},
+            event = current._write_move(
+                to, kind=kind, message=message, actor=actor, data=data, **fields
             )
         self.refresh_from_db()
         return event
+
+    def holds(self, claim):
+        """True while the send with this claim number is still the one under way."""
+        return self.status == Status.SENDING and self.claim == claim
+
+    def _write_move(self, to, *, kind, message="", actor=None, data=None, **fields):
+        """Write a move of this (locked, freshly read) row and its event. The one writer."""
+        if to not in ALLOWED_MOVES[self.status]:
+            raise TransitionError(
+                f"Submission {self.pk}: {self.get_status_display()} → "
+                f"{Status(to).label} is not allowed."
+            )
+        changes = {**self._needs(to), "status": to, "updated_at": Now(), **fields}
+        Submission.objects.filter(pk=self.pk).update(**changes)
+        return self.events.create(
+            kind=kind,
+            from_status=self.status,
+            to_status=to,
+            message=message,
+            actor=actor,
+            data=data or {},
+        )
+
+    def _needs(self, to):
+        """What a status needs besides itself, in database-clock times."""
+        needs = {}
+        if to != Status.SENDING:
+            needs["lease_expires_at"] = None
+        if to == Status.QUEUED:
+            needs["request_started_at"] = None
+        if to == Status.PROCESSING:
+            # Every way into processing is polled until final: callbacks may never come.
+            needs["next_poll_at"] = Now() + timedelta(seconds=settings.POLL_MIN_INTERVAL_SECONDS)
+        elif to in FINAL_STATUSES:
+            needs["next_poll_at"] = None
+        needs["finished_at"] = Now() if to in FINAL_STATUSES else None
+        return needs
 
     def record(self, kind, message="", *, actor=None, data=None):
         """An event that changes no status."""
@@ -300,37 +375,41 @@ class Submission(models.Model):
     # --- the worker's side ---------------------------------------------------
 
     @classmethod
-    def claim_next(cls, lease_seconds):
-        """Claim the next waiting submission in fair order for sending, or return None.
+    def take_claim(cls, pk, lease_seconds):
+        """Claim this waiting submission for sending; None if it is no longer waiting.
 
-        A conditional UPDATE that must change exactly one row: on SQLite there
-        is no SELECT ... FOR UPDATE, and two workers may pick the same row.
+        The claim number goes up by one: every later step of this send is
+        conditional on it. The team's turn is taken, and remembered so that a
+        setback can give it back.
         """
-        from .queue import next_in_line
+        with transaction.atomic():
+            current = cls.objects.ready_to_send().select_for_update().filter(pk=pk).first()
+            if current is None:
+                return None  # another worker took it, or it was cancelled
+            now = database_now()
+            team = Team.objects.select_for_update().get(pk=current.team_id)
+            current._write_move(
+                Status.SENDING,
+                kind=Event.Kind.CLAIMED,
+                message=f"Attempt {current.attempts + 1}.",
+                claim=F("claim") + 1,
+                attempts=F("attempts") + 1,
+                claimed_at=now,
+                team_turn_before=team.last_sent_at,
+                lease_expires_at=Now() + timedelta(seconds=lease_seconds),
+                request_started_at=None,
+            )
+            Team.objects.filter(pk=team.pk).update(last_sent_at=now)
+        return cls.objects.select_related("team").get(pk=pk)
 
-        while True:
-            candidate = next_in_line()
-            if candidate is None:
-                return None
-            now = timezone.now()
-            with transaction.atomic():
-                claimed = cls.objects.filter(pk=candidate, status=Status.QUEUED).update(
-                    status=Status.SENDING,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    attempts=F("attempts") + 1,
-                    updated_at=now,
-                )
-                if claimed == 1:
-                    submission = cls.objects.select_related("team").get(pk=candidate)
-                    Team.objects.filter(pk=submission.team_id).update(last_sent_at=now)
-                    submission.events.create(
-                        kind=Event.Kind.CLAIMED,
-                        from_status=Status.QUEUED,
-                        to_status=Status.SENDING,
-                        message=f"Attempt {submission.attempts}.",
-                    )
-                    return submission
-            # Another worker took it first: look again.
+    def give_back_turn(self):
+        """A setback that was not the team's doing: its turn in the round-robin comes back.
+
+        Only if no other send of the team was claimed since (that one used a turn of its own).
+        """
+        Team.objects.filter(pk=self.team_id, last_sent_at=self.claimed_at).update(
+            last_sent_at=self.team_turn_before
+        )
 
     def new_callback_token(self):
         """A fresh unguessable token; only its hash is stored."""
@@ -339,40 +418,99 @@ class Submission(models.Model):
         self.callback_token_hash = hash_token(token)
         return token
 
-    def mark_request_started(self, unique_id):
-        """Just before the request leaves: from now on its outcome may be unknown."""
-        now = timezone.now()
-        Submission.objects.filter(pk=self.pk).update(
-            request_started_at=now, unique_id=unique_id, updated_at=now
-        )
-        self.request_started_at, self.unique_id = now, unique_id
+    def start_request(self, claim, *, unique_id, lease_seconds, token_hash=None):
+        """Just before the request leaves: True if this send still holds its claim.
 
-    def mark_accepted(self, *, video_no, api_status, message):
-        """memories.ai took it. A callback may have got here first and moved it on."""
+        From here on its outcome may be unknown, so recovery will not resend it.
+        The lease is renewed for the request's whole deadline; a claim whose
+        lease ran out (a stalled worker) is not renewed: it sends nothing.
+        """
+        fields = {
+            "request_started_at": Now(),
+            "unique_id": unique_id,
+            "lease_expires_at": Now() + timedelta(seconds=lease_seconds),
+            "updated_at": Now(),
+        }
+        if token_hash is not None:
+            fields["callback_token_hash"] = token_hash
+        started = Submission.objects.filter(
+            pk=self.pk, status=Status.SENDING, claim=claim, lease_expires_at__gt=Now()
+        ).update(**fields)
+        if started:
+            self.unique_id = unique_id
+            if token_hash is not None:
+                self.callback_token_hash = token_hash
+        return bool(started)
+
+    def mark_accepted(self, *, video_no, api_status, message, claim=None):
+        """memories.ai took it: keep its video number and move on.
+
+        The answer may come after a callback moved it on (kept as it is), or
+        after this send's lease ran out and recovery set it aside for review
+        (memories.ai has the video: it moves on, with an event saying so). An
+        answer to an older claim that a person sent again is only recorded.
+        """
         target = API_STATUS_TO_STATUS.get(api_status, Status.PROCESSING)
+        data = {"video_no": video_no, "api_status": api_status}
         with transaction.atomic():
             current = Submission.objects.select_for_update().get(pk=self.pk)
-            fields = {
-                "sent_at": timezone.now(),
-                "lease_expires_at": None,
-                "next_poll_at": timezone.now()
-                + timedelta(seconds=settings.POLL_MIN_INTERVAL_SECONDS),
-            }
+            if claim is not None and current.claim != claim:
+                current.record(
+                    Event.Kind.ACCEPTED,
+                    f"{message} The answer to attempt {claim} came after it was sent again; "
+                    "nothing changed.",
+                    data=data,
+                )
+                self.refresh_from_db()
+                return
+            fields = {"sent_at": Now()}
             if not current.video_no:
                 fields["video_no"] = video_no
-            if current.status == Status.SENDING:
-                fields.update(status=target, api_status=api_status)
-                if target in FINAL_STATUSES:
-                    fields["finished_at"] = timezone.now()
-            Submission.objects.filter(pk=self.pk).update(**fields)
-            current.events.create(
-                kind=Event.Kind.ACCEPTED,
-                from_status=current.status,
-                to_status=fields.get("status", current.status),
-                message=message,
-                data={"video_no": video_no, "api_status": api_status},
-            )
+            if current.status == Status.NEEDS_REVIEW:
+                message += " The answer came after the send's lease ran out; memories.ai has it."
+            if current.status in (Status.SENDING, Status.NEEDS_REVIEW):
+                fields["api_status"] = api_status
+                current._write_move(target, kind=Event.Kind.ACCEPTED, message=message, data=data,
+                                    **fields)  # fmt: skip
+            else:
+                Submission.objects.filter(pk=self.pk).update(updated_at=Now(), **fields)
+                current.record(Event.Kind.ACCEPTED, message, data=data)
         self.refresh_from_db()
+
+    @classmethod
+    def recover(cls, pk):
+        """A send whose lease ran out: decided under the row lock, on the row as it is now.
+
+        If its request had not left, nothing left: back to the queue, the
+        attempt not counted. If it had, memories.ai may have it: a person
+        decides (a callback, a late answer or a poll may still settle it).
+        Returns the new status, or None when it moved on meanwhile.
+        """
+        with transaction.atomic():
+            current = (
+                cls.objects.select_for_update()
+                .filter(pk=pk, status=Status.SENDING, lease_expires_at__lt=Now())
+                .first()
+            )
+            if current is None:
+                return None
+            if current.request_started_at is None:
+                current._write_move(
+                    Status.QUEUED,
+                    kind=Event.Kind.RECOVERED,
+                    message="The worker stopped before sending; back in the queue.",
+                    attempts=Greatest(F("attempts") - 1, 0),
+                )
+                current.give_back_turn()
+                return Status.QUEUED
+            current._write_move(
+                Status.NEEDS_REVIEW,
+                kind=Event.Kind.RECOVERED,
+                message="The worker stopped after the request left; memories.ai may have it. "
+                "Not resent automatically.",
+                error_message="The worker stopped while sending.",
+            )
+            return Status.NEEDS_REVIEW
 
     # --- memories.ai's side ---------------------------------------------------
 
@@ -437,29 +575,25 @@ class Submission(models.Model):
                 # count it on the event it repeats, or note it once.
                 if Event.count_repeat(current.pk, kind, api_status):
                     return "repeat"
-                current.events.create(
-                    kind=kind,
-                    from_status=current.status,
-                    to_status=current.status,
-                    message=f"memories.ai says {api_status}; stays {current.get_status_display()}.",
+                current.record(
+                    kind,
+                    f"memories.ai says {api_status}; stays {current.get_status_display()}.",
                     actor=actor,
                     data=data,
                 )
                 return "ignored"
-            fields = {"api_status": api_status, "status": target, "updated_at": timezone.now()}
+            fields = {"api_status": api_status}
             if video_no and not current.video_no:
                 fields["video_no"] = video_no
-            if target in FINAL_STATUSES:
-                fields["finished_at"] = timezone.now()
-            Submission.objects.filter(pk=self.pk).update(**fields)
-            current.events.create(
+            current._write_move(
+                target,
                 kind=kind,
-                from_status=current.status,
-                to_status=target,
                 message=f"memories.ai says {api_status}.",
                 actor=actor,
                 data=data,
+                **fields,
             )
+        self.status = target
         for name, value in fields.items():
             setattr(self, name, value)
         return "changed"
@@ -587,7 +721,14 @@ class UploadGate(models.Model):
 
     @classmethod
     def get(cls):
-        gate, _ = cls.objects.get_or_create(pk=1)
+        gate = cls.objects.filter(pk=1).first()
+        if gate is None:
+            # Open now by the database's clock, not by the clock of the host that
+            # happens to create the row first.
+            cls.objects.get_or_create(
+                pk=1, defaults={"next_allowed_at": Now(), "list_next_allowed_at": Now()}
+            )
+            gate = cls.objects.get(pk=1)
         return gate
 
     # Requests are spaced 1% wider than the rate strictly needs, so that
@@ -609,13 +750,20 @@ class UploadGate(models.Model):
     def _take(cls, field, interval, **conditions):
         """Take a slot when `field` has passed: move it one interval on, or say when it opens.
 
-        Whoever changes the row got the slot; the others get the time to come back.
+        Whoever changes the row got the slot; the others get the time to come
+        back (on this host's clock). The database's clock decides, so a host
+        whose clock runs fast cannot take a slot early.
         """
-        now = timezone.now()
         row = cls._row()
-        if row.filter(**{f"{field}__lte": now}, **conditions).update(**{field: now + interval}):
+        if row.filter(**{f"{field}__lte": Now()}, **conditions).update(**{field: Now() + interval}):
             return None
-        return row.values_list(field, flat=True).get()
+        opens_at, now = row.annotate(now=Now()).values_list(field, "now").get()
+        return timezone.now() + max(opens_at - now, timedelta(0))
+
+    @classmethod
+    def next_slot_at(cls):
+        """When the next upload slot opens, on this host's clock."""
+        return local_time(cls._row().values_list("next_allowed_at", flat=True).get())
 
     @classmethod
     def take_slot(cls):
@@ -629,17 +777,21 @@ class UploadGate(models.Model):
         return cls._take("list_next_allowed_at", interval)
 
     @classmethod
-    def mark_request_leaving(cls):
-        """The request leaves now: the next may leave one interval later, at the earliest."""
-        earliest = timezone.now() + cls.interval()
-        cls.objects.filter(pk=1, next_allowed_at__lt=earliest).update(next_allowed_at=earliest)
+    def space_from_now(cls):
+        """No slot sooner than one interval from now.
+
+        Called as a request leaves and again once its answer is in: memories.ai
+        counts it somewhere in between, so spacing from the answer keeps the
+        next request an interval away however slow this one was.
+        """
+        cls._row().update(next_allowed_at=Greatest(F("next_allowed_at"), Now() + cls.interval()))
 
     @classmethod
     def push_back(cls, delay):
-        """After a rate-limit answer: no slot before `delay` from now."""
-        now = timezone.now()
-        cls.objects.filter(pk=1).update(
-            next_allowed_at=now + delay, rate_limited_streak=F("rate_limited_streak") + 1
+        """After a rate-limit answer: no slot before `delay` from now, nor the planned one."""
+        cls._row().update(
+            next_allowed_at=Greatest(F("next_allowed_at"), Now() + delay),
+            rate_limited_streak=F("rate_limited_streak") + 1,
         )
 
     @classmethod

@@ -10,6 +10,7 @@ from datetime import timedelta
 from itertools import groupby
 
 from django.conf import settings
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from . import client as api
@@ -28,10 +29,9 @@ def next_poll_delay(submission, now):
     return timedelta(seconds=seconds)
 
 
-def due_for_poll(now=None):
-    now = now or timezone.now()
+def due_for_poll():
     return (
-        Submission.objects.filter(status=Status.PROCESSING, next_poll_at__lte=now)
+        Submission.objects.filter(status=Status.PROCESSING, next_poll_at__lte=Now())
         .exclude(video_no="")
         .order_by("unique_id", "next_poll_at")
     )
@@ -75,7 +75,7 @@ def _poll_batch(client, scope, batch):
     now = timezone.now()
     for submission in batch:
         Submission.objects.filter(pk=submission.pk, status=Status.PROCESSING).update(
-            next_poll_at=now + next_poll_delay(submission, now)
+            next_poll_at=Now() + next_poll_delay(submission, now)
         )
     return changed
 

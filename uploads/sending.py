@@ -6,16 +6,28 @@ the task backend only carries wake-ups ("send the next waiting submission").
 
 import logging
 import random
+import secrets
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 
 from . import client as api
 from . import probe, url_policy
-from .models import Event, Status, Submission, TransitionError, UploadGate
+from .models import (
+    ClaimLost,
+    Event,
+    Status,
+    Submission,
+    TransitionError,
+    UploadGate,
+    hash_token,
+)
 from .queue import next_in_line
 
 logger = logging.getLogger(__name__)
@@ -44,6 +56,7 @@ def get_client():
         api_key(),
         connect_timeout=settings.MEMORIES_CONNECT_TIMEOUT,
         read_timeout=settings.MEMORIES_READ_TIMEOUT,
+        deadline=request_deadline(),
     )
 
 
@@ -74,16 +87,24 @@ def build_upload_request(submission, callback=""):
             else ""
         ),
         camera_model=submission.camera_model,
-        latitude="" if submission.latitude is None else str(submission.latitude),
-        longitude="" if submission.longitude is None else str(submission.longitude),
+        # Fixed-point: str() writes a tiny Decimal as "1E-7", which memories.ai refuses.
+        latitude="" if submission.latitude is None else format(submission.latitude, "f"),
+        longitude="" if submission.longitude is None else format(submission.longitude, "f"),
         tags=list(submission.tags),
         retain_original_video=submission.retain_original_video,
         video_transcription_prompt=submission.video_transcription_prompt,
     )
 
 
+def request_deadline():
+    """The longest a request to memories.ai may take, all of it: shorter than the lease."""
+    configured = settings.MEMORIES_CONNECT_TIMEOUT + settings.MEMORIES_READ_TIMEOUT
+    return min(configured, 0.8 * lease_seconds())
+
+
 def lease_seconds():
-    # Longer than the longest request can take, so a live worker keeps its lease.
+    """How long a claim holds. Renewed as the request leaves, and longer than its deadline,
+    so a live worker keeps its lease; a stalled one loses it and sends nothing."""
     if settings.SEND_LEASE_SECONDS:
         return settings.SEND_LEASE_SECONDS
     return settings.MEMORIES_CONNECT_TIMEOUT + settings.MEMORIES_READ_TIMEOUT + 30
@@ -111,16 +132,41 @@ def send_next():
     drop_dead_links()
     if not Submission.objects.ready_to_send().exists():
         return "idle", Submission.objects.next_retry_at()
-    opens_at = UploadGate.take_slot()
+    opens_at = take_slot()
     if opens_at is not None:
         return "waiting for the gate", opens_at
-    submission = Submission.claim_next(lease_seconds())
+    submission = claim_next_in_line()
     if submission is None:
         return "idle", Submission.objects.next_retry_at()
-    send(submission, client)
+    outcome = f"sent {submission.pk}" if send(submission, client) else f"claim lost {submission.pk}"
     if Submission.objects.ready_to_send().exists():
-        return f"sent {submission.pk}", UploadGate.get().next_allowed_at
-    return f"sent {submission.pk}", Submission.objects.next_retry_at()
+        return outcome, UploadGate.next_slot_at()
+    return outcome, Submission.objects.next_retry_at()
+
+
+def claim_next_in_line():
+    """Claim the next waiting submission in fair order for sending, or return None."""
+    while (candidate := next_in_line()) is not None:
+        _test_pause_point("before_claim")
+        submission = Submission.take_claim(candidate, lease_seconds())
+        if submission is not None:
+            return submission
+        # Another worker took it first: look again.
+    return None
+
+
+def take_slot():
+    """Take the upload slot; if it opens within SEND_HOLD_SECONDS, wait for it here.
+
+    Wake-ups come that much early (a worker picks up a task only as often as it
+    polls): holding the last moment makes each upload leave when its slot opens.
+    """
+    opens_at = UploadGate.take_slot()
+    hold = timedelta(seconds=settings.SEND_HOLD_SECONDS)
+    while opens_at is not None and opens_at - timezone.now() <= hold:
+        time.sleep(max((opens_at - timezone.now()).total_seconds(), 0.001))
+        opens_at = UploadGate.take_slot()
+    return opens_at
 
 
 def needs_recheck(submission, now):
@@ -149,11 +195,14 @@ def drop_dead_links(limit=5):
             probe.recheck_url(submission.url, **url_policy.probe_options(submission.team))
         except probe.ProbeError as exc:
             try:
+                # Only while it still waits: another worker may have claimed
+                # and sent it during the check.
                 submission.transition(
                     Status.FAILED,
                     kind=Event.Kind.REFUSED,
                     message=f"The link stopped working while it waited: {exc.message}",
                     error_message=f"The link stopped working while it waited: {exc.message}",
+                    only_from={Status.QUEUED},
                 )
             except TransitionError:
                 return  # cancelled or claimed meanwhile
@@ -165,82 +214,127 @@ def drop_dead_links(limit=5):
 
 
 def send(submission, client):
-    """Send one claimed submission and record what came of it."""
-    token = submission.new_callback_token() if settings.PUBLIC_BASE_URL else ""
+    """Send one claimed submission and record what came of it; False if it was not sent.
+
+    Every step is conditional on the claim: a worker that stalled past its
+    lease finds the claim gone and sends nothing, and an answer that comes
+    after the lease ran out changes only what it may (see mark_accepted).
+    """
+    claim = submission.claim
+    token = secrets.token_urlsafe(32) if settings.PUBLIC_BASE_URL else ""
     upload = build_upload_request(submission, callback_url(token) if token else "")
     _test_pause_point("before_request")
-    submission.mark_request_started(upload.unique_id)
-    # Space requests by their departure, not by when the slot was taken.
-    UploadGate.mark_request_leaving()
+    with transaction.atomic():
+        started = submission.start_request(
+            claim,
+            unique_id=upload.unique_id,
+            lease_seconds=lease_seconds(),
+            token_hash=hash_token(token) if token else None,
+        )
+        if started:
+            # Space requests by their departure, not by when the slot was taken.
+            UploadGate.space_from_now()
+    if not started:
+        logger.warning(
+            "submission=%s claim=%s lost before its request left; not sent", submission.pk, claim
+        )
+        return False
+    outcome = None
     try:
         accepted = client.upload_url(upload)
-    except api.RateLimited as exc:
+    except api.MemoriesError as exc:
+        outcome = exc
+    finally:
+        # And by its answer: memories.ai counted it somewhere in between.
+        UploadGate.space_from_now()
+    _test_pause_point("after_request")
+    try:
+        if outcome is None:
+            UploadGate.reset_streak()
+            submission.mark_accepted(
+                video_no=accepted.video_no,
+                api_status=accepted.video_status,
+                message=f"Accepted as {accepted.video_no} in scope “{upload.unique_id}”.",
+                claim=claim,
+            )
+        else:
+            _settle(submission, claim, outcome)
+    except ClaimLost:
+        submission.record(
+            Event.Kind.NOTE,
+            f"The answer to attempt {submission.attempts} came after this send lost its claim "
+            f"(its lease ran out, or a callback moved it on); it changed nothing: "
+            f"{outcome.message}",
+        )
+    submission.refresh_from_db(fields=["status"])
+    logger.info(
+        "submission=%s team=%s status=%s", submission.pk, submission.team_id, submission.status
+    )
+    return True
+
+
+def _settle(submission, claim, exc):
+    """Record a send that memories.ai did not accept. ClaimLost if the send lost its claim."""
+    if isinstance(exc, api.RateLimited):
         # Not the submission's fault: back to the head of its line, and the
         # gate waits longer each time memories.ai says it is busy.
         delay = retry_delay(UploadGate.get().rate_limited_streak + 1)
         UploadGate.push_back(delay)
         _back_in_line(
             submission,
+            claim,
             Event.Kind.RETRY,
             f"memories.ai is busy ({exc.code}); trying again in {delay.total_seconds():.0f} s.",
         )
-    except api.NotSent as exc:
-        _retry_or_fail(submission, exc)
-    except api.InvalidRequest as exc:
+    elif isinstance(exc, api.NotSent):
+        _retry_or_fail(submission, claim, exc)
+    elif isinstance(exc, api.InvalidRequest):
         submission.transition(
             Status.FAILED,
             kind=Event.Kind.REFUSED,
             message=exc.message,
             error_code=exc.code,
             error_message=exc.message,
-            lease_expires_at=None,
             data={"code": exc.code},
+            claim=claim,
         )
-    except api.AccountProblem as exc:
+    elif isinstance(exc, api.AccountProblem):
         # Every other submission would fail the same way: stop them all.
         UploadGate.pause(f"memories.ai refused the account ({exc.code}): {exc.message}")
         _back_in_line(
             submission,
+            claim,
             Event.Kind.REFUSED,
             f"Sending paused: {exc.message} ({exc.code}). It keeps its place.",
             data={"code": exc.code},
         )
-    except api.UnknownOutcome as exc:
+    else:
         submission.transition(
             Status.NEEDS_REVIEW,
             kind=Event.Kind.UNKNOWN,
             message=f"{exc.message} memories.ai may have taken it; it is not resent "
             "automatically. A callback will settle it, or an administrator decides.",
             error_message=exc.message,
-            lease_expires_at=None,
+            claim=claim,
         )
-    else:
-        UploadGate.reset_streak()
-        _test_pause_point("after_request")
-        submission.mark_accepted(
-            video_no=accepted.video_no,
-            api_status=accepted.video_status,
-            message=f"Accepted as {accepted.video_no} in scope “{upload.unique_id}”.",
+
+
+def _back_in_line(submission, claim, kind, message, data=None):
+    """Not sent, through no fault of its own: back to its place, the attempt not counted,
+    and its team keeps its turn."""
+    with transaction.atomic():
+        submission.transition(
+            Status.QUEUED,
+            kind=kind,
+            message=message,
+            attempts=F("attempts") - 1,
+            data=data,
+            claim=claim,
         )
-    logger.info(
-        "submission=%s team=%s status=%s", submission.pk, submission.team_id, submission.status
-    )
+        submission.give_back_turn()
 
 
-def _back_in_line(submission, kind, message, data=None):
-    """Not sent, through no fault of its own: back to its place, the attempt not counted."""
-    submission.transition(
-        Status.QUEUED,
-        kind=kind,
-        message=message,
-        attempts=submission.attempts - 1,
-        request_started_at=None,
-        lease_expires_at=None,
-        data=data,
-    )
-
-
-def _retry_or_fail(submission, exc):
+def _retry_or_fail(submission, claim, exc):
     if submission.attempts >= settings.SEND_MAX_ATTEMPTS:
         submission.transition(
             Status.FAILED,
@@ -248,18 +342,19 @@ def _retry_or_fail(submission, exc):
             message=f"{exc.message} Gave up after {submission.attempts} attempts.",
             error_code=exc.code,
             error_message=exc.message,
-            lease_expires_at=None,
+            claim=claim,
         )
         return
     delay = retry_delay(submission.attempts)
-    submission.transition(
-        Status.QUEUED,
-        kind=Event.Kind.RETRY,
-        message=f"{exc.message} Not taken; trying again in {int(delay.total_seconds())} s.",
-        not_before=timezone.now() + delay,
-        request_started_at=None,
-        lease_expires_at=None,
-    )
+    with transaction.atomic():
+        submission.transition(
+            Status.QUEUED,
+            kind=Event.Kind.RETRY,
+            message=f"{exc.message} Not taken; trying again in {int(delay.total_seconds())} s.",
+            not_before=Now() + delay,
+            claim=claim,
+        )
+        submission.give_back_turn()
 
 
 def _test_pause_point(name):

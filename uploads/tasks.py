@@ -1,5 +1,8 @@
 """Background tasks. Arguments and results are plain JSON values, never secrets."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Q
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
@@ -14,7 +17,8 @@ def send_next_submission():
     """Wake-up: send the next waiting submission, then schedule the next wake-up."""
     outcome, again_at = sending.send_next()
     if again_at is not None:
-        wake_sender(at=again_at)
+        # Early: the task waits for the slot's last moments itself (SEND_HOLD_SECONDS).
+        wake_sender(at=again_at - timedelta(seconds=settings.SEND_HOLD_SECONDS))
     return outcome
 
 
