@@ -350,14 +350,13 @@ class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
 class _PinnedAddressAdapter(HTTPAdapter):
     """Connects to the address `resolve` checked, keeping the Host header and TLS name.
 
-    The technique is requests-hardened's `IPFilterAdapter` (installed; its source is
-    the model for this class): swap the pool's host for the checked IP, and give
-    urllib3 the original name for the Host header, SNI and certificate matching.
-    We do not use that adapter itself because its `filter_host` resolves with a bare
-    `socket.getaddrinfo` (no timeout, so DNS escapes the probe deadline, and no way to
-    inject a resolver in tests), keeps only the first address, allows loopback only as
-    a whole, and judges addresses by `ipaddress` flags plus a short list, not by our
-    tables (it lets `::a00:1`, IPv4-compatible 10.0.0.1, through for instance).
+    The pool's host becomes the checked IP; urllib3 gets the original name for the
+    Host header, SNI and certificate matching (the technique of requests-hardened's
+    `IPFilterAdapter`). That package is not a dependency: its adapter resolves with a
+    bare `getaddrinfo` (no timeout, so DNS would escape the probe deadline, and no
+    resolver to inject in tests), keeps only the first address, allows loopback only
+    as a whole, and judges addresses by `ipaddress` flags instead of
+    `uploads.addresses` (it lets `::a00:1`, IPv4-compatible 10.0.0.1, through).
     """
 
     def __init__(self, resolve: Callable[[str, int], str]):
