@@ -1,8 +1,9 @@
 """Address rules for the video URLs people submit: which hosts memories.ai can reach.
 
 Pure functions, no DNS and no Django. The form calls `check_url` on what a person
-typed; the probe (`uploads.probe`) calls `is_public_address` on every address a
-host name resolves to before it connects.
+typed; the probe (`uploads.probe`) calls it again on every redirect and on every
+host a playlist names, and calls `address_problem` on every address a host name
+resolves to before it connects.
 
 Why our own tables instead of `ipaddress`'s flags: Python 3.12 counts
 `64:ff9b::a00:1` (NAT64 of 10.0.0.1) and `2002:a00:1::` (6to4 of 10.0.0.1) as
