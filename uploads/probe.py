@@ -127,7 +127,6 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class _Options:
-    allow_private: bool = False
     large_files_allowed: bool = False
     deadline: float = 5.0
     max_bytes: int = DEFAULT_MAX_BYTES
@@ -143,7 +142,6 @@ class _Options:
 def probe_url(
     url: str,
     *,
-    allow_private: bool = False,
     large_files_allowed: bool = False,
     deadline: float = 5.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -163,13 +161,12 @@ def probe_url(
     and each variant playlist is fetched (at most `max_playlist_bytes` each, at most
     `max_variants` of them) and checked, then its size is estimated.
 
-    `allow_private` (tests, sandbox) lifts only the address checks.
     `resolver(host, port) -> addresses` replaces DNS (tests); `extra_allowed_networks`
-    lets the listed networks through the address check (tests serve on loopback).
+    lets the listed networks through the address checks (tests and the sandbox serve on
+    loopback: `uploads.url_policy` passes it when URL_PROBE_ALLOW_PRIVATE is on).
     `max_bytes` caps what is read of any body that is not a playlist.
     """
     options = _make_options(
-        allow_private=allow_private,
         large_files_allowed=large_files_allowed,
         deadline=deadline,
         max_bytes=max_bytes,
@@ -440,7 +437,6 @@ class _Fetcher:
         try:
             return check_url(
                 url,
-                allow_private=self.options.allow_private,
                 allowed_ports=self.options.allowed_ports,
                 extra_allowed_networks=self.options.extra_allowed_networks,
             )
@@ -449,7 +445,7 @@ class _Fetcher:
             raise ProbeRefused(prefix + error.message) from None
 
     def address_allowed(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        if self.options.allow_private or address_problem(ip) is None:
+        if address_problem(ip) is None:
             return True
         return any(ip in network for network in self.options.extra_allowed_networks)
 
@@ -791,7 +787,6 @@ class _Probe:
             try:
                 check_url(
                     origin + "/",
-                    allow_private=self.options.allow_private,
                     allowed_ports=self.options.allowed_ports,
                     extra_allowed_networks=self.options.extra_allowed_networks,
                 )
