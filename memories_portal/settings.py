@@ -204,8 +204,9 @@ POLL_BATCH_SIZE = env.int("POLL_BATCH_SIZE", default=100)
 MEMORIES_LIST_PER_SECOND = env.float("MEMORIES_LIST_PER_SECOND", default=5.0)
 
 # --- URL checks ------------------------------------------------------------
-# Lets the URL checks accept loopback and private addresses. Only for tests and
-# the sandbox; never in production.
+# Lets the URL checks accept loopback addresses (127.0.0.0/8, ::1), where tests
+# and the sandbox serve; every other internal address stays refused. Never in
+# production.
 URL_PROBE_ALLOW_PRIVATE = env.bool("URL_PROBE_ALLOW_PRIVATE", default=False)
 # Ports a submitted URL may use. memories.ai's downloader is only known to
 # reach the standard web ports; other ports are often internal services.

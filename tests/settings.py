@@ -7,7 +7,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
-# Tests serve videos and the sandbox on loopback.
+# Tests serve videos and the sandbox on loopback: let loopback addresses through
+# (only those; every other internal address stays refused).
 os.environ.setdefault("URL_PROBE_ALLOW_PRIVATE", "1")
 # No real key in tests: the sandbox's, and nothing leaves loopback unless a test
 # points the portal at a sandbox (port 9 is "discard": connections are refused).

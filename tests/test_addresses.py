@@ -16,6 +16,7 @@ from uploads.addresses import (
     parse_host,
     parse_ipv4,
 )
+from uploads.url_policy import address_options
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -314,18 +315,29 @@ def test_check_url_accepts_other_ports_only_when_allowed():
         check_url("https://example.com:8443/v.mp4", allowed_ports=(443,))
 
 
+@pytest.fixture
+def private_switch_on(settings):
+    """URL_PROBE_ALLOW_PRIVATE on, with the production ports."""
+    settings.URL_PROBE_ALLOW_PRIVATE = True
+    settings.URL_PROBE_ALLOWED_PORTS = [80, 443]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/video.mp4", "http://[::1]/video.mp4"])
+def test_the_private_switch_lets_loopback_addresses_through(private_switch_on, url):
+    assert check_url(url, **address_options()) == url
+
+
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1/video.mp4",
         "http://localhost/video.mp4",
         "http://10.0.0.5/video.mp4",
-        "http://[::1]/video.mp4",
         "http://sandbox/video.mp4",
     ],
 )
-def test_allow_private_lifts_only_the_internal_address_check(url):
-    assert check_url(url, allow_private=True) == url
+def test_the_private_switch_keeps_other_internal_hosts_and_names_out(private_switch_on, url):
+    with pytest.raises(UnsafeURL, match="inside our network"):
+        check_url(url, **address_options())
 
 
 @pytest.mark.parametrize(
@@ -337,9 +349,9 @@ def test_allow_private_lifts_only_the_internal_address_check(url):
         "http://[fe80::1%25eth0]/video.mp4",
     ],
 )
-def test_allow_private_keeps_the_other_checks(url):
+def test_the_private_switch_keeps_the_other_checks(private_switch_on, url):
     with pytest.raises(UnsafeURL):
-        check_url(url, allow_private=True)
+        check_url(url, **address_options())
 
 
 def test_extra_allowed_networks_let_only_those_networks_through():

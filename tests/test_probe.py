@@ -22,6 +22,7 @@ import pytest
 
 from uploads import probe as probe_module
 from uploads.probe import ProbeRefused, ProbeResult, ProbeUnreachable, probe_url, recheck_url
+from uploads.url_policy import address_options
 
 MB = 1024**2
 GIB = 1024**3
@@ -396,7 +397,7 @@ def network(server, monkeypatch):
 
 @pytest.fixture
 def options(server, network):
-    """Production rules (allow_private=False) with only 127.0.0.1 let through."""
+    """Production rules with only 127.0.0.1 let through."""
     return {
         "resolver": network.resolve,
         "extra_allowed_networks": ["127.0.0.1/32"],
@@ -696,11 +697,16 @@ def test_it_refuses_loopback_when_private_addresses_are_not_allowed(server, netw
     assert network.connects == []
 
 
-def test_allow_private_lifts_only_the_address_check(server, network):
+def test_the_private_switch_lets_only_loopback_through(server, network, settings):
+    settings.URL_PROBE_ALLOW_PRIVATE = True
     url = f"http://127.0.0.1:{server.port}/video.mp4"
-    assert probe_url(url, allow_private=True, allowed_ports=(server.port,)).size == 1_000_000
+    settings.URL_PROBE_ALLOWED_PORTS = [server.port]
+    assert probe_url(url, **address_options()).size == 1_000_000
+    with pytest.raises(ProbeRefused, match="inside our network"):
+        probe_url(f"http://10.0.0.1:{server.port}/video.mp4", **address_options())
+    settings.URL_PROBE_ALLOWED_PORTS = [80, 443]
     with pytest.raises(ProbeRefused, match=f"port {server.port}"):
-        probe_url(url, allow_private=True)
+        probe_url(url, **address_options())
 
 
 def test_it_refuses_a_port_other_than_80_and_443_unless_allowed(server, options, network):

@@ -1,8 +1,9 @@
 """Address rules for the video URLs people submit: which hosts memories.ai can reach.
 
 Pure functions, no DNS and no Django. The form calls `check_url` on what a person
-typed; the probe (`uploads.probe`) calls `is_public_address` on every address a
-host name resolves to before it connects.
+typed; the probe (`uploads.probe`) calls it again on every redirect and on every
+host a playlist names, and calls `address_problem` on every address a host name
+resolves to before it connects.
 
 Why our own tables instead of `ipaddress`'s flags: Python 3.12 counts
 `64:ff9b::a00:1` (NAT64 of 10.0.0.1) and `2002:a00:1::` (6to4 of 10.0.0.1) as
@@ -332,7 +333,6 @@ def _split_netloc(netloc: str) -> tuple[str, int | None]:
 def check_url(
     url: str,
     *,
-    allow_private: bool = False,
     allowed_ports: Iterable[int] = DEFAULT_PORTS,
     extra_allowed_networks: Iterable[IPNetwork | str] = (),
 ) -> str:
@@ -342,9 +342,9 @@ def check_url(
     no host, non-public literal addresses in any written form, `localhost`, single-label
     and internal-only names, ports other than `allowed_ports` (80 and 443 by default).
 
-    `allow_private=True` (tests, sandbox) lifts only the internal-address and
-    internal-name checks. `extra_allowed_networks` lifts them for the listed networks
-    only (a test hook: let 127.0.0.1 through while 10.0.0.0/8 stays refused).
+    `extra_allowed_networks` lets literal addresses in the listed networks through
+    (URL_PROBE_ALLOW_PRIVATE passes loopback here, for tests and the sandbox); every
+    other internal address, and every internal-only name, stays refused.
     """
     if not isinstance(url, str) or not url.strip():
         raise UnsafeURL("Enter the address of the video.")
@@ -368,15 +368,14 @@ def check_url(
     if not host or host == "[]":
         raise UnsafeURL("This address has no host name.")
     ip = parse_host(host)
-    if not allow_private:
-        allowed = [ipaddress.ip_network(net) for net in extra_allowed_networks]
-        if ip is not None:
-            if not is_public_address(ip) and not any(ip in net for net in allowed):
-                raise UnsafeURL(refusal_message(ip, written=host.strip("[]")))
-        else:
-            problem = internal_name_problem(normalize_host(host))
-            if problem:
-                raise UnsafeURL(problem)
+    allowed = [ipaddress.ip_network(net) for net in extra_allowed_networks]
+    if ip is not None:
+        if not is_public_address(ip) and not any(ip in net for net in allowed):
+            raise UnsafeURL(refusal_message(ip, written=host.strip("[]")))
+    else:
+        problem = internal_name_problem(normalize_host(host))
+        if problem:
+            raise UnsafeURL(problem)
     ports = tuple(allowed_ports)
     if port is not None and port not in ports:
         shown = " and ".join(str(p) for p in ports) if ports else "none"

@@ -2,7 +2,9 @@
 
 Plain data in, plain data or typed errors out; no Django models, no retries
 (the dispatcher decides what to do with each outcome). Nothing else in the
-project builds HTTP requests to memories.ai.
+project builds HTTP requests to memories.ai. The API, every code and the
+outcome it becomes, and what the portal assumes where the documentation is
+silent: docs/memories-api.md.
 """
 
 import json

@@ -122,7 +122,6 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class _Options:
-    allow_private: bool = False
     large_files_allowed: bool = False
     deadline: float = 5.0
     max_bytes: int = DEFAULT_MAX_BYTES
@@ -138,7 +137,6 @@ class _Options:
 def probe_url(
     url: str,
     *,
-    allow_private: bool = False,
     large_files_allowed: bool = False,
     deadline: float = 5.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -158,13 +156,12 @@ def probe_url(
     and each variant playlist is fetched (at most `max_playlist_bytes` each, at most
     `max_variants` of them) and checked, then its size is estimated.
 
-    `allow_private` (tests, sandbox) lifts only the address checks.
     `resolver(host, port) -> addresses` replaces DNS (tests); `extra_allowed_networks`
-    lets the listed networks through the address check (tests serve on loopback).
+    lets the listed networks through the address checks (tests and the sandbox serve on
+    loopback: `uploads.url_policy` passes it when URL_PROBE_ALLOW_PRIVATE is on).
     `max_bytes` caps what is read of any body that is not a playlist.
     """
     options = _make_options(
-        allow_private=allow_private,
         large_files_allowed=large_files_allowed,
         deadline=deadline,
         max_bytes=max_bytes,
@@ -266,14 +263,13 @@ class _Deadline(Deadline):
 class _PinnedAddressAdapter(DeadlineAdapter):
     """Connects to the address `resolve` checked, keeping the Host header and TLS name.
 
-    The technique is requests-hardened's `IPFilterAdapter` (installed; its source is
-    the model for this class): swap the pool's host for the checked IP, and give
-    urllib3 the original name for the Host header, SNI and certificate matching.
-    We do not use that adapter itself because its `filter_host` resolves with a bare
-    `socket.getaddrinfo` (no timeout, so DNS escapes the probe deadline, and no way to
-    inject a resolver in tests), keeps only the first address, allows loopback only as
-    a whole, and judges addresses by `ipaddress` flags plus a short list, not by our
-    tables (it lets `::a00:1`, IPv4-compatible 10.0.0.1, through for instance).
+    The pool's host becomes the checked IP; urllib3 gets the original name for the
+    Host header, SNI and certificate matching (the technique of requests-hardened's
+    `IPFilterAdapter`). That package is not a dependency: its adapter resolves with a
+    bare `getaddrinfo` (no timeout, so DNS would escape the probe deadline, and no
+    resolver to inject in tests), keeps only the first address, allows loopback only
+    as a whole, and judges addresses by `ipaddress` flags instead of
+    `uploads.addresses` (it lets `::a00:1`, IPv4-compatible 10.0.0.1, through).
     """
 
     def __init__(self, resolve: Callable[[str, int], str]):
@@ -346,7 +342,6 @@ class _Fetcher:
         try:
             return check_url(
                 url,
-                allow_private=self.options.allow_private,
                 allowed_ports=self.options.allowed_ports,
                 extra_allowed_networks=self.options.extra_allowed_networks,
             )
@@ -355,7 +350,7 @@ class _Fetcher:
             raise ProbeRefused(prefix + error.message) from None
 
     def address_allowed(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        if self.options.allow_private or address_problem(ip) is None:
+        if address_problem(ip) is None:
             return True
         return any(ip in network for network in self.options.extra_allowed_networks)
 
@@ -697,7 +692,6 @@ class _Probe:
             try:
                 check_url(
                     origin + "/",
-                    allow_private=self.options.allow_private,
                     allowed_ports=self.options.allowed_ports,
                     extra_allowed_networks=self.options.extra_allowed_networks,
                 )

@@ -2,7 +2,8 @@
 
 It is the portal's demo backend and its test backend. Tests talk to it over
 real HTTP on loopback, so it must refuse what the real API would refuse, with
-the code the real API would give (see /work/shared/memories-api.md).
+the code the real API would give (docs/memories-api.md; where the API's
+documentation is silent, that page says what the sandbox assumes).
 
 Standard library only, and nothing from the portal (no `uploads.*`, no
 Django): the sandbox is written from the documentation, so it cannot agree

@@ -11,7 +11,6 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 def address_options():
     """Options for addresses.check_url (and the probe's own address checks)."""
     return {
-        "allow_private": False,
         "extra_allowed_networks": LOOPBACK if settings.URL_PROBE_ALLOW_PRIVATE else (),
         "allowed_ports": settings.URL_PROBE_ALLOWED_PORTS,
     }
