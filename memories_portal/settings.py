@@ -200,6 +200,9 @@ SEND_HOLD_SECONDS = env.float("SEND_HOLD_SECONDS", default=1.5)
 POLL_MIN_INTERVAL_SECONDS = env.float("POLL_MIN_INTERVAL_SECONDS", default=30.0)
 POLL_MAX_INTERVAL_SECONDS = env.float("POLL_MAX_INTERVAL_SECONDS", default=3600.0)
 POLL_BATCH_SIZE = env.int("POLL_BATCH_SIZE", default=100)
+# A video list_videos has not returned for this long is asked for by number;
+# if memories.ai does not know it, or still tells nothing, it needs review.
+POLL_GIVE_UP_AFTER_DAYS = env.float("POLL_GIVE_UP_AFTER_DAYS", default=7.0)
 # memories.ai allows 5 list_videos requests per second per account.
 MEMORIES_LIST_PER_SECOND = env.float("MEMORIES_LIST_PER_SECOND", default=5.0)
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import SubmissionFactory
+from uploads import client as api
 from uploads import sending
 from uploads.models import Event, Status, UploadGate
 
@@ -116,3 +117,52 @@ def test_the_gate_allows_one_send_per_interval(queued, sandbox, settings):
     # On this host's clock: the database's, give or take the moment between two reads.
     assert abs(again_at - UploadGate.get().next_allowed_at) < timedelta(seconds=0.5)
     assert len(sandbox.uploads) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("MEMORIES_API_BASE_URL", "api.memories.ai", "MEMORIES_API_BASE_URL"),
+        ("MEMORIES_API_BASE_URL", "ftp://api.memories.ai", "MEMORIES_API_BASE_URL"),
+        ("MEMORIES_API_KEY", "sk-real-key\n", "MEMORIES_API_KEY"),
+        ("MEMORIES_API_KEY", "sk-réal-key", "MEMORIES_API_KEY"),
+    ],
+)
+def test_a_misconfigured_address_or_key_pauses_sending_with_the_reason(
+    queued, sandbox, settings, setting, value, named
+):
+    setattr(settings, setting, value)
+    assert sending.send_next()[0] == "not configured"
+    gate = UploadGate.get()
+    assert gate.paused and named in gate.paused_reason
+    assert "sk-r" not in gate.paused_reason  # never the key
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+    assert not queued.events.exclude(kind=Event.Kind.CREATED).exists()
+    assert len(sandbox.uploads) == 0
+
+
+@pytest.mark.parametrize(
+    ("base_url", "key"),
+    [
+        ("htp://127.0.0.1:9", "sk-key"),  # no adapter for the scheme
+        ("http://", "sk-key"),  # no host
+        ("http://127.0.0.1:9", "sk-key\r\nX-Other: 1"),  # no valid header value
+    ],
+)
+def test_the_client_says_an_unusable_configuration_is_not_a_send(base_url, key):
+    client = api.MemoriesClient(base_url, key)
+    with pytest.raises(api.Misconfigured) as caught:
+        client.upload_url(api.UploadRequest(url="https://videos.example.com/a.mp4", unique_id="x"))
+    assert "sk-key" not in caught.value.message
+
+
+def test_an_unusable_configuration_found_while_sending_pauses_and_keeps_the_place(
+    queued, sandbox, monkeypatch
+):
+    # Past the configuration check, the client still refuses: the same pause.
+    monkeypatch.setattr(sending, "checked_configuration", lambda: ("htp://x", "sk-key"))
+    sending.send_next()
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+    assert "cannot be used" in UploadGate.get().paused_reason

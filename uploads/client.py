@@ -103,6 +103,14 @@ class UnknownOutcome(MemoriesError):
     """The request left, and no clear answer came back: it may have been taken."""
 
 
+class Misconfigured(AccountProblem):
+    """The API address or key cannot be used at all: nothing was sent, nothing will be."""
+
+
+class UnexpectedAnswer(MemoriesError):
+    """A success whose data has not the documented shape: never read as "nothing"."""
+
+
 class MemoriesClient:
     def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0, deadline=None):
         self.base_url = base_url.rstrip("/")
@@ -149,18 +157,22 @@ class MemoriesClient:
             json={"page": page, "size": size, "unique_id": unique_id, "video_nos": video_nos},
         )
         videos = data.get("videos") if isinstance(data, dict) else None
+        if not isinstance(videos, list) or not all(
+            isinstance(v, dict) and v.get("video_no") for v in videos
+        ):
+            raise UnexpectedAnswer(
+                "memories.ai answered list_videos without a list of videos with video numbers."
+            )
         return [
-            VideoStatus(video_no=str(v["video_no"]), status=str(v.get("status")))
-            for v in videos or []
-            if isinstance(v, dict) and v.get("video_no")
+            VideoStatus(video_no=str(v["video_no"]), status=str(v.get("status"))) for v in videos
         ]
 
     def get_metadata(self, video_no, unique_id) -> VideoStatus:
         data = self._call(
             "GET", GET_METADATA_PATH, params={"video_no": video_no, "unique_id": unique_id}
         )
-        if not isinstance(data, dict):
-            raise UnknownOutcome("memories.ai answered without the video's record.")
+        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+            raise UnexpectedAnswer("memories.ai answered get_metadata without the video's status.")
         return VideoStatus(video_no=str(data.get("video_no") or video_no), status=data["status"])
 
     def _call(self, method, path, **kwargs):
@@ -199,6 +211,14 @@ class MemoriesClient:
 
 def _failure(exc):
     """What a requests exception means for whether memories.ai took the request."""
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        # Not requests' message: it quotes the header's value, the key.
+        return Misconfigured(
+            "The API key cannot be used: it holds a line break or other characters "
+            "a header cannot carry."
+        )
+    if isinstance(exc, UNUSABLE_CONFIGURATION):
+        return Misconfigured(f"The API address cannot be used: {exc}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return NotSent("Could not connect to memories.ai (timed out).")
     if isinstance(exc, requests.exceptions.SSLError):
@@ -210,6 +230,15 @@ def _failure(exc):
     if isinstance(exc, requests.exceptions.Timeout):
         return UnknownOutcome("memories.ai did not answer in time.")
     return UnknownOutcome(f"The answer from memories.ai could not be read ({exc}).")
+
+
+# What requests refuses before anything is sent: an address without a scheme or
+# host, a key that is no valid header value.
+UNUSABLE_CONFIGURATION = (
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+)
 
 
 def _never_connected(exc):

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from .models import Status, Submission, UploadGate
@@ -18,6 +18,9 @@ def report():
     try:
         gate = UploadGate.objects.filter(pk=1).first()
         oldest = Submission.objects.filter(status=Status.QUEUED).aggregate(at=Min("created_at"))
+        review = Submission.objects.filter(status=Status.NEEDS_REVIEW).aggregate(
+            count=Count("id"), oldest=Min("updated_at")
+        )
     except DatabaseError:
         return {"ok": False, "database": "unavailable"}
     heartbeat = gate.worker_heartbeat_at if gate else None
@@ -35,6 +38,16 @@ def report():
             "max_age_seconds": settings.HEALTH_MAX_HEARTBEAT_AGE_SECONDS,
         },
         "queue": {"oldest_waiting_age_seconds": _age(oldest["at"], now)},
+        # Submissions a person must decide on (outcome unknown, polling gave up):
+        # reported, not failing the check, since the portal itself works.
+        "needs_review": {
+            "count": review["count"],
+            "oldest_age_seconds": _age(review["oldest"], now),
+        },
+        "polling": {
+            "problem": gate.poll_problem if gate else "",
+            "since": gate.poll_problem_at.isoformat() if gate and gate.poll_problem_at else None,
+        },
         "sending": {
             "paused": bool(gate and gate.paused),
             "reason": gate.paused_reason if gate and gate.paused else "",

@@ -120,7 +120,8 @@ ALLOWED_MOVES = {
         Status.NEEDS_REVIEW,
         Status.QUEUED,
     },
-    Status.PROCESSING: {Status.PARSED, Status.PARSE_ERROR},
+    # To needs_review when polling gives up on a video memories.ai stopped listing.
+    Status.PROCESSING: {Status.PARSED, Status.PARSE_ERROR, Status.NEEDS_REVIEW},
     Status.NEEDS_REVIEW: {
         Status.PROCESSING,
         Status.PARSED,
@@ -244,6 +245,8 @@ class Submission(models.Model):
     request_started_at = models.DateTimeField(null=True, blank=True)
     # When to ask memories.ai for the status again (for when callbacks never come).
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When list_videos last returned this video: polling gives up on one it stopped listing.
+    listed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     probe = models.JSONField(
         default=dict, blank=True, help_text="What the URL check learned about the URL."
@@ -709,6 +712,10 @@ class UploadGate(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     # The status-list endpoint has its own, faster limit (5 per second).
     list_next_allowed_at = models.DateTimeField(default=timezone.now)
+    # The last status poll's failure (an error, or an answer of an unknown
+    # shape), until a poll succeeds: shown by /healthz, never read as "no videos".
+    poll_problem = models.TextField(blank=True)
+    poll_problem_at = models.DateTimeField(null=True, blank=True)
     # Written by a task worker on a schedule (run_periodic enqueues the heartbeat
     # task), read by the health check: proof that a worker is taking tasks.
     worker_heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -773,7 +780,7 @@ class UploadGate(models.Model):
     @classmethod
     def take_list_slot(cls):
         """Like take_slot, for list_videos requests: None, or when the next slot opens."""
-        interval = timedelta(seconds=1.0 / settings.MEMORIES_LIST_PER_SECOND)
+        interval = timedelta(seconds=cls.SAFETY_MARGIN / settings.MEMORIES_LIST_PER_SECOND)
         return cls._take("list_next_allowed_at", interval)
 
     @classmethod
@@ -805,6 +812,16 @@ class UploadGate(models.Model):
     @classmethod
     def resume(cls):
         cls._row().update(paused=False, paused_reason="", paused_at=None)
+
+    @classmethod
+    def note_poll_problem(cls, problem):
+        cls._row().update(poll_problem=problem, poll_problem_at=Now())
+
+    @classmethod
+    def clear_poll_problem(cls):
+        cls.objects.filter(pk=1).exclude(poll_problem="").update(
+            poll_problem="", poll_problem_at=None
+        )
 
     @classmethod
     def record_heartbeat(cls):

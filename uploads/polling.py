@@ -14,7 +14,14 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from . import client as api
-from .models import API_STATUS_TO_STATUS, Status, Submission, UploadGate
+from .models import (
+    API_STATUS_TO_STATUS,
+    Event,
+    Status,
+    Submission,
+    TransitionError,
+    UploadGate,
+)
 from .sending import SendingNotConfigured, get_client
 
 logger = logging.getLogger(__name__)
@@ -60,8 +67,16 @@ def _poll_batch(client, scope, batch):
     try:
         videos = client.list_videos(scope, list(by_video), size=len(by_video))
     except api.MemoriesError as exc:
-        logger.warning("status poll for scope %s failed: %s", scope, exc.message)
-        videos = []
+        # Never read as "no videos": logged, shown by /healthz until a poll succeeds.
+        logger.error("status poll for scope %s failed: %s", scope, exc.message)
+        UploadGate.note_poll_problem(f"Polling scope {scope}: {exc.message}")
+        _schedule_next_polls(batch)
+        return 0
+    UploadGate.clear_poll_problem()
+    listed = {video.video_no for video in videos}
+    Submission.objects.filter(pk__in=[s.pk for s in batch if s.video_no in listed]).update(
+        listed_at=Now()
+    )
     changed = 0
     for video in videos:
         submission = by_video.get(video.video_no)
@@ -74,10 +89,62 @@ def _poll_batch(client, scope, batch):
         changed += result == "changed"
     now = timezone.now()
     for submission in batch:
+        if submission.video_no not in listed and _unlisted_too_long(submission, now):
+            changed += _ask_before_giving_up(client, submission)
+    _schedule_next_polls(batch)
+    return changed
+
+
+def _schedule_next_polls(batch):
+    now = timezone.now()
+    for submission in batch:
         Submission.objects.filter(pk=submission.pk, status=Status.PROCESSING).update(
             next_poll_at=Now() + next_poll_delay(submission, now)
         )
-    return changed
+
+
+def _unlisted_too_long(submission, now):
+    since = submission.listed_at or submission.sent_at or submission.created_at
+    return now - since > timedelta(days=settings.POLL_GIVE_UP_AFTER_DAYS)
+
+
+def _ask_before_giving_up(client, submission):
+    """A video list_videos has not returned for POLL_GIVE_UP_AFTER_DAYS: ask for it by
+    number; if memories.ai does not know it, or still tells nothing, a person decides.
+
+    Returns 1 if the status changed.
+    """
+    _wait_for_list_slot()
+    try:
+        video = client.get_metadata(submission.video_no, submission.unique_id)
+    except api.InvalidRequest as exc:
+        reason = f"memories.ai does not know video {submission.video_no} ({exc.message})"
+    except api.MemoriesError as exc:
+        reason = f"asking for video {submission.video_no} told nothing ({exc.message})"
+    else:
+        if video.status in API_STATUS_TO_STATUS:
+            Submission.objects.filter(pk=submission.pk).update(listed_at=Now())
+            try:
+                result = submission.apply_api_status(
+                    video.status, submission.video_no, source="poll"
+                )
+            except ValueError:
+                return 0
+            return int(result == "changed")
+        reason = f"memories.ai gave video {submission.video_no} an unknown status {video.status!r}"
+    days = f"{settings.POLL_GIVE_UP_AFTER_DAYS:g}"
+    try:
+        submission.transition(
+            Status.NEEDS_REVIEW,
+            kind=Event.Kind.POLLED,
+            message=f"Not listed by memories.ai for {days} days, and {reason}. "
+            "Polling stopped; an administrator decides.",
+            error_message=reason,
+            only_from={Status.PROCESSING},
+        )
+    except TransitionError:
+        return 0  # settled meanwhile
+    return 1
 
 
 def _wait_for_list_slot():

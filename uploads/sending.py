@@ -9,6 +9,7 @@ import random
 import secrets
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -49,11 +50,38 @@ def api_key():
     )
 
 
+def checked_configuration():
+    """The address and key to send with, or SendingNotConfigured saying what is wrong.
+
+    A misconfigured address or key fails every request alike, before anything
+    is sent: sending pauses with the reason, nothing goes to needs_review.
+    """
+    key, base_url = api_key(), settings.MEMORIES_API_BASE_URL
+    try:
+        parts = urlsplit(base_url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise SendingNotConfigured(
+            f"Sending is paused: MEMORIES_API_BASE_URL ({base_url!r}) is not an http(s) "
+            "address with a host name. Fix it, restart, and resume sending."
+        )
+    if not key.isascii() or not key.isprintable() or key != key.strip():
+        # Never the key itself: it is shown on pages and in logs.
+        raise SendingNotConfigured(
+            "Sending is paused: MEMORIES_API_KEY holds spaces, line breaks or other characters "
+            "that cannot be sent in a header. Fix it, restart, and resume sending."
+        )
+    return base_url, key
+
+
 def get_client():
-    """The memories.ai client, or SendingNotConfigured with what is missing."""
+    """The memories.ai client, or SendingNotConfigured with what is wrong."""
+    base_url, key = checked_configuration()
     return api.MemoriesClient(
-        settings.MEMORIES_API_BASE_URL,
-        api_key(),
+        base_url,
+        key,
         connect_timeout=settings.MEMORIES_CONNECT_TIMEOUT,
         read_timeout=settings.MEMORIES_READ_TIMEOUT,
         deadline=request_deadline(),
@@ -63,7 +91,7 @@ def get_client():
 def sending_problem():
     """Why nothing is being sent right now, or "" when sending works."""
     try:
-        api_key()
+        checked_configuration()
     except SendingNotConfigured as exc:
         return str(exc)
     gate = UploadGate.get()
@@ -300,12 +328,16 @@ def _settle(submission, claim, exc):
         )
     elif isinstance(exc, api.AccountProblem):
         # Every other submission would fail the same way: stop them all.
-        UploadGate.pause(f"memories.ai refused the account ({exc.code}): {exc.message}")
+        if isinstance(exc, api.Misconfigured):
+            UploadGate.pause(f"Sending is paused: {exc.message}")
+        else:
+            UploadGate.pause(f"memories.ai refused the account ({exc.code}): {exc.message}")
         _back_in_line(
             submission,
             claim,
             Event.Kind.REFUSED,
-            f"Sending paused: {exc.message} ({exc.code}). It keeps its place.",
+            f"Sending paused: {exc.message}{f' ({exc.code})' if exc.code else ''}. "
+            "It keeps its place.",
             data={"code": exc.code},
         )
     else:

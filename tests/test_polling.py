@@ -1,0 +1,137 @@
+"""Polling: within the list rate, never silent about an answer it cannot read, and
+giving up (to a person) on a video memories.ai stopped listing."""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import SubmissionFactory
+from uploads import polling, sending
+from uploads.models import Event, Status, Submission, UploadGate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def open_gate():
+    UploadGate.get()
+    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(days=1))
+
+
+def send_all(team, user, n):
+    submissions = [SubmissionFactory(team=team, submitter=user) for _ in range(n)]
+    for _ in submissions:
+        open_gate()
+        sending.send_next()
+    return submissions
+
+
+def test_polling_keeps_within_the_list_rate(sandbox, settings, alice, team_a):
+    settings.POLL_MIN_INTERVAL_SECONDS = 0
+    settings.POLL_BATCH_SIZE = 1  # one list request per video
+    settings.MEMORIES_LIST_PER_SECOND = sandbox.list_rate_per_second = 20
+    sandbox.callbacks_enabled = False
+    send_all(team_a, alice, 30)
+    assert sandbox.wait_until(lambda: all(v["status"] == "PARSE" for v in sandbox.videos.values()))
+    assert polling.poll_once() == 30
+    assert sandbox.max_list_in_window(1.0) <= 20
+    assert UploadGate.get().poll_problem == ""
+
+
+def test_a_video_unlisted_for_too_long_is_asked_for_then_set_aside(
+    sandbox, settings, alice, team_a
+):
+    settings.POLL_MIN_INTERVAL_SECONDS = 0
+    settings.POLL_GIVE_UP_AFTER_DAYS = 7
+    sandbox.callbacks_enabled = False
+    [known] = send_all(team_a, alice, 1)
+    week_ago = timezone.now() - timedelta(days=8)
+    known.refresh_from_db()
+    lost = SubmissionFactory(
+        team=team_a,
+        submitter=alice,
+        status=Status.PROCESSING,
+        video_no="VI000000000000000001",
+        unique_id=team_a.unique_id,
+        sent_at=week_ago,
+        next_poll_at=week_ago,
+    )
+    recent = SubmissionFactory(
+        team=team_a,
+        submitter=alice,
+        status=Status.PROCESSING,
+        video_no="VI000000000000000002",
+        unique_id=team_a.unique_id,
+        sent_at=timezone.now() - timedelta(days=1),
+        next_poll_at=week_ago,
+    )
+    Submission.objects.filter(pk=known.pk).update(sent_at=week_ago)
+    polling.poll_once()
+    lost.refresh_from_db()
+    assert lost.status == Status.NEEDS_REVIEW
+    assert "does not know video VI000000000000000001" in lost.error_message
+    event = lost.events.get(kind=Event.Kind.POLLED)
+    assert "Not listed by memories.ai for 7 days" in event.message
+    recent.refresh_from_db()
+    assert recent.status == Status.PROCESSING  # not long enough yet
+    known.refresh_from_db()
+    assert known.status in (Status.PROCESSING, Status.PARSED)  # listed: still followed
+    assert known.listed_at is not None
+
+
+class OddAnswers:
+    """A memories.ai that answers list_videos successfully, in a shape nobody documented."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.dumps({"code": "0000", "msg": "success", "data": {"items": []}})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_an_answer_of_an_unknown_shape_is_an_error_shown_by_healthz(
+    settings, alice, team_a, client
+):
+    odd = OddAnswers()
+    settings.MEMORIES_API_BASE_URL = odd.url
+    settings.POLL_MIN_INTERVAL_SECONDS = 0
+    try:
+        submission = SubmissionFactory(
+            team=team_a,
+            submitter=alice,
+            status=Status.PROCESSING,
+            video_no="VI000000000000000003",
+            unique_id=team_a.unique_id,
+            sent_at=timezone.now() - timedelta(days=30),
+            next_poll_at=timezone.now() - timedelta(minutes=1),
+        )
+        assert polling.poll_once() == 0
+    finally:
+        odd.close()
+    submission.refresh_from_db()
+    assert submission.status == Status.PROCESSING  # not given up on: nothing was learned
+    problem = UploadGate.get().poll_problem
+    assert "without a list of videos" in problem
+    report = client.get(reverse("healthz")).json()
+    assert report["polling"]["problem"] == problem
+    assert report["polling"]["since"] is not None
