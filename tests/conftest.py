@@ -225,7 +225,8 @@ def start_worker(settings):
     """Start `db_worker` processes on the test database; they are killed after the test."""
     processes = []
 
-    def start(**env_overrides):
+    def start(log=None, **env_overrides):
+        """`log`: an open file for the worker's output (default: the test's own)."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -243,6 +244,8 @@ def start_worker(settings):
              "--no-startup-delay"],
             cwd=REPO,
             env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
         )  # fmt: skip
         processes.append(process)
         return process
