@@ -80,9 +80,9 @@ def test_a_callback_sent_slowly_delays_neither_a_submission_nor_the_worker(
     token = waiting.new_callback_token()
     waiting.mark_accepted(video_no=ACCEPTED_VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     host, port = live_server.url.removeprefix("http://").split(":")
-    # About eight seconds for the body: far longer than what follows needs.
+    # About ten seconds for the body: far longer than what follows needs.
     slow = Trickle(
-        (host, int(port)), reverse("memories_callback", args=[token]), PARSE, 8 / len(PARSE)
+        (host, int(port)), reverse("memories_callback", args=[token]), PARSE, 10 / len(PARSE)
     )
     slow.start()
     try:
@@ -97,7 +97,7 @@ def test_a_callback_sent_slowly_delays_neither_a_submission_nor_the_worker(
         # ...and the worker sends it, all before the slow body is complete.
         new = Submission.objects.get(url=clip_url)
         assert wait_for(
-            lambda: Submission.objects.get(pk=new.pk).status == Status.PROCESSING, timeout=4
+            lambda: Submission.objects.get(pk=new.pk).status == Status.PROCESSING, timeout=6
         )
         assert slow.is_alive(), "the slow callback ended before the checks: they prove nothing"
     finally:
