@@ -56,8 +56,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
-    "django_tasks_db",
+    # Before django_tasks_db: its `db_worker` command is the portal's own
+    # (uploads/management/commands/db_worker.py), which outlives database errors.
     "uploads",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -108,7 +110,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": env.float("SQLITE_TIMEOUT", default=20.0),
     }
     # A file, not memory: tests start workers and servers in other processes.
     DATABASES["default"]["TEST"] = {
@@ -337,6 +339,13 @@ SEND_TEST_PAUSE_SECONDS = env.float("SEND_TEST_PAUSE_SECONDS", default=30.0)
 
 # How often run_periodic wakes up (heartbeat, recovery of abandoned sends, polling).
 PERIODIC_INTERVAL_SECONDS = env.float("PERIODIC_INTERVAL_SECONDS", default=10.0)
+
+# Transient database errors ("database is locked", a lost connection): the worker,
+# its tasks and run_periodic wait DB_RETRY_BASE_SECONDS, doubling up to
+# DB_RETRY_MAX_SECONDS, and try again; a task gives up after DB_RETRY_ATTEMPTS tries.
+DB_RETRY_BASE_SECONDS = env.float("DB_RETRY_BASE_SECONDS", default=1.0)
+DB_RETRY_MAX_SECONDS = env.float("DB_RETRY_MAX_SECONDS", default=30.0)
+DB_RETRY_ATTEMPTS = env.int("DB_RETRY_ATTEMPTS", default=5)
 
 # --- refuse to start half-configured ---------------------------------------------
 if not DEBUG:

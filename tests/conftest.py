@@ -226,7 +226,9 @@ def start_worker(settings):
     """Start `db_worker` processes on the test database; they are killed after the test."""
     processes = []
 
-    def start(clock_skew=None, **env_overrides):
+    def start(clock_skew=None, log=None, **env_overrides):
+        """`clock_skew`: seconds this worker's clock is off; `log`: an open file for the
+        worker's output (default: the test's own)."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -249,6 +251,8 @@ def start_worker(settings):
              "--no-startup-delay"],
             cwd=REPO,
             env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
         )  # fmt: skip
         processes.append(process)
         return process

@@ -79,6 +79,22 @@ def test_invalid_filters_are_refused_rather_than_ignored(client, alice):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}, {"date_from": "3000-01-01"}],
+)
+def test_dates_out_of_range_are_refused_as_invalid_filters(client, alice, settings, params):
+    settings.TIME_ZONE = "Pacific/Kiritimati"
+    client.force_login(alice)
+    response = client.get(reverse("submission_export"), params)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert text.startswith("The filters are not valid:")
+    assert "Choose a date between 1900-01-01 and 2999-12-31." in text
+    assert next(iter(params)) in text
+
+
 def test_anonymous_users_are_sent_to_login(client):
     response = client.get(reverse("submission_export"))
     assert response.status_code == 302

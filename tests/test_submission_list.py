@@ -110,6 +110,46 @@ def test_a_backwards_date_range_shows_the_error_beside_the_field(client, alice, 
 
 
 @pytest.mark.parametrize(
+    "field, value",
+    [
+        ("date_to", "9999-12-31"),  # the day after does not exist
+        ("date_from", "9999-12-31"),
+        ("date_from", "0001-01-01"),  # before UTC's midnight in any zone east of it
+        ("date_to", "3000-01-01"),
+        ("date_from", "1899-12-31"),
+    ],
+)
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_a_date_out_of_range_is_an_error_beside_the_field(
+    client, alice, spread, settings, field, value, zone
+):
+    settings.TIME_ZONE = zone
+    client.force_login(alice)
+    response = client.get(reverse("submission_list"), {field: value})
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [
+        "Choose a date between 1900-01-01 and 2999-12-31."
+    ]
+    page = response.content.decode()
+    assert f'id="id_{field}_error"' in page
+    assert f'value="{value}"' in page  # what was typed stays
+    # The other filters still apply; the date narrows nothing.
+    assert list(response.context["page"].object_list) == [spread["alice_new"], spread["alice_old"]]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_the_first_and_last_dates_in_range_work_in_any_time_zone(
+    client, alice, spread, settings, zone
+):
+    settings.TIME_ZONE = zone
+    client.force_login(alice)
+    everything = [spread["alice_new"], spread["alice_old"]]
+    assert listed(client, date_from="1900-01-01", date_to="2999-12-31") == everything
+    assert listed(client, date_from="2999-12-31") == []
+    assert listed(client, date_to="1900-01-01") == []
+
+
+@pytest.mark.parametrize(
     "tag, expected",
     [
         ("beach", ["bob", "alice_old"]),

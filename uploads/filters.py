@@ -5,10 +5,11 @@ its team and submitter choices are only the user's own teams and teammates.
 """
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
@@ -38,6 +39,26 @@ SORTS = {
 }
 DEFAULT_SORT = "-date"
 
+# Dates the list can filter by. Far wider than any submission's date, and far
+# enough from the calendar's ends (years 1 and 9999) that a day's bounds, the
+# day after and their time-zone conversions all exist, in every time zone.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+OUT_OF_RANGE = f"Choose a date between {EARLIEST_DATE:%Y-%m-%d} and {LATEST_DATE:%Y-%m-%d}."
+
+
+def date_field(label):
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": EARLIEST_DATE.isoformat(), "max": LATEST_DATE.isoformat()}
+        ),
+        validators=[
+            MinValueValidator(EARLIEST_DATE, message=OUT_OF_RANGE),
+            MaxValueValidator(LATEST_DATE, message=OUT_OF_RANGE),
+        ],
+    )
+
 
 class SubmissionFilterForm(forms.Form):
     q = forms.CharField(
@@ -57,12 +78,8 @@ class SubmissionFilterForm(forms.Form):
     # (it means "me") without being listed twice.
     submitter = forms.CharField(label="Submitted by", required=False, widget=forms.Select)
     tag = forms.CharField(required=False, max_length=64)
-    date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = date_field("From")
+    date_to = date_field("To")
     sort = forms.ChoiceField(
         required=False, choices=[(key, label) for key, (label, _) in SORTS.items()]
     )

@@ -3,15 +3,19 @@
 Django's tasks framework has no scheduler; `manage.py run_periodic` calls
 `run_once` in a loop. Every step is safe to run in several processes at once
 (each change is a conditional UPDATE or a locked transition), so running more
-than one instance costs a little work and breaks nothing.
+than one instance costs a little work and breaks nothing. Each step runs on its
+own: one that fails (a locked database, a lost connection) is logged, and the
+others still run.
 """
 
 import logging
 
+from django.core.management import call_command
 from django.db.models.functions import Now
 
 from .models import Status, Submission, UploadGate
 from .polling import poll_once
+from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .tasks import request_heartbeat, wake_sender
 
 logger = logging.getLogger(__name__)
@@ -33,9 +37,31 @@ def ensure_sender_awake():
     return True
 
 
-def run_once():
-    request_heartbeat()
-    recovered = recover_abandoned_sends()
-    ensure_sender_awake()
-    polled = poll_once()
-    return {"recovered": recovered, "polled": polled}
+def prune_task_results():
+    """Task results older than a week go (the worker keeps one per task run)."""
+    call_command("prune_db_task_results", min_age_days=7, verbosity=0)
+
+
+def run_once(prune=False):
+    """One pass, every step on its own. Returns what was done and the steps that failed."""
+    failed = []
+
+    def step(name, function, default=None):
+        try:
+            return function()
+        except TRANSIENT_DB_ERRORS as exc:
+            logger.warning("periodic step %s failed, the others go on: %s", name, exc)
+        except Exception:
+            logger.exception("periodic step %s failed, the others go on", name)
+        failed.append(name)
+        reset_connections()
+        return default
+
+    # Names are looked up at each call, so each step is the module's current one.
+    step("heartbeat", lambda: request_heartbeat())
+    recovered = step("recovery", lambda: recover_abandoned_sends(), 0)
+    step("wake-up", lambda: ensure_sender_awake())
+    polled = step("polling", lambda: poll_once(), 0)
+    if prune:
+        step("pruning", lambda: prune_task_results())
+    return {"recovered": recovered, "polled": polled, "failed": failed}

@@ -1,4 +1,8 @@
-"""Background tasks. Arguments and results are plain JSON values, never secrets."""
+"""Background tasks. Arguments and results are plain JSON values, never secrets.
+
+A transient database error (a locked SQLite file, a lost connection) is logged
+and the task tried again with backoff (uploads/resilience.py) rather than failed.
+"""
 
 from datetime import timedelta
 
@@ -10,9 +14,11 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from . import sending
 from .models import UploadGate
+from .resilience import retry_database_errors
 
 
 @task()
+@retry_database_errors
 def send_next_submission():
     """Wake-up: send the next waiting submission, then schedule the next wake-up."""
     outcome, again_at = sending.send_next()
@@ -40,6 +46,7 @@ def wake_sender(at=None):
 
 
 @task()
+@retry_database_errors
 def record_worker_heartbeat():
     """Run by a task worker, so the heartbeat proves a worker is taking tasks."""
     UploadGate.record_heartbeat()

@@ -1,4 +1,5 @@
 import hmac
+import io
 import json
 import logging
 import re
@@ -7,10 +8,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.http.multipartparser import MultiPartParserError
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    QueryDict,
+)
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.http.response import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -361,9 +369,24 @@ def _too_many(window_seconds):
 @csrf_exempt
 @require_POST
 def memories_callback(request, token):
+    limit = settings.CALLBACK_MAX_BODY_BYTES
     # Refused before the body is read: the declared length is all it takes.
-    if _declared_length(request) > settings.CALLBACK_MAX_BODY_BYTES:
+    if _declared_length(request) > limit:
         return _callback_answer(413, error="Body too large.")
+    # The body is read and understood before any transaction: a caller that
+    # sends it slowly holds only its own connection, never the database.
+    try:
+        body = _read_body(request, limit)
+    except BodyUnreadable as exc:
+        return _callback_answer(exc.status, error=exc.reason)
+    if len(body) > limit:
+        return _callback_answer(413, error="Body too large.")
+    try:
+        api_status, video_no = _callback_fields(request, body)
+    except BodyUnreadable as exc:
+        api_status, video_no, refusal = None, None, exc
+    else:
+        refusal = None
     digest = hash_token(token) if 20 <= len(token) <= 100 else None
     # The count for the token and the change it brings share one transaction:
     # one write, and on SQLite one turn of the write lock, per callback.
@@ -374,9 +397,15 @@ def memories_callback(request, token):
             # A token called far more often than a video's life needs: no more work for it.
             return _too_many(3600)
         if submission is not None:
-            if len(request.body) > settings.CALLBACK_MAX_BODY_BYTES:
-                return _callback_answer(413, error="Body too large.")
-            return _apply_callback(request, submission)
+            if refusal is not None:
+                return _callback_answer(refusal.status, error=refusal.reason)
+            try:
+                result = submission.apply_api_status(
+                    api_status, video_no, source="callback", locked=True
+                )
+            except ValueError as exc:
+                return _callback_answer(409, error=str(exc))
+            return _callback_answer(200, ok=True, result=result)
     # A known token is always served, so memories.ai is never refused by this;
     # an address that keeps guessing is told to slow down.
     if limits.unknown_token_over_limit(client_ip(request)):
@@ -384,28 +413,51 @@ def memories_callback(request, token):
     return _callback_answer(404, error="Unknown callback.")
 
 
-def _apply_callback(request, submission):
-    payload = _callback_payload(request)
-    if payload is None:
-        return _callback_answer(400, error='Send JSON {"videoNo": ..., "status": ...}.')
-    api_status = payload.get("status")
-    video_no = payload.get("videoNo", "")
-    if not isinstance(api_status, str) or api_status not in API_STATUS_TO_STATUS:
-        return _callback_answer(400, error="status must be UNPARSE, PARSE or PARSE_ERROR.")
-    if video_no is None:
-        video_no = ""
-    # Letters, digits and a little punctuation: nothing a database refuses (NUL)
-    # or a page shows oddly reaches the timeline.
-    if isinstance(video_no, bool) or not isinstance(video_no, str | int):
-        return _callback_answer(400, error="videoNo must be a short string.")
-    video_no = str(video_no)
-    if video_no and not VIDEO_NO.fullmatch(video_no):
-        return _callback_answer(400, error="videoNo must be a short string.")
-    try:
-        result = submission.apply_api_status(api_status, video_no, source="callback", locked=True)
-    except ValueError as exc:
-        return _callback_answer(409, error=str(exc))
-    return _callback_answer(200, ok=True, result=result)
+class BodyUnreadable(Exception):
+    """The callback's body cannot be read or understood: answered with `status` and `reason`."""
+
+    def __init__(self, reason, status=400):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+# Bodies are read in pieces of at most this many bytes (and never more than the limit + 1).
+READ_PIECE_BYTES = 64 * 1024
+
+
+def _read_body(request, limit):
+    """At most `limit` + 1 bytes of the body: one more than the limit means too large.
+
+    A chunked body declares no length, so Django's request stream reads it as
+    empty; it is read from the server's input instead, up to its end, when the
+    server decodes chunks and ends the input there (gunicorn does, and says so
+    with `wsgi.input_terminated`). A server that does not would leave the read
+    waiting for data that never comes: 411, send a Content-Length.
+    """
+    if _is_chunked(request):
+        if not request.META.get("wsgi.input_terminated"):
+            raise BodyUnreadable("Send a Content-Length: this server reads no chunked bodies.", 411)
+        stream = request.META["wsgi.input"]
+    else:
+        stream = request
+    pieces, size = [], 0
+    while size <= limit:
+        try:
+            piece = stream.read(min(READ_PIECE_BYTES, limit + 1 - size))
+        except (OSError, ValueError) as exc:
+            # A broken chunk encoding, or the caller went away mid-body.
+            raise BodyUnreadable(f"The body could not be read: {exc}.") from exc
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _is_chunked(request):
+    return not request.META.get("CONTENT_LENGTH") and "chunked" in (
+        request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
 
 
 def _declared_length(request):
@@ -427,18 +479,60 @@ def _submission_for_token(digest):
     return submission
 
 
-def _callback_payload(request):
-    """The callback's fields from a JSON body or form fields; None when unreadable."""
-    if request.content_type == "application/json" or request.body[:1] in (b"{", b"["):
+def _callback_fields(request, body):
+    """(status, videoNo) from the body, checked; BodyUnreadable says what is wrong."""
+    payload = _callback_payload(request, body)
+    api_status = payload.get("status")
+    video_no = payload.get("videoNo", "")
+    if not isinstance(api_status, str) or api_status not in API_STATUS_TO_STATUS:
+        raise BodyUnreadable("status must be UNPARSE, PARSE or PARSE_ERROR.")
+    if video_no is None:
+        video_no = ""
+    # Letters, digits and a little punctuation: nothing a database refuses (NUL)
+    # or a page shows oddly reaches the timeline.
+    if isinstance(video_no, bool) or not isinstance(video_no, str | int):
+        raise BodyUnreadable("videoNo must be a short string.")
+    video_no = str(video_no)
+    if video_no and not VIDEO_NO.fullmatch(video_no):
+        raise BodyUnreadable("videoNo must be a short string.")
+    return api_status, video_no
+
+
+SEND_JSON = 'Send JSON {"videoNo": ..., "status": ...}.'
+
+
+def _callback_payload(request, body):
+    """The callback's fields from a JSON body or form fields, as a dict."""
+    if request.content_type == "application/json" or body[:1] in (b"{", b"["):
         try:
-            payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return payload if isinstance(payload, dict) else None
+            payload = json.loads(body)
+        except UnicodeDecodeError as exc:
+            raise BodyUnreadable(f"The body is not UTF-8 text. {SEND_JSON}") from exc
+        except ValueError as exc:
+            raise BodyUnreadable(f"The body is not valid JSON ({exc}). {SEND_JSON}") from exc
+        except RecursionError as exc:
+            raise BodyUnreadable(f"The JSON nests too deeply. {SEND_JSON}") from exc
+        if not isinstance(payload, dict):
+            raise BodyUnreadable(f"The JSON is not an object. {SEND_JSON}")
+        return payload
     try:
-        return {key: request.POST.get(key) for key in ("videoNo", "status") if key in request.POST}
-    except (MultiPartParserError, ValueError, UnicodeDecodeError):
-        return None
+        fields = _form_fields(request, body)
+    except (MultiPartParserError, SuspiciousOperation, ValueError) as exc:
+        raise BodyUnreadable(f"The form data could not be read ({exc}). {SEND_JSON}") from exc
+    return {key: fields.get(key) for key in ("videoNo", "status") if key in fields}
+
+
+def _form_fields(request, body):
+    """Form fields from the body already read, as Django would find them in request.POST."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        return QueryDict(body, encoding=request.encoding)
+    if request.content_type == "multipart/form-data":
+        meta = {**request.META, "CONTENT_LENGTH": str(len(body))}
+        fields, _files = MultiPartParser(
+            meta, io.BytesIO(body), request.upload_handlers, request.encoding
+        ).parse()
+        return fields
+    return {}
 
 
 # --- operations ------------------------------------------------------------------

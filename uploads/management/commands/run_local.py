@@ -1,4 +1,7 @@
-"""`make run`: the whole portal on one machine, wired together, stopped by Ctrl-C."""
+"""`make run`: the whole portal on one machine, wired together, stopped by Ctrl-C.
+
+A process that exits is restarted, with a growing pause between restarts.
+"""
 
 import os
 import secrets
@@ -56,7 +59,7 @@ class Command(BaseCommand):
                 if "sandbox" in commands
                 else f"Sending to {settings.MEMORIES_API_BASE_URL}.\n"
             )
-            + "Ctrl-C stops everything.\n"
+            + "A process that stops is restarted; Ctrl-C stops everything.\n"
         )
         self.supervise(commands, env)
 
@@ -80,33 +83,66 @@ class Command(BaseCommand):
         )
         return username, password
 
-    def supervise(self, commands, env):
-        processes = {
-            name: subprocess.Popen(argv, env=env, cwd=settings.BASE_DIR)
-            for name, argv in commands.items()
-        }
+    def supervise(self, commands, env, *, first_delay=1.0, max_delay=30.0, stable_after=60.0):
+        """Run every command; restart one that exits; Ctrl-C (or SIGTERM) stops them all.
+
+        A process that exits is started again after `first_delay` seconds, twice
+        as long each time it exits again, at most `max_delay`; once it has stayed
+        up `stable_after` seconds its next restart waits `first_delay` again.
+        """
+        running = {}  # name: (process, when it started)
+        restart_at = {}  # name: when to start it again
+        delays = dict.fromkeys(commands, first_delay)
+
+        def start(name):
+            try:
+                process = subprocess.Popen(commands[name], env=env, cwd=settings.BASE_DIR)
+            except OSError as exc:
+                self.stderr.write(f"{name} could not start ({exc}).")
+                stopped(name, time.monotonic(), None)
+            else:
+                running[name] = process, time.monotonic()
+
+        def stopped(name, started, code):
+            if time.monotonic() - started >= stable_after:
+                delays[name] = first_delay
+            delay = delays[name]
+            delays[name] = min(delay * 2, max_delay)
+            restart_at[name] = time.monotonic() + delay
+            if code is not None:
+                how = f"signal {-code}" if code < 0 else f"exit {code}"
+                self.stderr.write(f"{name} stopped ({how}); restarting it in {delay:g} s.")
 
         def stop(*_):
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, stop)
         try:
+            for name in commands:
+                start(name)
             while True:
-                for name, process in processes.items():
+                for name, (process, started) in list(running.items()):
                     if process.poll() is not None:
-                        self.stderr.write(f"{name} stopped (exit {process.returncode}).")
-                        return
-                time.sleep(0.5)
+                        del running[name]
+                        stopped(name, started, process.returncode)
+                for name, when in list(restart_at.items()):
+                    if time.monotonic() >= when:
+                        del restart_at[name]
+                        self.stderr.write(f"Restarting {name}.")
+                        start(name)
+                time.sleep(min(0.5, first_delay / 4))
         except KeyboardInterrupt:
             pass
         finally:
-            for process in processes.values():
+            processes = [process for process, _ in running.values()]
+            for process in processes:
                 if process.poll() is None:
                     process.terminate()
             deadline = time.monotonic() + 10
-            for process in processes.values():
+            for process in processes:
                 try:
                     process.wait(timeout=max(deadline - time.monotonic(), 0.1))
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
             self.stdout.write("Stopped.")

@@ -1,17 +1,23 @@
+import logging
 import time
 
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from uploads import periodic
+from uploads.resilience import TRANSIENT_DB_ERRORS, backoff
+
+logger = logging.getLogger("uploads.periodic")
+
+PRUNE_EVERY_SECONDS = 3600
 
 
 class Command(BaseCommand):
     help = (
         "Run the portal's periodic work (heartbeat, recovery, polling, pruning) in a loop. "
-        "One instance is enough; several are safe."
+        "One instance is enough; several are safe. A step that fails is logged and tried "
+        "again on the next pass, which comes sooner, then later (backoff), until all work."
     )
 
     def add_arguments(self, parser):
@@ -19,13 +25,35 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=settings.PERIODIC_INTERVAL_SECONDS)
 
     def handle(self, once, interval, **options):
-        last_prune = 0.0
+        last_prune = None
+        failing_passes = 0
         while True:
-            close_old_connections()
-            periodic.run_once()
-            if time.monotonic() - last_prune > 3600:
-                call_command("prune_db_task_results", min_age_days=7, verbosity=0)
+            try:
+                # Drops a connection that broke or outlived CONN_MAX_AGE, as a request would.
+                close_old_connections()
+            except TRANSIENT_DB_ERRORS as exc:
+                logger.warning("periodic pass: a database connection would not close: %s", exc)
+            prune = last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY_SECONDS
+            outcome = periodic.run_once(prune=prune)
+            failed = outcome["failed"]
+            if prune and "pruning" not in failed:
                 last_prune = time.monotonic()
             if once:
+                if failed:
+                    raise CommandError(f"These periodic steps failed: {', '.join(failed)}.")
                 return
-            time.sleep(interval)
+            if failed:
+                failing_passes += 1
+                delay = backoff(failing_passes)
+                logger.warning(
+                    "periodic pass %d in a row with failed steps (%s); next pass in %.1f s",
+                    failing_passes,
+                    ", ".join(failed),
+                    delay,
+                )
+            else:
+                if failing_passes:
+                    logger.info("periodic pass: every step worked again")
+                failing_passes = 0
+                delay = interval
+            time.sleep(delay)

@@ -1,0 +1,138 @@
+"""How the callback reads its body: bounded, chunked or not, before any transaction.
+
+Chunked bodies go through gunicorn (it decodes chunks; Django's test client
+and development server cannot send or read them) from `http.client`.
+"""
+
+import http.client
+import json
+import subprocess
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import ACCEPTED_VIDEO_NO, database_url, wait_for
+from tests.factories import SubmissionFactory
+from tests.test_gunicorn import _answers, free_port, gunicorn
+from uploads.models import Event, Status
+
+VIDEO_NO = ACCEPTED_VIDEO_NO
+PARSE = json.dumps({"videoNo": VIDEO_NO, "status": "PARSE"}).encode()
+
+
+def unchanged(submission):
+    submission.refresh_from_db()
+    return (
+        submission.status == Status.PROCESSING
+        and not submission.events.filter(kind=Event.Kind.CALLBACK).exists()
+    )
+
+
+@pytest.mark.parametrize(
+    "body, content_type, reason",
+    [
+        (b"[" * 15_000, "application/json", "nests too deeply"),
+        (b'{"status": "PARSE", "x": ' + b"[" * 15_000, "application/json", "nests too deeply"),
+        (b'{"videoNo": "\xff\xfe\xfa", "status": "PARSE"}', "application/json", "not UTF-8"),
+        (b'{"status": "PARSE", "n": ' + b"9" * 5000 + b"}", "application/json", "not valid JSON"),
+        (b"--x\r\nrubbish", "multipart/form-data", "form data"),
+        (b"status=PARSE&videoNo=" + b"%ff" * 3, "application/x-www-form-urlencoded", "videoNo"),
+    ],
+)
+def test_an_unreadable_body_is_400_with_the_reason(client, sent, body, content_type, reason):
+    submission, url = sent
+    response = client.post(url, body, content_type=content_type)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+    assert unchanged(submission)
+
+
+def test_a_multipart_form_callback_is_applied(client, sent):
+    submission, url = sent
+    response = client.post(url, {"videoNo": VIDEO_NO, "status": "PARSE"})  # multipart
+    assert response.status_code == 200
+    submission.refresh_from_db()
+    assert submission.status == Status.PARSED
+
+
+# --- chunked bodies, through gunicorn -----------------------------------------------
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path, settings):
+    """gunicorn on the test database, one sync worker: (host, port)."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url(),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_ACCESS_LOG": "off",
+        "CALLBACK_MAX_BODY_BYTES": str(settings.CALLBACK_MAX_BODY_BYTES),
+    }
+    with (tmp_path / "gunicorn.log").open("w") as log:
+        process = gunicorn(env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=30)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def post_chunked(address, path, pieces, timeout=10):
+    """POST `pieces` as chunks (no Content-Length); (status, JSON answer)."""
+    connection_ = http.client.HTTPConnection(*address, timeout=timeout)
+    try:
+        connection_.request(
+            "POST",
+            path,
+            body=iter(pieces),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection_.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection_.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_callback_is_read_and_applied(server, alice, team_a):
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
+    token = submission.new_callback_token()
+    submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
+    pieces = [PARSE[i : i + 7] for i in range(0, len(PARSE), 7)]
+    status, answer = post_chunked(server, reverse("memories_callback", args=[token]), pieces)
+    assert (status, answer) == (200, {"ok": True, "result": "changed"})
+    submission.refresh_from_db()
+    assert submission.status == Status.PARSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_callback_over_the_limit_is_413(server, alice, team_a, settings):
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
+    token = submission.new_callback_token()
+    submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
+    limit = settings.CALLBACK_MAX_BODY_BYTES
+    padded = json.dumps({"videoNo": VIDEO_NO, "status": "PARSE", "pad": "x" * limit}).encode()
+    pieces = [padded[i : i + 4096] for i in range(0, len(padded), 4096)]
+    status, answer = post_chunked(server, reverse("memories_callback", args=[token]), pieces)
+    assert status == 413
+    assert answer == {"error": "Body too large."}
+    assert unchanged(submission)
+    # Exactly at the limit is still read (and refused only for what it says).
+    exact = b'{"pad": "' + b"x" * (limit - 11) + b'"}'
+    assert len(exact) == limit
+    status, answer = post_chunked(server, reverse("memories_callback", args=[token]), [exact])
+    assert (status, answer["error"]) == (400, "status must be UNPARSE, PARSE or PARSE_ERROR.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_that_cannot_read_chunks_asks_for_a_length(live_server, sent):
+    """Django's development server hands the app no chunked body: 411, not a hang or a 400."""
+    submission, path = sent
+    address = live_server.url.removeprefix("http://").split(":")
+    status, answer = post_chunked((address[0], int(address[1])), path, [PARSE])
+    assert status == 411
+    assert "Content-Length" in answer["error"]
+    assert unchanged(submission)
