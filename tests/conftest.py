@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,9 +15,10 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory
-from uploads.models import Membership, Status
+from uploads.models import Membership, Status, UploadGate
 from uploads.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,6 +264,12 @@ def start_worker(settings):
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+def open_gate():
+    """Skip the wait for the next upload slot (for tests that drive the sender by hand)."""
+    UploadGate.get()
+    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(days=1))
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05):

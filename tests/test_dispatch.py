@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import wait_for
+from tests.conftest import open_gate, wait_for
 from tests.factories import SubmissionFactory
 from uploads import periodic, polling, sending
 from uploads.models import Event, Status, Submission, UploadGate
@@ -22,12 +22,6 @@ from uploads.tasks import wake_sender
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE = 1.0  # seconds a killed worker's claim lasts in these tests
-
-
-def open_gate():
-    """Skip the wait for the next upload slot (for tests that drive the sender by hand)."""
-    UploadGate.get()
-    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(seconds=1))
 
 
 def queue_many(team, user, n):

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import open_gate
 from tests.factories import SubmissionFactory
 from uploads import polling, sending
 from uploads.models import Event, Status, Submission, UploadGate
@@ -17,9 +18,17 @@ from uploads.models import Event, Status, Submission, UploadGate
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def open_gate():
-    UploadGate.get()
-    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(days=1))
+def processing(team, user, video_no, *, sent_at, next_poll_at):
+    """A submission memories.ai took as `video_no` (which the sandbox may never have seen)."""
+    return SubmissionFactory(
+        team=team,
+        submitter=user,
+        status=Status.PROCESSING,
+        video_no=video_no,
+        unique_id=team.unique_id,
+        sent_at=sent_at,
+        next_poll_at=next_poll_at,
+    )
 
 
 def send_all(team, user, n):
@@ -51,21 +60,13 @@ def test_a_video_unlisted_for_too_long_is_asked_for_then_set_aside(
     [known] = send_all(team_a, alice, 1)
     week_ago = timezone.now() - timedelta(days=8)
     known.refresh_from_db()
-    lost = SubmissionFactory(
-        team=team_a,
-        submitter=alice,
-        status=Status.PROCESSING,
-        video_no="VI000000000000000001",
-        unique_id=team_a.unique_id,
-        sent_at=week_ago,
-        next_poll_at=week_ago,
+    lost = processing(
+        team_a, alice, "VI000000000000000001", sent_at=week_ago, next_poll_at=week_ago
     )
-    recent = SubmissionFactory(
-        team=team_a,
-        submitter=alice,
-        status=Status.PROCESSING,
-        video_no="VI000000000000000002",
-        unique_id=team_a.unique_id,
+    recent = processing(
+        team_a,
+        alice,
+        "VI000000000000000002",
         sent_at=timezone.now() - timedelta(days=1),
         next_poll_at=week_ago,
     )
@@ -116,12 +117,10 @@ def test_an_answer_of_an_unknown_shape_is_an_error_shown_by_healthz(
     settings.MEMORIES_API_BASE_URL = odd.url
     settings.POLL_MIN_INTERVAL_SECONDS = 0
     try:
-        submission = SubmissionFactory(
-            team=team_a,
-            submitter=alice,
-            status=Status.PROCESSING,
-            video_no="VI000000000000000003",
-            unique_id=team_a.unique_id,
+        submission = processing(
+            team_a,
+            alice,
+            "VI000000000000000003",
             sent_at=timezone.now() - timedelta(days=30),
             next_poll_at=timezone.now() - timedelta(minutes=1),
         )

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from tests.conftest import wait_for
+from tests.conftest import open_gate, wait_for
 from tests.factories import SubmissionFactory
 from uploads import periodic, probe, sending
 from uploads.models import Event, Status, Submission, UploadGate, database_now
@@ -22,11 +22,6 @@ from uploads.tasks import send_next_submission
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE = 1.0  # seconds a stalled worker's claim lasts in these tests
-
-
-def open_gate():
-    UploadGate.get()
-    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(days=1))
 
 
 def queue_many(team, user, n):
