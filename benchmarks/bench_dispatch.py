@@ -23,7 +23,7 @@ WORKERS = 2
 
 
 def main():
-    from uploads.sandbox import Sandbox
+    from uploads.memories.sandbox import Sandbox
 
     db = Path(tempfile.mkdtemp()) / "bench_dispatch.sqlite3"
     interval = 60.0 / PER_MINUTE

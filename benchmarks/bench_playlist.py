@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from uploads.playlist import check_playlist  # noqa: E402
+from uploads.urlcheck.playlist import check_playlist  # noqa: E402
 
 SEGMENTS = 50_000
 REPEATS = 9

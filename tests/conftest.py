@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory
+from uploads.memories.sandbox import Sandbox
 from uploads.models import Membership, Status, UploadGate
-from uploads.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 

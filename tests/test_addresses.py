@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uploads.addresses import (
+from uploads.urlcheck.addresses import (
     UnsafeURL,
     address_problem,
     check_url,
@@ -16,7 +16,7 @@ from uploads.addresses import (
     parse_host,
     parse_ipv4,
 )
-from uploads.url_policy import address_options
+from uploads.urlcheck.policy import address_options
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from uploads import client as api
-from uploads.sandbox import Sandbox
+from uploads.memories import client as api
+from uploads.memories.sandbox import Sandbox
 
 UPLOAD = api.UploadRequest(
     url="https://videos.example.com/a.mp4",

@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from tests.conftest import open_gate, wait_for
 from tests.factories import SubmissionFactory
-from uploads import periodic, polling, sending
+from uploads import periodic
 from uploads.models import Event, Status, Submission, UploadGate
+from uploads.sending import polling
+from uploads.sending import sender as sending
 from uploads.tasks import wake_sender
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,9 +8,10 @@ from django.core.management.base import CommandError
 from django.db import OperationalError
 
 from tests.factories import SubmissionFactory
-from uploads import periodic, sending
+from uploads import periodic
 from uploads.management.commands import run_periodic
 from uploads.models import Status, UploadGate
+from uploads.sending import sender as sending
 from uploads.tasks import record_worker_heartbeat, send_next_submission, waiting
 
 LOCKED = OperationalError("database is locked")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uploads.playlist import PlaylistError, PlaylistInfo, check_playlist
+from uploads.urlcheck.playlist import PlaylistError, PlaylistInfo, check_playlist
 
 CDN = "https://cdn.example.com/v"
 

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from tests.conftest import open_gate
 from tests.factories import SubmissionFactory
-from uploads import polling, sending
 from uploads.models import Event, Status, Submission, UploadGate
+from uploads.sending import polling
+from uploads.sending import sender as sending
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,9 +20,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from uploads import probe as probe_module
-from uploads.probe import ProbeRefused, ProbeResult, ProbeUnreachable, probe_url, recheck_url
-from uploads.url_policy import address_options
+from uploads.urlcheck import probe as probe_module
+from uploads.urlcheck.policy import address_options
+from uploads.urlcheck.probe import (
+    ProbeRefused,
+    ProbeResult,
+    ProbeUnreachable,
+    probe_url,
+    recheck_url,
+)
 
 MB = 1024**2
 GIB = 1024**3

@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory, TeamFactory, UserFactory
-from uploads import queue, sending
 from uploads.models import Status, Submission, UploadGate
+from uploads.sending import queue
+from uploads.sending import sender as sending
 
 
 def queue_up(team, user, n, start):

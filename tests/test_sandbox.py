@@ -1,4 +1,4 @@
-"""The sandbox (uploads/sandbox.py), driven over real HTTP on loopback.
+"""The sandbox (uploads/memories/sandbox.py), driven over real HTTP on loopback.
 
 Nothing here touches the database or the portal: the sandbox must stand alone.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from uploads.sandbox import Sandbox
+from uploads.memories.sandbox import Sandbox
 
 KEY = "sk-mavi-sandbox"
 AUTH = {"Authorization": KEY}
@@ -565,7 +565,7 @@ def test_stats_count_uploads_codes_and_list_requests(sandbox):
 
 
 def test_the_sandbox_imports_only_the_standard_library():
-    source = Path(__file__).parent.parent / "uploads" / "sandbox.py"
+    source = Path(__file__).parent.parent / "uploads" / "memories" / "sandbox.py"
     modules = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.Import):

@@ -19,8 +19,9 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import wait_for
-from uploads import periodic, sending
+from uploads import periodic
 from uploads.models import Event, Status, Submission, UploadGate
+from uploads.sending import sender as sending
 from uploads.tasks import wake_sender
 
 KEY = "sk-mavi-test-SECRET-1234"

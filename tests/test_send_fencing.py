@@ -14,10 +14,12 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import open_gate, wait_for
 from tests.factories import SubmissionFactory
-from uploads import periodic, probe, sending
+from uploads import periodic
+from uploads.memories.sandbox import Sandbox
 from uploads.models import Event, Status, Submission, UploadGate, database_now
-from uploads.sandbox import Sandbox
+from uploads.sending import sender as sending
 from uploads.tasks import send_next_submission
+from uploads.urlcheck import probe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import SubmissionFactory
-from uploads import client as api
-from uploads import sending
+from uploads.memories import client as api
 from uploads.models import Event, Status, UploadGate
+from uploads.sending import sender as sending
 
 
 @pytest.fixture

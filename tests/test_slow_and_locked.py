@@ -143,7 +143,10 @@ def test_the_worker_and_run_periodic_outlive_a_locked_database(
                     "database is locked" in log.read_text()[n:] for log, n in logged.items()
                 ),
                 timeout=30,
-            ), "not both processes met the lock"
+            ), "not both processes met the lock:\n" + "\n---\n".join(
+                f"{log.name} (lock taken at character {n}):\n{log.read_text()[-3000:]}"
+                for log, n in logged.items()
+            )
             assert worker.poll() is None, worker_log.read_text()
             assert periodic.poll() is None, periodic_log.read_text()
         finally:

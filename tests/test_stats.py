@@ -1,4 +1,4 @@
-"""The dashboard figures (uploads/stats.py) and the chart geometry (uploads/charts.py)."""
+"""The dashboard figures (uploads/reports/stats.py) and the chart geometry (charts.py beside it)."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory
-from uploads import charts, stats
 from uploads.models import Status, Submission
+from uploads.reports import charts, stats
 
 
 def parsed_after(team, user, minutes, **fields):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from uploads import addresses
 from uploads.forms import SubmissionForm
+from uploads.urlcheck import addresses
 
 
 @pytest.fixture

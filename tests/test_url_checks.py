@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory
-from uploads import sending
 from uploads.forms import SubmissionForm
 from uploads.models import Event, Status, Submission
-from uploads.probe import format_size
+from uploads.sending import sender as sending
+from uploads.urlcheck.probe import format_size
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
+from . import services
 from .models import Event, Membership, Status, Submission, Team, TransitionError, UploadGate
 from .tasks import wake_sender
 
@@ -146,6 +147,5 @@ class UploadGateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume sending")
     def resume_sending(self, request, queryset):
-        UploadGate.resume()
-        transaction.on_commit(wake_sender)
+        services.resume_sending()
         self.message_user(request, "Sending resumed.")

@@ -1,13 +1,14 @@
 """The submission form. Each clean_<field> returns the normalised value."""
 
-from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.utils import timezone
 
-from . import addresses, probe, url_policy
 from .models import Team
+from .urlcheck import addresses, probe
+from .urlcheck import policy as url_policy
+from .urlcheck.findings import UrlCheck
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 64
@@ -127,18 +128,21 @@ class SubmissionForm(forms.Form):
             missing = "longitude" if lat_given else "latitude"
             self.add_error(missing, "Give both latitude and longitude, or neither.")
         if cleaned.get("url") and cleaned.get("team") and "url" not in self.errors:
-            cleaned["probe"] = self._probe(cleaned["url"], cleaned["team"])
+            cleaned["url_check"] = self._check_url(cleaned["url"], cleaned["team"])
         return cleaned
 
-    def _probe(self, url, team):
-        """Fetch what is needed of the URL to catch what memories.ai would refuse."""
+    def _check_url(self, url, team):
+        """Fetch what is needed of the URL to catch what memories.ai would refuse.
+
+        Returns what was found (a UrlCheck), or None with the error added.
+        """
         try:
             result = probe.probe_url(url, **url_policy.probe_options(team))
         except probe.ProbeRefused as exc:
             self.add_error("url", exc.message)
         except probe.ProbeUnreachable as exc:
             if self.cleaned_data.get("confirm_public"):
-                return {"reachable": False, "problem": exc.message, **_checked_now()}
+                return UrlCheck(checked_at=timezone.now(), problem=exc.message)
             self.offer_confirm_public = True
             self.add_error(
                 "url",
@@ -146,12 +150,8 @@ class SubmissionForm(forms.Form):
                 "“I confirm this URL is publicly reachable” below and submit again.",
             )
         else:
-            return {"reachable": True, **asdict(result), **_checked_now()}
-        return {}
-
-
-def _checked_now():
-    return {"checked_at": timezone.now().isoformat()}
+            return UrlCheck(checked_at=timezone.now(), result=result)
+        return None
 
 
 def _degrees(value, limit, name):

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.db.models.functions import Now
 
 from .models import Status, Submission, UploadGate
-from .polling import poll_once
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
+from .sending.polling import poll_once
 from .tasks import request_heartbeat, wake_sender
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from . import sending
 from .models import UploadGate
 from .resilience import retry_database_errors
+from .sending import sender as sending
 
 
 @task()

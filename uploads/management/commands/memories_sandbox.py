@@ -1,4 +1,4 @@
-"""Run the memories.ai sandbox (uploads/sandbox.py) until Ctrl-C or SIGTERM."""
+"""Run the memories.ai sandbox (uploads/memories/sandbox.py) until Ctrl-C or SIGTERM."""
 
 import os
 import signal
@@ -6,7 +6,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from uploads.sandbox import Sandbox
+from uploads.memories.sandbox import Sandbox
 
 
 class Command(BaseCommand):

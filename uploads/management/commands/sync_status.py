@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from uploads.polling import poll_once
+from uploads.sending.polling import poll_once
 
 
 class Command(BaseCommand):

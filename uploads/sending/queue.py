@@ -9,7 +9,7 @@ from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Status, Submission, UploadGate
+from ..models import Status, Submission, UploadGate
 
 
 def _team_order(queryset):

@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,9 +18,8 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 
-from . import client as api
-from . import probe, url_policy
-from .models import (
+from ..memories import client as api
+from ..models import (
     ClaimLost,
     Event,
     Status,
@@ -29,6 +28,9 @@ from .models import (
     UploadGate,
     hash_token,
 )
+from ..urlcheck import policy as url_policy
+from ..urlcheck import probe
+from ..urlcheck.findings import UrlCheck
 from .queue import next_in_line
 
 logger = logging.getLogger(__name__)
@@ -201,8 +203,8 @@ def needs_recheck(submission, now):
     """Waited long enough since its URL was last checked that the link may have died."""
     if submission.confirm_public:
         return False  # the portal could not reach it in the first place
-    checked = submission.probe.get("rechecked_at") or submission.probe.get("checked_at")
-    last = datetime.fromisoformat(checked) if checked else submission.created_at
+    check = UrlCheck.from_json(submission.probe)
+    last = check.last_checked_at if check else submission.created_at
     return (now - last).total_seconds() > settings.URL_RECHECK_AFTER_SECONDS
 
 
@@ -235,9 +237,8 @@ def drop_dead_links(limit=5):
             except TransitionError:
                 return  # cancelled or claimed meanwhile
             continue
-        Submission.objects.filter(pk=pk).update(
-            probe={**submission.probe, "rechecked_at": now.isoformat()}
-        )
+        check = UrlCheck.from_json(submission.probe) or UrlCheck(checked_at=submission.created_at)
+        Submission.objects.filter(pk=pk).update(probe=check.rechecked(now).to_json())
         return
 
 

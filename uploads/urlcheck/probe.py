@@ -7,7 +7,7 @@ company network, so every request here is guarded against server-side request
 forgery:
 
 - the host is resolved here, every address it resolves to must be public
-  (`uploads.addresses`), and the connection goes to the checked address: there
+  (`uploads.urlcheck.addresses`), and the connection goes to the checked address: there
   is no second lookup that a rebinding DNS server could answer differently;
 - redirects are followed by hand, each hop checked again (scheme, port, address);
 - no cookies, credentials, proxies or netrc (`trust_env=False`, a fresh session);
@@ -40,7 +40,8 @@ import urllib3
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.connection import allowed_gai_family
 
-from uploads.addresses import (
+from uploads.deadline import Deadline, DeadlineAdapter
+from uploads.urlcheck.addresses import (
     DEFAULT_PORTS,
     IPNetwork,
     UnsafeURL,
@@ -48,8 +49,7 @@ from uploads.addresses import (
     check_url,
     parse_host,
 )
-from uploads.deadline import Deadline, DeadlineAdapter
-from uploads.playlist import PlaylistError, PlaylistInfo, check_playlist
+from uploads.urlcheck.playlist import PlaylistError, PlaylistInfo, check_playlist
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def probe_url(
 
     `resolver(host, port) -> addresses` replaces DNS (tests); `extra_allowed_networks`
     lets the listed networks through the address checks (tests and the sandbox serve on
-    loopback: `uploads.url_policy` passes it when URL_PROBE_ALLOW_PRIVATE is on).
+    loopback: `uploads.urlcheck.policy` passes it when URL_PROBE_ALLOW_PRIVATE is on).
     `max_bytes` caps what is read of any body that is not a playlist.
     """
     options = _make_options(
@@ -269,7 +269,7 @@ class _PinnedAddressAdapter(DeadlineAdapter):
     bare `getaddrinfo` (no timeout, so DNS would escape the probe deadline, and no
     resolver to inject in tests), keeps only the first address, allows loopback only
     as a whole, and judges addresses by `ipaddress` flags instead of
-    `uploads.addresses` (it lets `::a00:1`, IPv4-compatible 10.0.0.1, through).
+    `uploads.urlcheck.addresses` (it lets `::a00:1`, IPv4-compatible 10.0.0.1, through).
     """
 
     def __init__(self, resolve: Callable[[str, int], str]):

@@ -12,8 +12,8 @@ from django.db.models import Count, FloatField, Func, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from ..models import Status, Submission
 from . import charts
-from .models import Status, Submission
 
 CHART_DAYS = 30
 RECENT_FAILURES = 5

@@ -1,7 +1,7 @@
 """Address rules for the video URLs people submit: which hosts memories.ai can reach.
 
 Pure functions, no DNS and no Django. The form calls `check_url` on what a person
-typed; the probe (`uploads.probe`) calls it again on every redirect and on every
+typed; the probe (`uploads.urlcheck.probe`) calls it again on every redirect and on every
 host a playlist names, and calls `address_problem` on every address a host name
 resolves to before it connects.
 

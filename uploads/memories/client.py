@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import requests
 import urllib3.exceptions
 
-from .deadline import Deadline, DeadlineAdapter
+from ..deadline import Deadline, DeadlineAdapter
 
 UPLOAD_URL_PATH = "/serve/api/v1/upload_url"
 LIST_VIDEOS_PATH = "/serve/api/v1/list_videos"

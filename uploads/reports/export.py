@@ -9,7 +9,7 @@ import csv
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import Status
+from ..models import Status
 
 HEADER = (
     "id",

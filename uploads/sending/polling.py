@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from . import client as api
-from .models import (
+from ..memories import client as api
+from ..models import (
     API_STATUS_TO_STATUS,
     Event,
     Status,
@@ -22,7 +22,7 @@ from .models import (
     TransitionError,
     UploadGate,
 )
-from .sending import SendingNotConfigured, get_client
+from .sender import SendingNotConfigured, get_client
 
 logger = logging.getLogger(__name__)
 

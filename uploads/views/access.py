@@ -1,0 +1,67 @@
+"""Who may see what: each helper returns the object or raises 404 (never 403: no hint it exists).
+
+Every view that shows submissions, teams or people goes through these.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from ..models import Membership, Status, Submission, Team
+
+
+def get_submission_for_user(user, pk):
+    """The submission, if the user may see it; 404 otherwise (not 403: no hint it exists)."""
+    return get_object_or_404(
+        Submission.objects.visible_to(user).select_related("team", "submitter").distinct(),
+        pk=pk,
+    )
+
+
+def get_submissions_for_user(user, pks):
+    """The submissions, if the user may see every one of them; 404 otherwise."""
+    possible = [pk for pk in set(pks) if 0 < pk < 2**63]  # others cannot exist (nor be bound)
+    found = list(
+        Submission.objects.visible_to(user)
+        .filter(pk__in=possible)
+        .select_related("team")
+        .distinct()
+    )
+    if len(found) != len(set(pks)):
+        raise Http404("No such submissions.")
+    return found
+
+
+def get_team_for_user(user, slug):
+    """The team, if the user is in it (or a superuser), with `.can_see_members`; 404 otherwise.
+
+    Managers and superusers see the per-member breakdown; members see the team's totals.
+    """
+    if user.is_superuser:
+        team = get_object_or_404(Team, slug=slug)
+        team.can_see_members = True
+        return team
+    team = get_object_or_404(
+        Team.objects.filter(memberships__user=user).annotate(role=F("memberships__role")),
+        slug=slug,
+    )
+    team.can_see_members = team.role == Membership.Role.MANAGER
+    return team
+
+
+def get_dashboard_user(user, pk):
+    """The user whose dashboard is asked for: oneself, or anyone for a superuser; 404 otherwise."""
+    if not (user.is_superuser or user.pk == pk):
+        raise Http404("No such user.")
+    return get_object_or_404(get_user_model(), pk=pk)
+
+
+def can_cancel(user, submission):
+    if submission.status != Status.QUEUED:
+        return False
+    if user.is_superuser or submission.submitter_id == user.pk:
+        return True
+    return Membership.objects.filter(
+        user=user, team_id=submission.team_id, role=Membership.Role.MANAGER
+    ).exists()

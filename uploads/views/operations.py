@@ -1,0 +1,30 @@
+"""For operators: the health check, and resuming sending after a pause."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from .. import health, services
+
+
+@login_required
+@require_POST
+def sending_resume(request):
+    """Resume sending after an account-level pause (bad key, no credits): superusers only."""
+    if not request.user.is_superuser:
+        raise Http404
+    services.resume_sending()
+    messages.success(request, "Sending resumed.")
+    return redirect("home")
+
+
+# No login: load balancers and monitors call it. It shows no secrets, only
+# whether the parts work and how far behind the queue is.
+@never_cache
+@require_safe
+def healthz(request):
+    report = health.report()
+    return JsonResponse(report, status=200 if report["ok"] else 503)

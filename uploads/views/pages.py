@@ -1,0 +1,215 @@
+"""The pages people use: dashboards, the list and its CSV, a submission, the form."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http.response import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from .. import services
+from ..filters import ANYONE, SubmissionFilterForm
+from ..forms import SubmissionForm
+from ..models import Status, Submission, TransitionError
+from ..pagination import CappedPaginator
+from ..reports import export, stats
+from ..sending import queue
+from ..sending import sender as sending
+from ..urlcheck.findings import UrlCheck
+from .access import (
+    can_cancel,
+    get_dashboard_user,
+    get_submission_for_user,
+    get_submissions_for_user,
+    get_team_for_user,
+)
+
+PAGE_SIZE = 25
+# The status fragment answers for at most this many submissions per request.
+MAX_LIVE_IDS = 100
+
+
+def with_places(submissions):
+    """Set .place and .eta (place in the queue, estimated send time) on waiting ones."""
+    submissions = list(submissions)
+    places = queue.places(s.pk for s in submissions if s.status == Status.QUEUED)
+    for submission in submissions:
+        submission.place, submission.eta = places.get(submission.pk, (None, None))
+    return submissions
+
+
+def live_ids(*groups):
+    """The ids of the shown submissions that may still change: the page polls for these."""
+    return [s.pk for group in groups for s in group if not s.is_final]
+
+
+def _dashboard(request, submissions, *, title, list_query, team=None):
+    members = stats.member_breakdown(team) if team and team.can_see_members else None
+    failures = stats.recent_failures(submissions)
+    waiting = sorted(with_places(stats.oldest_waiting(submissions)), key=lambda s: s.place or 0)
+    return render(
+        request,
+        "uploads/dashboard.html",
+        {
+            "title": title,
+            "team": team,
+            "figures": stats.figures(submissions),
+            "failures": failures,
+            "waiting": waiting,
+            "members": members,
+            "list_query": list_query,
+            "live_ids": live_ids(waiting),
+        },
+    )
+
+
+@login_required
+def home(request):
+    """My dashboard: my submissions in my teams."""
+    submissions = Submission.objects.visible_to(request.user).filter(submitter=request.user)
+    return _dashboard(request, submissions, title="My dashboard", list_query={})
+
+
+@login_required
+def user_dashboard(request, pk):
+    """Anyone's dashboard, for superusers (and one's own)."""
+    person = get_dashboard_user(request.user, pk)
+    if person == request.user:
+        return redirect("home")
+    return _dashboard(
+        request,
+        Submission.objects.filter(submitter=person),
+        title=f"{person.get_username()}’s dashboard",
+        list_query={"submitter": person.pk},
+    )
+
+
+@login_required
+def team_dashboard(request, slug):
+    team = get_team_for_user(request.user, slug)
+    return _dashboard(
+        request,
+        Submission.objects.filter(team=team),
+        title=team.name,
+        team=team,
+        list_query={"submitter": ANYONE, "team": team.slug},
+    )
+
+
+def _filter_form(request):
+    form = SubmissionFilterForm(request.GET, user=request.user)
+    if form.names_the_unknown():
+        raise Http404("No such team or person.")
+    return form
+
+
+@login_required
+def submission_list(request):
+    form = _filter_form(request)
+    submissions = form.filter(
+        Submission.objects.visible_to(request.user).select_related("team", "submitter")
+    )
+    page = CappedPaginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
+    with_places(page.object_list)
+    return render(
+        request,
+        "uploads/submission_list.html",
+        {"page": page, "form": form, "live_ids": live_ids(page.object_list)},
+    )
+
+
+@login_required
+def submission_export(request):
+    """The list's current selection (all pages) as a CSV download."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            "The filters are not valid:\n" + form.errors.as_text(), content_type="text/plain"
+        )
+    submissions = form.filter(Submission.objects.visible_to(request.user))
+    response = StreamingHttpResponse(
+        export.csv_lines(submissions, base_url=request.build_absolute_uri("/")[:-1]),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = f"submissions-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@never_cache
+def submission_statuses(request):
+    """Fresh status badges for the given ids, for pages that poll while something may change.
+
+    Answers with the badges (swapped in by id, out of band) and the poller
+    itself, which stops polling once all of them are final.
+    """
+    if not request.user.is_authenticated:
+        # 286 tells htmx to stop polling: a logged-out page must not swap in the login form.
+        return HttpResponse(status=286)
+    try:
+        pks = [int(pk) for pk in request.GET.get("ids", "").split(",") if pk]
+    except ValueError:
+        return HttpResponseBadRequest("ids: comma-separated numbers.")
+    if not pks or len(pks) > MAX_LIVE_IDS:
+        return HttpResponseBadRequest(f"ids: between 1 and {MAX_LIVE_IDS} of them.")
+    submissions = with_places(get_submissions_for_user(request.user, pks))
+    return render(
+        request,
+        "uploads/_statuses.html",
+        {"submissions": submissions, "live_ids": live_ids(submissions)},
+    )
+
+
+@login_required
+def submission_new(request):
+    form = SubmissionForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        submission = services.submit(request.user, form.cleaned_data)
+        messages.success(request, "Submitted. It waits for its turn to be sent to memories.ai.")
+        problem = sending.sending_problem()
+        if problem:
+            messages.warning(request, problem)
+        return redirect(submission)
+    if not form.fields["team"].queryset.exists():
+        messages.warning(request, "You are not in any team yet; ask an administrator to add you.")
+    return render(request, "uploads/submission_form.html", {"form": form})
+
+
+@login_required
+def submission_detail(request, pk):
+    submission = get_submission_for_user(request.user, pk)
+    with_places([submission])
+    events = submission.events.select_related("actor").order_by("created_at", "id")
+    return render(
+        request,
+        "uploads/submission_detail.html",
+        {
+            "submission": submission,
+            "events": events,
+            "can_cancel": can_cancel(request.user, submission),
+            "probe_facts": UrlCheck.facts_of(submission.probe),
+            "live_ids": live_ids([submission]),
+        },
+    )
+
+
+@login_required
+@require_POST
+def submission_cancel(request, pk):
+    submission = get_submission_for_user(request.user, pk)
+    if not can_cancel(request.user, submission):
+        messages.error(
+            request,
+            "Only a waiting submission can be cancelled, by its submitter "
+            "or a manager of its team.",
+        )
+        return redirect(submission)
+    try:
+        services.cancel(request.user, submission)
+    except TransitionError:
+        messages.error(request, "It is no longer waiting: it could not be cancelled.")
+    else:
+        messages.success(request, "Cancelled.")
+    return redirect(submission)
