@@ -26,8 +26,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from machine import machine  # benchmarks/machine.py, beside this script
+from harness import free_port, start_gunicorn, stop_gunicorn  # benchmarks/, beside this
+from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = 500
@@ -88,12 +87,6 @@ for s in Submission.objects.order_by("id"):
     }
 print("REPORT " + json.dumps(rows))
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def manage(env, *args, stdin=None):
@@ -165,35 +158,6 @@ class Tally:
         return self.requests / self.seconds
 
 
-def start_gunicorn(env):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "memories_portal.wsgi"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://{env['GUNICORN_BIND']}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/healthz", timeout=10).status_code == 200:
-                return server, base
-        except requests.RequestException:
-            pass
-        if server.poll() is not None:
-            sys.exit(f"gunicorn stopped:\n{server.stderr.read()}")
-        time.sleep(0.2)
-    stop(server)
-    sys.exit("gunicorn did not answer in 60 s")
-
-
-def stop(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    return server.stderr.read()
-
-
 def run(database_url, label, workers):
     env = {
         "PATH": os.environ["PATH"],
@@ -230,7 +194,7 @@ def run(database_url, label, workers):
             chunk = calls[start : start + size]
             callbacks.add(*drive(base, [("POST", path, body) for path, body in chunk]))
     finally:
-        errors = stop(server)
+        errors = stop_gunicorn(server)
     output = manage(env, "shell", "-c", REPORT).splitlines()
     rows = json.loads(next(line for line in output if line.startswith("REPORT "))[7:])
 
