@@ -12,14 +12,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(script, **env):
+def run(script, timeout=120, **env):
     return subprocess.run(
         [sys.executable, f"benchmarks/{script}"],
         cwd=REPO,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -28,6 +28,26 @@ def test_the_dispatch_benchmark_runs_and_reports():
     assert "achieved/allowed" in result.stdout, result.stderr[-2000:]
     assert "0429 answers = 0" in result.stdout
     assert "busy cores: on, 2 spinning processes" in result.stdout
+
+
+def test_the_chaos_benchmark_runs_and_reports():
+    # Two seconds of chaos at a high rate and a one-second drain (about 6 s in all):
+    # too short to meet the goals, long enough to start, stop and continue workers,
+    # inject faults and report every figure. Missing a goal exits 1; a crash has no report.
+    result = run(
+        "bench_chaos.py",
+        timeout=60,
+        BENCH_CHAOS_SECONDS="2",
+        BENCH_CHAOS_RATE="600",
+        BENCH_CHAOS_DRAIN_SECONDS="1",
+        BENCH_BUSY="0",
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    for figure in ("achieved send rate = ", "uploaded twice: ", "rate breaches: ", "unsettled: "):
+        assert f"chaos: {figure}" in result.stdout, result.stdout[-3000:]
+    assert "busy cores: off (BENCH_BUSY=0)" in result.stdout
+    assert "processes that ended by themselves: none" in result.stdout
 
 
 def test_the_playlist_benchmark_runs_and_reports():

@@ -1,0 +1,478 @@
+"""Sending under chaos: faults, stalled workers and busy cores; nothing sent twice or too fast.
+
+Three real `db_worker` processes, `run_periodic` (every 0.5 s) and gunicorn (for
+callbacks) on a fresh SQLite database, against the sandbox at a raised rate,
+while two other processes keep both cores busy (busy.py; BENCH_BUSY=0 turns
+them off). For BENCH_CHAOS_SECONDS (from the first upload):
+
+- faults, one upload at a time, every 2 to 5 s: rate_limit (an injected 0429),
+  http_502 (not taken), drop (taken, then the connection closes unanswered),
+  malformed (taken, then an unreadable body), http_504 (may have been taken);
+- every 3 to 8 s, one or two of the three workers stopped (SIGSTOP) for longer
+  than their lease (SEND_LEASE_SECONDS=3), then continued (SIGCONT); every
+  other stop lands just after the upload gate opens, when a worker is most
+  likely in the middle of a send.
+
+Then no more faults or stops, and the queue drains (up to a deadline). Callbacks
+are on (gunicorn on loopback is PUBLIC_BASE_URL), with polling behind them.
+
+Goals, exit status 1 when one is missed:
+- no URL uploaded twice: none accepted twice by the sandbox, and none that
+  reached it twice in a way that may have been processed (accepted, HTTP 500/504);
+- no rate breach: no 0429 from the sandbox other than the injected ones, and at
+  most one accepted upload in any rate interval;
+- nothing unsettled after the drain: none queued or sending, none processing
+  without a poll scheduled, none needing review without a reason.
+
+    .venv/bin/python benchmarks/bench_chaos.py
+    (BENCH_CHAOS_SECONDS=120, BENCH_CHAOS_RATE=60 per minute, BENCH_CHAOS_DRAIN_SECONDS=180
+    at most for the drain, BENCH_CHAOS_SEED for a repeatable plan, BENCH_BUSY)
+"""
+
+import os
+import random
+import re
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from busy import busy_cores  # benchmarks/, beside this script
+from harness import (
+    free_port,
+    fresh_sqlite,
+    kill,
+    manage,
+    portal_env,
+    seed,
+    start_django,
+    start_gunicorn,
+    start_workers,
+    stop_gunicorn,
+)
+from machine import machine
+
+SECONDS = float(os.environ.get("BENCH_CHAOS_SECONDS", 120))
+PER_MINUTE = float(os.environ.get("BENCH_CHAOS_RATE", 60))
+DRAIN_SECONDS = float(os.environ.get("BENCH_CHAOS_DRAIN_SECONDS", 180))
+SEED = int(os.environ.get("BENCH_CHAOS_SEED") or random.randrange(10**6))
+WORKERS = 3
+LEASE_SECONDS = 3.0
+PERIODIC_INTERVAL = 0.5
+FAULTS = ("rate_limit", "http_502", "drop", "malformed", "http_504")
+# Shorter runs (the test suite's smoke run) get the same kinds of chaos, closer together.
+SCALE = min(1.0, SECONDS / 120)
+FAULT_GAP = (2.0 * SCALE, 5.0 * SCALE)
+STOP_GAP = (3.0 * SCALE, 8.0 * SCALE)
+STOP_BEYOND_LEASE = (1.0, 3.0)
+# Answers after which the sandbox may have processed the upload.
+MAY_HAVE_PROCESSED = {"0000", "http_500", "http_504"}
+SHOWN = 5  # URLs shown with their timelines, per goal missed
+
+
+def portal_settings(interval, port):
+    """The portal's settings for the run, scaled to the raised upload rate."""
+    return {
+        "SEND_LEASE_SECONDS": LEASE_SECONDS,
+        # The lease must outlast the longest request: connect + read < lease.
+        "MEMORIES_CONNECT_TIMEOUT": 0.5,
+        "MEMORIES_READ_TIMEOUT": 2.0,
+        "SEND_RETRY_BASE_SECONDS": 2 * interval,
+        "SEND_RETRY_MAX_SECONDS": 10 * interval,
+        "POLL_MIN_INTERVAL_SECONDS": 2,
+        "POLL_MAX_INTERVAL_SECONDS": 10,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": 2,
+        "GUNICORN_ACCESS_LOG": "off",
+    }
+
+
+class Clock:
+    """Seconds since the chaos phase began, from monotonic or wall-clock times."""
+
+    def __init__(self, start):
+        """`start`: a time.monotonic() time, now or in the past."""
+        self.mono, self.wall = start, time.time() - (time.monotonic() - start)
+
+    def of_mono(self, t):
+        return t - self.mono
+
+    def of_wall(self, when):
+        return when.timestamp() - self.wall
+
+
+class Portal:
+    """The portal's processes for the run; logs in `logs`."""
+
+    def __init__(self, env, logs):
+        self.logs = logs
+        with open(logs / "gunicorn.log", "ab") as log:
+            self.server, _ = start_gunicorn(env, stderr=log)
+        self.workers = start_workers(env, WORKERS, interval=0.05, log_dir=logs)
+        self.periodic = manage(
+            env, "run_periodic", "--interval", str(PERIODIC_INTERVAL), log=logs / "periodic.log"
+        )
+
+    def stop(self):
+        kill([*self.workers, self.periodic])
+        stop_gunicorn(self.server)
+
+    def crashed(self):
+        """Names of processes that ended by themselves."""
+        named = [*(f"worker {i}" for i in range(WORKERS)), "periodic", "gunicorn"]
+        processes = [*self.workers, self.periodic, self.server]
+        return [name for name, p in zip(named, processes, strict=True) if p.poll() is not None]
+
+
+class Chaos:
+    """Faults and worker stops at random times, all noted for the report."""
+
+    def __init__(self, sandbox, workers, rng):
+        self.sandbox, self.workers, self.rng = sandbox, workers, rng
+        self.stopped = {}  # worker index -> when (monotonic) to continue it
+        self.log = []  # (monotonic time, what happened)
+        self.faults_set = dict.fromkeys(FAULTS, 0)
+        self.stops = {"at the gate": 0, "at random": 0}
+
+    def note(self, what):
+        self.log.append((time.monotonic(), what))
+
+    def run(self, until):
+        rng, now = self.rng, time.monotonic()
+        next_fault = now + rng.uniform(*FAULT_GAP)
+        next_stop, at_gate, armed = now + rng.uniform(*STOP_GAP), False, False
+        while (now := time.monotonic()) < until:
+            self.continue_due(now)
+            if now >= next_fault:
+                self.inject(rng.choice(FAULTS))
+                next_fault = now + rng.uniform(*FAULT_GAP)
+            if now >= next_stop:
+                opens_in = gate_opens_in() if at_gate and not armed else None
+                if opens_in is not None and 0 < opens_in < 3:
+                    next_stop, armed = now + opens_in + rng.uniform(0, 0.06), True
+                else:
+                    self.stop_some("at the gate" if at_gate else "at random")
+                    next_stop, at_gate, armed = now + rng.uniform(*STOP_GAP), not at_gate, False
+            wake = min(next_fault, next_stop, until, *self.stopped.values())
+            time.sleep(min(max(wake - time.monotonic(), 0.001), 0.05))
+        self.calm()
+
+    def inject(self, fault):
+        self.sandbox.set_fault(fault, times=1)
+        self.faults_set[fault] += 1
+        self.note(f"fault {fault} set for the next upload")
+
+    def stop_some(self, how):
+        running = [i for i in range(len(self.workers)) if i not in self.stopped]
+        if len(running) < 2:
+            return  # always one worker left running
+        for i in self.rng.sample(running, min(self.rng.choice((1, 2)), len(running) - 1)):
+            self.workers[i].send_signal(signal.SIGSTOP)
+            self.stopped[i] = (
+                time.monotonic() + LEASE_SECONDS + self.rng.uniform(*STOP_BEYOND_LEASE)
+            )
+            self.stops[how] += 1
+            self.note(f"worker {i} stopped ({how})")
+
+    def continue_due(self, now):
+        for i, at in list(self.stopped.items()):
+            if now >= at:
+                self.workers[i].send_signal(signal.SIGCONT)
+                del self.stopped[i]
+                self.note(f"worker {i} continued")
+
+    def calm(self):
+        """No more faults or stops: what is set is cleared, stopped workers continue."""
+        self.sandbox.clear_faults()
+        self.continue_due(float("inf"))
+        self.note("chaos over: faults cleared, every worker running")
+
+
+def gate_opens_in():
+    """Seconds until the upload gate opens next (negative: open now)."""
+    from django.utils import timezone
+
+    from uploads.models import UploadGate
+
+    return (UploadGate.get().next_allowed_at - timezone.now()).total_seconds()
+
+
+# ---- the state of the queue -------------------------------------------------------
+
+
+def counts_by_status():
+    from django.db.models import Count
+
+    from uploads.models import Submission
+
+    rows = Submission.objects.values_list("status").annotate(n=Count("id"))
+    return dict(rows)
+
+
+def in_flight():
+    """Submissions not yet at rest: waiting, being sent, or being processed."""
+    from uploads.models import Status, Submission
+
+    busy = [Status.QUEUED, Status.SENDING, Status.PROCESSING]
+    return Submission.objects.filter(status__in=busy).count()
+
+
+def unsettled():
+    """What the drain must leave at zero, by reason."""
+    from uploads.models import Status, Submission
+
+    subs = Submission.objects
+    return {
+        "queued or sending": subs.filter(status__in=[Status.QUEUED, Status.SENDING]).count(),
+        "processing without a poll": subs.filter(
+            status=Status.PROCESSING, next_poll_at__isnull=True
+        ).count(),
+        "needs_review without a reason": subs.filter(
+            status=Status.NEEDS_REVIEW, error_message=""
+        ).count(),
+    }
+
+
+def unsettled_urls():
+    from django.db.models import Q
+
+    from uploads.models import Status, Submission
+
+    rows = Submission.objects.filter(
+        Q(status__in=[Status.QUEUED, Status.SENDING])
+        | Q(status=Status.PROCESSING, next_poll_at__isnull=True)
+        | Q(status=Status.NEEDS_REVIEW, error_message="")
+    ).values_list("status", "id", "url")
+    # The ones stuck on the way first: those merely waiting say least.
+    return [url for status, _, url in sorted(rows, key=lambda r: (r[0] == Status.QUEUED, r[1]))]
+
+
+def drain(limit, quiet):
+    """Wait until nothing is in flight for `quiet` s in a row, or `limit` s; say how long."""
+    start = time.monotonic()
+    calm_since = None
+    while time.monotonic() - start < limit:
+        if in_flight() == 0:
+            calm_since = calm_since or time.monotonic()
+            if time.monotonic() - calm_since >= quiet:
+                return True, time.monotonic() - start
+        else:
+            calm_since = None
+        time.sleep(0.25)
+    return False, time.monotonic() - start
+
+
+def failed_tasks():
+    """Wake-up tasks that raised, by exception."""
+    from django.db.models import Count
+    from django_tasks_db.models import DBTaskResult
+
+    rows = (
+        DBTaskResult.objects.filter(status="FAILED")
+        .values_list("exception_class_path")
+        .annotate(n=Count("id"))
+    )
+    return {path.rsplit(".", 1)[-1]: n for path, n in rows}
+
+
+# ---- what reached the sandbox -----------------------------------------------------
+
+
+def by_url(records):
+    urls = {}
+    for record in records:
+        urls.setdefault(record.fields.get("url", ["?"])[0], []).append(record)
+    return urls
+
+
+def sent_twice(sandbox):
+    """(URLs accepted more than once, URLs that may have been processed more than once)."""
+    urls = by_url(sandbox.uploads)
+    accepted = [u for u, rs in urls.items() if sum(r.accepted for r in rs) > 1]
+    reached = [u for u, rs in urls.items() if sum(r.code in MAY_HAVE_PROCESSED for r in rs) > 1]
+    return accepted, reached
+
+
+def too_fast(sandbox, interval):
+    """URL -> how long after the previous accepted upload it was answered 0429, for every
+    0429 given while that accepted upload was still inside the rate window."""
+    accepted = [r.received_at for r in sandbox.accepted]
+    found = {}
+    for r in sandbox.uploads:
+        before = [t for t in accepted if r.received_at - interval < t < r.received_at]
+        if r.code == "0429" and before:
+            url = r.fields.get("url", ["?"])[0]
+            found.setdefault(url, []).append(f"{r.received_at - max(before):.3f} s")
+    return {
+        url: f"{', '.join(gaps)} after the previous accepted upload" for url, gaps in found.items()
+    }
+
+
+# ---- timelines, for the URLs that missed a goal ---------------------------------------
+
+LOG_LINE = re.compile(r"^(\S+) \S+ \S+ submission=(\d+) team=\d+ kind=(\S+) from=(\S*) to=(\S*)")
+
+
+def event_lines(logs):
+    """(wall time, process, submission id, kind, from, to) of every event line in the logs."""
+    lines = []
+    for path in sorted(logs.glob("*.log")):
+        process = path.stem.replace("-", " ").replace("gunicorn", "web")
+        for line in path.read_text(errors="replace").splitlines():
+            if match := LOG_LINE.match(line):
+                when, pk, kind, from_status, to_status = match.groups()
+                lines.append((datetime.fromisoformat(when), process, int(pk), kind, from_status,
+                              to_status))  # fmt: skip
+    return lines
+
+
+def who_wrote(event, lines):
+    """The process whose log line matches the event (same moves, nearest in time)."""
+    near = [
+        (abs((when - event.created_at).total_seconds()), process)
+        for when, process, pk, kind, from_status, to_status in lines
+        if (pk, kind, from_status, to_status)
+        == (event.submission_id, event.kind, event.from_status, event.to_status)
+    ]
+    return min(near)[1] if near and min(near)[0] < 2 else "?"
+
+
+def timeline(url, sandbox, chaos, clock, lines):
+    """What the sandbox saw, the Event table and the chaos did around one URL, in order."""
+    from uploads.models import Event
+
+    rows = [
+        (clock.of_mono(r.received_at), f"sandbox answered {r.code} {r.video_no or ''}".rstrip())
+        for r in sandbox.uploads
+        if r.fields.get("url", [""])[0] == url
+    ]
+    for event in Event.objects.filter(submission__url=url).order_by("created_at", "id"):
+        rows.append(
+            (clock.of_wall(event.created_at),
+             f"event {event.kind} {event.from_status}->{event.to_status} "
+             f"[{who_wrote(event, lines)}] {event.message[:90]}")
+        )  # fmt: skip
+    if not rows:
+        return ["    (nothing yet: never claimed)"]
+    first, last = min(t for t, _ in rows), max(t for t, _ in rows)
+    rows += [
+        (clock.of_mono(t), what)
+        for t, what in chaos.log
+        if "worker" in what and first - LEASE_SECONDS - 4 <= clock.of_mono(t) <= last + 0.5
+    ]
+    return [f"    {t:8.2f} s  {what}" for t, what in sorted(rows)]
+
+
+def show(title, urls, *context):
+    """`urls`: a list, or a dict of URL -> a note on it."""
+    if not urls:
+        return
+    print(f"chaos: {title} ({len(urls)}; the first {min(len(urls), SHOWN)}, times from the start):")
+    notes = urls if isinstance(urls, dict) else {}
+    for url in list(urls)[:SHOWN]:
+        print(f"  {url} {notes.get(url, '')}".rstrip())
+        print("\n".join(timeline(url, *context)))
+
+
+# ---- the run ---------------------------------------------------------------------------
+
+
+def main():
+    from uploads.sandbox import Sandbox
+
+    interval = 60.0 / PER_MINUTE
+    database = fresh_sqlite("bench_chaos.sqlite3")
+    logs = Path(database.removeprefix("sqlite:///")).parent
+    sandbox = Sandbox(
+        uploads_per_interval=1, rate_interval=interval, callback_delay=0.5, parse_delay=1.0
+    )
+    with sandbox as sb:
+        env = portal_env(database, sb, PER_MINUTE, **portal_settings(interval, free_port()))
+        start_django(env)
+        seed(int(SECONDS / interval) + 10)
+        with busy_cores(max_seconds=SECONDS + DRAIN_SECONDS + 120) as busy:
+            portal = Portal(env, logs)
+            try:
+                phases = run(sb, portal, interval)
+            finally:
+                crashed = portal.crashed()
+                portal.stop()
+        return report(sb, busy, interval, logs, crashed, *phases)
+
+
+def run(sb, portal, interval):
+    from uploads.tasks import wake_sender
+
+    wake_sender()
+    if not sb.wait_until(lambda: sb.accepted, timeout=60):
+        sys.exit("chaos: no upload within 60 s of starting the portal")
+    clock = Clock(start=sb.accepted[0].received_at)  # the phase starts with the first upload
+    chaos = Chaos(sb, portal.workers, random.Random(SEED))
+    chaos.run(until=clock.mono + SECONDS)
+    left = in_flight()
+    drained = drain(
+        limit=min(DRAIN_SECONDS, 30 + 3 * left * interval),
+        quiet=sb.callback_delay + sb.parse_delay + 1,
+    )
+    return clock, chaos, left, drained
+
+
+def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
+    stats = sb.stats()
+    allowed = SECONDS / interval
+    in_phase = [r for r in sb.accepted if clock.of_mono(r.received_at) < SECONDS]
+    ratio = len(in_phase) / allowed
+    accepted_twice, reached_twice = sent_twice(sb)
+    rate_limited = sb.count("0429")
+    injected = stats["fault_hits"].get("rate_limit", 0)
+    breaches = rate_limited - injected
+    most = sb.max_accepted_in_window(interval)
+    left_over = unsettled()
+    (is_drained, drain_seconds) = drained
+
+    print(f"chaos: {machine()}; {busy}")
+    print(f"chaos: {WORKERS} db_worker + run_periodic (every {PERIODIC_INTERVAL:g} s) + gunicorn; "
+          f"SQLite; {PER_MINUTE:g} uploads/min for {SECONDS:g} s; lease {LEASE_SECONDS:g} s; "
+          f"callbacks on, polling behind them; seed {SEED}")  # fmt: skip
+    print(f"chaos: faults set {chaos.faults_set}; hit {stats['fault_hits']}")
+    print(f"chaos: worker stops {chaos.stops}; tasks that raised {failed_tasks() or 'none'}; "
+          f"processes that ended by themselves: {', '.join(crashed) or 'none'}")  # fmt: skip
+    print(f"chaos: drain: {left} in flight when the chaos stopped; "
+          f"{'drained' if is_drained else 'NOT drained'} after {drain_seconds:.1f} s; "
+          f"statuses {counts_by_status()}")  # fmt: skip
+    print(f"chaos: sandbox answers {stats['codes']}; list_videos requests "
+          f"{stats['list_requests']}, most in 1 s {stats['max_list_in_1s']}")  # fmt: skip
+    print(f"chaos: achieved send rate = {len(in_phase)} accepted / {allowed:.0f} allowed "
+          f"over the chaos phase = {ratio:.3f}")  # fmt: skip
+    goals = {
+        "uploaded twice": (
+            not accepted_twice and not reached_twice,
+            f"{len(accepted_twice)} URLs accepted more than once, {len(reached_twice)} reached "
+            "the sandbox more than once as accepted/http_500/http_504 (goal 0)",
+        ),
+        "rate breaches": (
+            breaches == 0 and most <= 1,
+            f"{breaches} 0429 answers not injected ({rate_limited} in all, {injected} injected "
+            f"rate_limit faults); most accepted in any {interval:g} s = {most} "
+            "(goal 0 and at most 1)",
+        ),
+        "unsettled": (
+            not any(left_over.values()),
+            ", ".join(f"{n} {what}" for what, n in left_over.items()) + " (goal 0 each)",
+        ),
+    }
+    for name, (met, figures) in goals.items():
+        print(f"chaos: {name}: {figures} -> {'met' if met else 'MISSED'}")
+    context = (sb, chaos, clock, event_lines(logs))
+    show("URLs that reached the sandbox more than once", reached_twice, *context)
+    window = f"window {interval:g} s"
+    show(f"URLs answered 0429 while the rate {window} was full", too_fast(sb, interval), *context)
+    show("URLs left unsettled", unsettled_urls(), *context)
+    print(f"chaos: logs and database in {logs}")
+    return 0 if all(met for met, _ in goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
