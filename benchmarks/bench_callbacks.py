@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from harness import free_port, start_gunicorn, stop_gunicorn  # benchmarks/, beside this
+from harness import free_port, fresh_postgres, start_gunicorn, stop_gunicorn  # beside this
 from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,8 +46,7 @@ REQUESTS = SUBMISSIONS * CALLBACKS_EACH
 THREADS = int(os.environ.get("BENCH_THREADS", 32))
 ROUNDS = 5
 GOAL_RATIO = 0.7
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-POSTGRES_DB = "portal_bench_cb"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_cb"
 
 # Runs in a child process with the benchmark's environment: the database, as
 # the portal's own code would leave it after 500 sends.
@@ -235,11 +234,7 @@ def run(database_url, label, workers):
 
 def postgres_available():
     try:
-        import psycopg
-
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3) as db:
-            db.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DB} WITH (FORCE)")
-            db.execute(f"CREATE DATABASE {POSTGRES_DB}")
+        fresh_postgres(POSTGRES_URL)
         return True
     except Exception as exc:  # noqa: BLE001 (any failure means: no PostgreSQL run)
         print(f"(PostgreSQL skipped: {exc})")
@@ -256,9 +251,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="portal-bench-cb-") as tmp:
         results.append(run(f"sqlite:///{tmp}/bench.sqlite3", "SQLite", args.workers))
     if not args.sqlite_only and postgres_available():
-        results.append(
-            run(f"postgres://postgres@127.0.0.1:5432/{POSTGRES_DB}", "PostgreSQL", args.workers)
-        )
+        results.append(run(POSTGRES_URL, "PostgreSQL", args.workers))
 
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {machine()}")
     print(f"{REQUESTS} requests each, {THREADS} client threads, gunicorn sync workers, "

@@ -1,17 +1,18 @@
 """Sending under chaos: faults, stalled workers and busy cores; nothing sent twice or too fast.
 
 Three real `db_worker` processes, `run_periodic` (every 0.5 s) and gunicorn (for
-callbacks) on a fresh SQLite database, against the sandbox at a raised rate,
+callbacks) on a fresh SQLite database (or PostgreSQL), against the sandbox at a raised rate,
 while two other processes keep both cores busy (busy.py; BENCH_BUSY=0 turns
 them off). For BENCH_CHAOS_SECONDS (from the first upload):
 
-- faults, one upload at a time, every 2 to 5 s: rate_limit (an injected 0429),
-  http_502 (not taken), drop (taken, then the connection closes unanswered),
-  malformed (taken, then an unreadable body), http_504 (may have been taken);
-- every 3 to 8 s, one or two of the three workers stopped (SIGSTOP) for longer
-  than their lease (SEND_LEASE_SECONDS=3), then continued (SIGCONT); every
-  other stop lands just after the upload gate opens, when a worker is most
-  likely in the middle of a send.
+- faults, one upload at a time, every 2 to 5 s (none while the last one still
+  waits for an upload): rate_limit (an injected 0429), http_502 (not taken),
+  drop (taken, then the connection closes unanswered), malformed (taken, then an
+  unreadable body), http_504 (may have been taken);
+- every 3 to 8 s, workers stopped (SIGSTOP) for longer than their lease
+  (SEND_LEASE_SECONDS=3), then continued (SIGCONT): every other time the worker
+  that is running a send (found by its worker id on the running task), a few ms
+  into it; otherwise one or two workers at random. One always keeps running.
 
 Then no more faults or stops, and the queue drains (up to a deadline). Callbacks
 are on (gunicorn on loopback is PUBLIC_BASE_URL), with polling behind them.
@@ -26,7 +27,9 @@ Goals, exit status 1 when one is missed:
 
     .venv/bin/python benchmarks/bench_chaos.py
     (BENCH_CHAOS_SECONDS=120, BENCH_CHAOS_RATE=60 per minute, BENCH_CHAOS_DRAIN_SECONDS=180
-    at most for the drain, BENCH_CHAOS_SEED for a repeatable plan, BENCH_BUSY)
+    at most for the drain, BENCH_CHAOS_SEED for the same random choices, BENCH_BUSY,
+    BENCH_CHAOS_DATABASE_URL=postgres://... to run on that PostgreSQL database instead,
+    dropped and created again)
 """
 
 import os
@@ -34,28 +37,32 @@ import random
 import re
 import signal
 import sys
+import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from busy import busy_cores  # benchmarks/, beside this script
 from harness import (
     free_port,
-    fresh_sqlite,
+    fresh_postgres,
     kill,
+    launch_gunicorn,
     manage,
     portal_env,
     seed,
     start_django,
-    start_gunicorn,
     start_workers,
     stop_gunicorn,
+    wait_for_gunicorn,
 )
 from machine import machine
 
 SECONDS = float(os.environ.get("BENCH_CHAOS_SECONDS", 120))
 PER_MINUTE = float(os.environ.get("BENCH_CHAOS_RATE", 60))
 DRAIN_SECONDS = float(os.environ.get("BENCH_CHAOS_DRAIN_SECONDS", 180))
+# Empty: a fresh SQLite file. A PostgreSQL URL: that database, dropped and created again.
+DATABASE = os.environ.get("BENCH_CHAOS_DATABASE_URL", "")
 SEED = int(os.environ.get("BENCH_CHAOS_SEED") or random.randrange(10**6))
 WORKERS = 3
 LEASE_SECONDS = 3.0
@@ -66,6 +73,8 @@ SCALE = min(1.0, SECONDS / 120)
 FAULT_GAP = (2.0 * SCALE, 5.0 * SCALE)
 STOP_GAP = (3.0 * SCALE, 8.0 * SCALE)
 STOP_BEYOND_LEASE = (1.0, 3.0)
+HUNT_SECONDS = 3.0  # how long to look for a worker in the middle of a send
+INTO_THE_SEND = (0.0, 0.04)  # how far into it (s) it is stopped
 # Answers after which the sandbox may have processed the upload.
 MAY_HAVE_PROCESSED = {"0000", "http_500", "http_504"}
 SHOWN = 5  # URLs shown with their timelines, per goal missed
@@ -78,8 +87,10 @@ def portal_settings(interval, port):
         # The lease must outlast the longest request: connect + read < lease.
         "MEMORIES_CONNECT_TIMEOUT": 0.5,
         "MEMORIES_READ_TIMEOUT": 2.0,
-        "SEND_RETRY_BASE_SECONDS": 2 * interval,
-        "SEND_RETRY_MAX_SECONDS": 10 * interval,
+        # Backoff in the same proportion to the upload interval as the defaults (30 s and
+        # 900 s at one upload a minute).
+        "SEND_RETRY_BASE_SECONDS": 30 * interval / 60,
+        "SEND_RETRY_MAX_SECONDS": 900 * interval / 60,
         "POLL_MIN_INTERVAL_SECONDS": 2,
         "POLL_MAX_INTERVAL_SECONDS": 10,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -109,14 +120,22 @@ class Portal:
     def __init__(self, env, logs):
         self.logs = logs
         with open(logs / "gunicorn.log", "ab") as log:
-            self.server, _ = start_gunicorn(env, stderr=log)
+            self.server = launch_gunicorn(env, stderr=log)
+        # Workers start meanwhile; nothing wakes them before run_periodic (or run()) does,
+        # and that starts once gunicorn is there to take callbacks.
         self.workers = start_workers(env, WORKERS, interval=0.05, log_dir=logs)
+        self.periodic = None
+        try:
+            wait_for_gunicorn(self.server, env)
+        except BaseException:
+            self.stop()
+            raise
         self.periodic = manage(
             env, "run_periodic", "--interval", str(PERIODIC_INTERVAL), log=logs / "periodic.log"
         )
 
     def stop(self):
-        kill([*self.workers, self.periodic])
+        kill([p for p in (*self.workers, self.periodic) if p is not None])
         stop_gunicorn(self.server)
 
     def crashed(self):
@@ -134,7 +153,7 @@ class Chaos:
         self.stopped = {}  # worker index -> when (monotonic) to continue it
         self.log = []  # (monotonic time, what happened)
         self.faults_set = dict.fromkeys(FAULTS, 0)
-        self.stops = {"at the gate": 0, "at random": 0}
+        self.stops = {"mid-send": 0, "at random": 0}
 
     def note(self, what):
         self.log.append((time.monotonic(), what))
@@ -142,39 +161,55 @@ class Chaos:
     def run(self, until):
         rng, now = self.rng, time.monotonic()
         next_fault = now + rng.uniform(*FAULT_GAP)
-        next_stop, at_gate, armed = now + rng.uniform(*STOP_GAP), False, False
+        next_stop, mid_send = now + rng.uniform(*STOP_GAP), True
         while (now := time.monotonic()) < until:
             self.continue_due(now)
             if now >= next_fault:
                 self.inject(rng.choice(FAULTS))
                 next_fault = now + rng.uniform(*FAULT_GAP)
-            if now >= next_stop:
-                opens_in = gate_opens_in() if at_gate and not armed else None
-                if opens_in is not None and 0 < opens_in < 3:
-                    next_stop, armed = now + opens_in + rng.uniform(0, 0.06), True
-                else:
-                    self.stop_some("at the gate" if at_gate else "at random")
-                    next_stop, at_gate, armed = now + rng.uniform(*STOP_GAP), not at_gate, False
+            hunting = mid_send and now >= next_stop
+            if hunting and self.stop_mid_send(give_up=now - next_stop > HUNT_SECONDS):
+                next_stop, mid_send = now + rng.uniform(*STOP_GAP), False
+            elif not mid_send and now >= next_stop:
+                self.stop_at_random()
+                next_stop, mid_send = now + rng.uniform(*STOP_GAP), True
             wake = min(next_fault, next_stop, until, *self.stopped.values())
-            time.sleep(min(max(wake - time.monotonic(), 0.001), 0.05))
+            time.sleep(min(max(wake - time.monotonic(), 0.001), 0.005 if hunting else 0.05))
         self.calm()
 
     def inject(self, fault):
+        if sum(self.sandbox.stats()["fault_hits"].values()) < sum(self.faults_set.values()):
+            return  # the last one still waits for an upload: faults follow the traffic
         self.sandbox.set_fault(fault, times=1)
         self.faults_set[fault] += 1
         self.note(f"fault {fault} set for the next upload")
 
-    def stop_some(self, how):
-        running = [i for i in range(len(self.workers)) if i not in self.stopped]
+    def running(self):
+        return [i for i in range(len(self.workers)) if i not in self.stopped]
+
+    def stop(self, i, how):
+        self.workers[i].send_signal(signal.SIGSTOP)
+        self.stopped[i] = time.monotonic() + LEASE_SECONDS + self.rng.uniform(*STOP_BEYOND_LEASE)
+        self.stops[how] += 1
+        self.note(f"worker {i} stopped ({how})")
+
+    def stop_mid_send(self, give_up):
+        """Stop the worker running a send, a few ms into it; False: none found yet."""
+        i = sending_worker()
+        if i is None or i not in self.running() or len(self.running()) < 2:
+            if give_up:
+                self.note(f"no send to stop in {HUNT_SECONDS:g} s")
+            return give_up
+        time.sleep(self.rng.uniform(*INTO_THE_SEND))
+        self.stop(i, "mid-send")
+        return True
+
+    def stop_at_random(self):
+        running = self.running()
         if len(running) < 2:
             return  # always one worker left running
         for i in self.rng.sample(running, min(self.rng.choice((1, 2)), len(running) - 1)):
-            self.workers[i].send_signal(signal.SIGSTOP)
-            self.stopped[i] = (
-                time.monotonic() + LEASE_SECONDS + self.rng.uniform(*STOP_BEYOND_LEASE)
-            )
-            self.stops[how] += 1
-            self.note(f"worker {i} stopped ({how})")
+            self.stop(i, "at random")
 
     def continue_due(self, now):
         for i, at in list(self.stopped.items()):
@@ -190,13 +225,24 @@ class Chaos:
         self.note("chaos over: faults cleared, every worker running")
 
 
-def gate_opens_in():
-    """Seconds until the upload gate opens next (negative: open now)."""
+def sending_worker():
+    """The index of the worker running a send task now, or None."""
+    from django.tasks import TaskResultStatus
     from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
 
-    from uploads.models import UploadGate
+    from uploads.tasks import send_next_submission
 
-    return (UploadGate.get().next_allowed_at - timezone.now()).total_seconds()
+    # Only sends that just began: not one that a worker stopped earlier is still running.
+    running = DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING,
+        task_path=send_next_submission.module_path,
+        started_at__gte=timezone.now() - timedelta(seconds=0.2),
+    ).values_list("worker_ids", flat=True)
+    for worker_ids in running:
+        if worker_ids and worker_ids[-1].startswith("worker-"):
+            return int(worker_ids[-1].removeprefix("worker-"))
+    return None
 
 
 # ---- the state of the queue -------------------------------------------------------
@@ -262,6 +308,16 @@ def drain(limit, quiet):
             calm_since = None
         time.sleep(0.25)
     return False, time.monotonic() - start
+
+
+def recoveries():
+    """Abandoned sends that run_periodic recovered, by where they went."""
+    from django.db.models import Count
+
+    from uploads.models import Event
+
+    rows = Event.objects.filter(kind=Event.Kind.RECOVERED).values_list("to_status")
+    return dict(rows.annotate(n=Count("id")))
 
 
 def failed_tasks():
@@ -383,8 +439,8 @@ def main():
     from uploads.sandbox import Sandbox
 
     interval = 60.0 / PER_MINUTE
-    database = fresh_sqlite("bench_chaos.sqlite3")
-    logs = Path(database.removeprefix("sqlite:///")).parent
+    logs = Path(tempfile.mkdtemp(prefix="portal-bench-chaos-"))
+    database = fresh_postgres(DATABASE) if DATABASE else f"sqlite:///{logs}/bench_chaos.sqlite3"
     sandbox = Sandbox(
         uploads_per_interval=1, rate_interval=interval, callback_delay=0.5, parse_delay=1.0
     )
@@ -434,10 +490,12 @@ def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
 
     print(f"chaos: {machine()}; {busy}")
     print(f"chaos: {WORKERS} db_worker + run_periodic (every {PERIODIC_INTERVAL:g} s) + gunicorn; "
-          f"SQLite; {PER_MINUTE:g} uploads/min for {SECONDS:g} s; lease {LEASE_SECONDS:g} s; "
-          f"callbacks on, polling behind them; seed {SEED}")  # fmt: skip
+          f"{'PostgreSQL' if DATABASE else 'SQLite'}; {PER_MINUTE:g} uploads/min for "
+          f"{SECONDS:g} s; lease {LEASE_SECONDS:g} s; callbacks on, polling behind them; "
+          f"seed {SEED}")  # fmt: skip
     print(f"chaos: faults set {chaos.faults_set}; hit {stats['fault_hits']}")
-    print(f"chaos: worker stops {chaos.stops}; tasks that raised {failed_tasks() or 'none'}; "
+    print(f"chaos: worker stops {chaos.stops}; sends recovered {recoveries() or 'none'}; "
+          f"tasks that raised {failed_tasks() or 'none'}; "
           f"processes that ended by themselves: {', '.join(crashed) or 'none'}")  # fmt: skip
     print(f"chaos: drain: {left} in flight when the chaos stopped; "
           f"{'drained' if is_drained else 'NOT drained'} after {drain_seconds:.1f} s; "
@@ -470,7 +528,10 @@ def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
     window = f"window {interval:g} s"
     show(f"URLs answered 0429 while the rate {window} was full", too_fast(sb, interval), *context)
     show("URLs left unsettled", unsettled_urls(), *context)
-    print(f"chaos: logs and database in {logs}")
+    (logs / "chaos.log").write_text(
+        "".join(f"{clock.of_mono(t):8.2f} s  {what}\n" for t, what in chaos.log)
+    )
+    print(f"chaos: logs (the portal's processes, chaos.log) and database in {logs}")
     return 0 if all(met for met, _ in goals.values()) else 1
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import requests
@@ -25,6 +26,20 @@ if str(REPO) not in sys.path:
 def fresh_sqlite(name):
     """A database URL for a new SQLite file in a new temporary folder."""
     return f"sqlite:///{Path(tempfile.mkdtemp(prefix='portal-bench-')) / name}"
+
+
+def fresh_postgres(url):
+    """Drop and create again the PostgreSQL database that `url` names; returns `url`."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urllib.parse.urlsplit(url)
+    name = sql.Identifier(parts.path.lstrip("/"))
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as db:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        db.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    return url
 
 
 def portal_env(database_url, sandbox, per_minute, **settings):
@@ -86,10 +101,19 @@ def manage(env, *args, log=None):
 
 
 def start_workers(env, count, interval, log_dir=None):
-    """`count` db_worker processes polling every `interval` s; logs in log_dir/worker-<i>.log."""
+    """`count` db_worker processes polling every `interval` s, with worker ids "worker-<i>"
+    (the ids their task runs carry); logs in log_dir/worker-<i>.log."""
     args = ["db_worker", "--no-reload", "--no-startup-delay", "--interval", str(interval)]
-    logs = [None if log_dir is None else Path(log_dir) / f"worker-{i}.log" for i in range(count)]
-    return [manage(env, *args, log=log) for log in logs]
+    return [
+        manage(
+            env,
+            *args,
+            "--worker-id",
+            f"worker-{i}",
+            log=None if log_dir is None else Path(log_dir) / f"worker-{i}.log",
+        )  # fmt: skip
+        for i in range(count)
+    ]
 
 
 def free_port():
@@ -99,17 +123,28 @@ def free_port():
 
 
 def start_gunicorn(env, stderr=subprocess.PIPE):
-    """gunicorn with gunicorn.conf.py at env["GUNICORN_BIND"]; returns (process, base URL)."""
-    server = subprocess.Popen(
+    """gunicorn with gunicorn.conf.py at env["GUNICORN_BIND"]; returns (process, base URL)
+    once it answers."""
+    server = launch_gunicorn(env, stderr)
+    return server, wait_for_gunicorn(server, env)
+
+
+def launch_gunicorn(env, stderr=subprocess.PIPE):
+    """Start gunicorn without waiting for it (see wait_for_gunicorn)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "memories_portal.wsgi"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True,
     )  # fmt: skip
+
+
+def wait_for_gunicorn(server, env):
+    """Its base URL, once it answers; exits when it stops or is silent for 60 s."""
     base = f"http://{env['GUNICORN_BIND']}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             requests.get(base + "/healthz", timeout=10)
-            return server, base  # any answer: it serves (503 only says no worker beat yet)
+            return base  # any answer: it serves (503 only says no worker beat yet)
         except requests.RequestException:
             pass
         if server.poll() is not None:
