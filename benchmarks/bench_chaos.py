@@ -39,6 +39,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.parse
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -98,6 +99,26 @@ def portal_settings(interval, port):
         "GUNICORN_WORKERS": 2,
         "GUNICORN_ACCESS_LOG": "off",
     }
+
+
+def watched_sandbox(**options):
+    """The sandbox, also noting the upload requests it does not record (HTTP 502 and 503
+    pages: surely not processed), so that timelines show every request that reached it."""
+    from uploads.sandbox import Sandbox
+
+    class WatchedSandbox(Sandbox):
+        def __init__(self, **options):
+            super().__init__(**options)
+            self.unrecorded = []  # (monotonic time, url, HTTP status)
+
+        def handle(self, request):
+            reply = super().handle(request)
+            if request.path.endswith("/upload_url") and reply.status in (502, 503):
+                form = urllib.parse.parse_qs(request.body.decode("utf-8", errors="replace"))
+                self.unrecorded.append((time.monotonic(), form.get("url", ["?"])[0], reply.status))
+            return reply
+
+    return WatchedSandbox(**options)
 
 
 class Clock:
@@ -320,6 +341,28 @@ def recoveries():
     return dict(rows.annotate(n=Count("id")))
 
 
+def recovered_urls():
+    from uploads.models import Event
+
+    events = Event.objects.filter(kind=Event.Kind.RECOVERED).order_by("created_at")
+    return {e.submission.url: f"(recovered to {e.to_status})" for e in events}
+
+
+def urls_of_failed_tasks():
+    """URL -> the error, for the submissions that a failed wake-up task names."""
+    from django_tasks_db.models import DBTaskResult
+
+    from uploads.models import Submission
+
+    found = {}
+    for text in DBTaskResult.objects.filter(status="FAILED").values_list("traceback", flat=True):
+        error = text.strip().splitlines()[-1] if text.strip() else ""
+        if match := re.search(r"Submission (\d+)", error):
+            url = Submission.objects.filter(pk=match[1]).values_list("url", flat=True).first()
+            found.setdefault(url, error)
+    return found
+
+
 def failed_tasks():
     """Wake-up tasks that raised, by exception."""
     from django.db.models import Count
@@ -404,6 +447,11 @@ def timeline(url, sandbox, chaos, clock, lines):
         for r in sandbox.uploads
         if r.fields.get("url", [""])[0] == url
     ]
+    rows += [
+        (clock.of_mono(t), f"sandbox answered HTTP {status} (not taken)")
+        for t, sent, status in sandbox.unrecorded
+        if sent == url
+    ]
     for event in Event.objects.filter(submission__url=url).order_by("created_at", "id"):
         rows.append(
             (clock.of_wall(event.created_at),
@@ -436,12 +484,10 @@ def show(title, urls, *context):
 
 
 def main():
-    from uploads.sandbox import Sandbox
-
     interval = 60.0 / PER_MINUTE
     logs = Path(tempfile.mkdtemp(prefix="portal-bench-chaos-"))
     database = fresh_postgres(DATABASE) if DATABASE else f"sqlite:///{logs}/bench_chaos.sqlite3"
-    sandbox = Sandbox(
+    sandbox = watched_sandbox(
         uploads_per_interval=1, rate_interval=interval, callback_delay=0.5, parse_delay=1.0
     )
     with sandbox as sb:
@@ -528,6 +574,8 @@ def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
     window = f"window {interval:g} s"
     show(f"URLs answered 0429 while the rate {window} was full", too_fast(sb, interval), *context)
     show("URLs left unsettled", unsettled_urls(), *context)
+    show("Sends recovered from a stopped worker (not a goal)", recovered_urls(), *context)
+    show("Sends whose task raised (not a goal)", urls_of_failed_tasks(), *context)
     (logs / "chaos.log").write_text(
         "".join(f"{clock.of_mono(t):8.2f} s  {what}\n" for t, what in chaos.log)
     )
