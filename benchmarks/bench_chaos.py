@@ -51,6 +51,7 @@ from harness import (
     launch_gunicorn,
     manage,
     portal_env,
+    refused_too_soon,
     seed,
     start_django,
     start_workers,
@@ -395,15 +396,11 @@ def sent_twice(sandbox):
 
 
 def too_fast(sandbox, interval):
-    """URL -> how long after the previous accepted upload it was answered 0429, for every
-    0429 given while that accepted upload was still inside the rate window."""
-    accepted = [r.received_at for r in sandbox.accepted]
+    """URL -> how long after the previous accepted upload it was answered 0429 (when that
+    upload was still inside the rate window)."""
     found = {}
-    for r in sandbox.uploads:
-        before = [t for t in accepted if r.received_at - interval < t < r.received_at]
-        if r.code == "0429" and before:
-            url = r.fields.get("url", ["?"])[0]
-            found.setdefault(url, []).append(f"{r.received_at - max(before):.3f} s")
+    for record, gap in refused_too_soon(sandbox, interval):
+        found.setdefault(record.fields.get("url", ["?"])[0], []).append(f"{gap:.3f} s")
     return {
         url: f"{', '.join(gaps)} after the previous accepted upload" for url, gaps in found.items()
     }

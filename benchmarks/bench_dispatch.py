@@ -9,12 +9,14 @@ BENCH_DISPATCH_SECONDS from the first upload. Goals: achieved rate at least
     .venv/bin/python benchmarks/bench_dispatch.py   (BENCH_DISPATCH_SECONDS, BENCH_DISPATCH_RATE)
 """
 
+import itertools
 import os
+import statistics
 import sys
 import time
 
+import harness
 from busy import busy_cores  # benchmarks/, beside this script
-from harness import fresh_sqlite, kill, portal_env, seed, start_django, start_workers
 from machine import machine
 
 SECONDS = float(os.environ.get("BENCH_DISPATCH_SECONDS", 120))
@@ -27,14 +29,14 @@ def main():
 
     interval = 60.0 / PER_MINUTE
     with Sandbox(uploads_per_interval=1, rate_interval=interval, callbacks_enabled=False) as sb:
-        env = portal_env(fresh_sqlite("bench_dispatch.sqlite3"), sb, PER_MINUTE)
-        start_django(env)
-        seed(int(SECONDS / interval * 1.2) + 10)
+        env = harness.portal_env(harness.fresh_sqlite("bench_dispatch.sqlite3"), sb, PER_MINUTE)
+        harness.start_django(env)
+        harness.seed(int(SECONDS / interval * 1.2) + 10)
 
         from uploads.tasks import wake_sender
 
         with busy_cores(max_seconds=SECONDS + 90) as busy:
-            workers = start_workers(env, WORKERS, interval=0.01)
+            workers = harness.start_workers(env, WORKERS, interval=0.01)
             try:
                 wake_sender()
                 # Measured from the first upload: the workers' start-up (slow on busy
@@ -44,7 +46,7 @@ def main():
                 start = sb.accepted[0].received_at
                 time.sleep(max(start + SECONDS - time.monotonic(), 0))
             finally:
-                kill(workers)
+                harness.kill(workers)
         accepted = [r for r in sb.accepted if r.received_at - start < SECONDS]
         rate_limited = sb.count("0429")
         allowed = SECONDS / interval
@@ -55,6 +57,14 @@ def main():
         print(f"dispatch: 0429 answers = {rate_limited} (goal 0)")
         print(f"dispatch: most uploads in any {interval:g} s window = "
               f"{sb.max_accepted_in_window(interval)}")  # fmt: skip
+        times = [r.received_at for r in accepted]
+        gaps = sorted(b - a for a, b in itertools.pairwise(times))
+        if gaps:
+            print(f"dispatch: between uploads: median {statistics.median(gaps):.3f} s, "
+                  f"90th percentile {gaps[len(gaps) * 9 // 10]:.3f} s, "
+                  f"longest {gaps[-1]:.3f} s (interval {interval:g} s)")  # fmt: skip
+        for _, gap in harness.refused_too_soon(sb, interval):
+            print(f"dispatch: 0429 {gap:.3f} s after the previous accepted upload")
         return 0 if ratio >= 0.95 and rate_limited == 0 else 1
 
 

@@ -172,3 +172,15 @@ def kill(processes):
             process.kill()  # SIGKILL ends a stopped process as well
     for process in processes:
         process.wait()
+
+
+def refused_too_soon(sandbox, interval):
+    """(0429 record, seconds since the previous accepted upload) for every 0429 the sandbox
+    gave while an accepted upload was still inside its rate window."""
+    accepted = [r.received_at for r in sandbox.accepted]
+    found = []
+    for record in sandbox.uploads:
+        before = [t for t in accepted if record.received_at - interval < t < record.received_at]
+        if record.code == "0429" and before:
+            found.append((record, record.received_at - max(before)))
+    return found
