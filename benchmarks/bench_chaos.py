@@ -425,14 +425,19 @@ def event_lines(logs):
 
 
 def who_wrote(event, lines):
-    """The process whose log line matches the event (same moves, nearest in time)."""
-    near = [
-        (abs((when - event.created_at).total_seconds()), process)
+    """The process whose log line matches the event: same moves, the first line after it.
+
+    The line is written when the event's transaction commits, which a worker stopped
+    inside it delays by as long as it was stopped.
+    """
+    after = [
+        ((when - event.created_at).total_seconds(), process)
         for when, process, pk, kind, from_status, to_status in lines
         if (pk, kind, from_status, to_status)
         == (event.submission_id, event.kind, event.from_status, event.to_status)
     ]
-    return min(near)[1] if near and min(near)[0] < 2 else "?"
+    after = [(seconds, process) for seconds, process in after if -0.5 < seconds < 15]
+    return min(after)[1] if after else "?"
 
 
 def timeline(url, sandbox, chaos, clock, lines):
