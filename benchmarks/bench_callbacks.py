@@ -26,8 +26,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from machine import machine  # benchmarks/machine.py, beside this script
+from harness import free_port, fresh_postgres, start_gunicorn, stop_gunicorn  # beside this
+from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMISSIONS = 500
@@ -47,8 +46,7 @@ REQUESTS = SUBMISSIONS * CALLBACKS_EACH
 THREADS = int(os.environ.get("BENCH_THREADS", 32))
 ROUNDS = 5
 GOAL_RATIO = 0.7
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-POSTGRES_DB = "portal_bench_cb"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_cb"
 
 # Runs in a child process with the benchmark's environment: the database, as
 # the portal's own code would leave it after 500 sends.
@@ -88,12 +86,6 @@ for s in Submission.objects.order_by("id"):
     }
 print("REPORT " + json.dumps(rows))
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def manage(env, *args, stdin=None):
@@ -165,35 +157,6 @@ class Tally:
         return self.requests / self.seconds
 
 
-def start_gunicorn(env):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "memories_portal.wsgi"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://{env['GUNICORN_BIND']}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/healthz", timeout=10).status_code == 200:
-                return server, base
-        except requests.RequestException:
-            pass
-        if server.poll() is not None:
-            sys.exit(f"gunicorn stopped:\n{server.stderr.read()}")
-        time.sleep(0.2)
-    stop(server)
-    sys.exit("gunicorn did not answer in 60 s")
-
-
-def stop(server):
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    return server.stderr.read()
-
-
 def run(database_url, label, workers):
     env = {
         "PATH": os.environ["PATH"],
@@ -230,7 +193,7 @@ def run(database_url, label, workers):
             chunk = calls[start : start + size]
             callbacks.add(*drive(base, [("POST", path, body) for path, body in chunk]))
     finally:
-        errors = stop(server)
+        errors = stop_gunicorn(server)
     output = manage(env, "shell", "-c", REPORT).splitlines()
     rows = json.loads(next(line for line in output if line.startswith("REPORT "))[7:])
 
@@ -271,11 +234,7 @@ def run(database_url, label, workers):
 
 def postgres_available():
     try:
-        import psycopg
-
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3) as db:
-            db.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DB} WITH (FORCE)")
-            db.execute(f"CREATE DATABASE {POSTGRES_DB}")
+        fresh_postgres(POSTGRES_URL)
         return True
     except Exception as exc:  # noqa: BLE001 (any failure means: no PostgreSQL run)
         print(f"(PostgreSQL skipped: {exc})")
@@ -292,9 +251,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="portal-bench-cb-") as tmp:
         results.append(run(f"sqlite:///{tmp}/bench.sqlite3", "SQLite", args.workers))
     if not args.sqlite_only and postgres_available():
-        results.append(
-            run(f"postgres://postgres@127.0.0.1:5432/{POSTGRES_DB}", "PostgreSQL", args.workers)
-        )
+        results.append(run(POSTGRES_URL, "PostgreSQL", args.workers))
 
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {machine()}")
     print(f"{REQUESTS} requests each, {THREADS} client threads, gunicorn sync workers, "

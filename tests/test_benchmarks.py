@@ -1,21 +1,25 @@
 """The benchmarks still start and measure (their goals are checked by `make bench`, not here)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(script, **env):
+def run(script, timeout=120, **env):
     return subprocess.run(
         [sys.executable, f"benchmarks/{script}"],
         cwd=REPO,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -23,8 +27,66 @@ def test_the_dispatch_benchmark_runs_and_reports():
     result = run("bench_dispatch.py", BENCH_DISPATCH_SECONDS="2", BENCH_DISPATCH_RATE="600")
     assert "achieved/allowed" in result.stdout, result.stderr[-2000:]
     assert "0429 answers = 0" in result.stdout
+    assert "busy cores: on, 2 spinning processes" in result.stdout
+
+
+def test_the_chaos_benchmark_runs_and_reports():
+    # 1.5 s of chaos at a high rate and a half-second drain (5 to 8 s in all):
+    # too short to meet the goals, long enough to start, stop and continue workers,
+    # inject faults and report every figure. Missing a goal exits 1; a crash has no report.
+    result = run(
+        "bench_chaos.py",
+        timeout=60,
+        BENCH_CHAOS_SECONDS="1.5",
+        BENCH_CHAOS_RATE="600",
+        BENCH_CHAOS_DRAIN_SECONDS="0.5",
+        BENCH_BUSY="0",
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    for figure in ("achieved send rate = ", "uploaded twice: ", "rate breaches: ", "unsettled: "):
+        assert f"chaos: {figure}" in result.stdout, result.stdout[-3000:]
+    assert "busy cores: off (BENCH_BUSY=0)" in result.stdout
+    assert "processes that ended by themselves: none" in result.stdout
 
 
 def test_the_playlist_benchmark_runs_and_reports():
     result = run("bench_playlist.py")
     assert "ratio checker/scan" in result.stdout, result.stderr[-2000:]
+
+
+def load_busy():
+    spec = importlib.util.spec_from_file_location("busy", REPO / "benchmarks" / "busy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_busy_cores_spin_for_the_block_and_are_gone_after_it_even_on_an_error():
+    busy = load_busy()
+    with pytest.raises(RuntimeError), busy.busy_cores(processes=2, max_seconds=60) as spinning:
+        assert len(spinning.pids) == 2
+        time.sleep(0.3)
+        assert not any(gone(pid) for pid in spinning.pids)
+        raise RuntimeError("the benchmark failed")
+    assert all(gone(pid) for pid in spinning.pids)
+
+
+def test_busy_cores_never_outlive_their_maximum_and_can_be_turned_off(monkeypatch):
+    busy = load_busy()
+    with busy.busy_cores(processes=1, max_seconds=0.3) as spinning:
+        time.sleep(1.5)
+    assert spinning.ended_early == 1
+    assert "stopped early" in str(spinning)
+    monkeypatch.setenv("BENCH_BUSY", "0")
+    with busy.busy_cores() as spinning:
+        assert spinning.pids == []
+    assert str(spinning) == "busy cores: off (BENCH_BUSY=0)"

@@ -1,0 +1,186 @@
+"""What the sending benchmarks share: a fresh portal with waiting submissions, and its processes.
+
+bench_dispatch.py and bench_chaos.py run the portal's own processes (`db_worker`,
+`run_periodic`, gunicorn for callbacks) against the sandbox on a fresh SQLite
+database, and read that database from the benchmark's own process too
+(`start_django`). bench_callbacks.py starts gunicorn the same way.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # the portal's packages (uploads, memories_portal)
+
+
+def fresh_sqlite(name):
+    """A database URL for a new SQLite file in a new temporary folder."""
+    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='portal-bench-')) / name}"
+
+
+def fresh_postgres(url):
+    """Drop and create again the PostgreSQL database that `url` names; returns `url`."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urllib.parse.urlsplit(url)
+    name = sql.Identifier(parts.path.lstrip("/"))
+    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as db:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        db.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    return url
+
+
+def portal_env(database_url, sandbox, per_minute, **settings):
+    """The environment of every portal process in a benchmark, pointed at `sandbox`."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "memories_portal.settings",
+        "ENV_FILE": "/nonexistent",  # a developer's .env must not change the figures
+        "SECRET_KEY": "bench-only",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "MEMORIES_API_BASE_URL": sandbox.url,
+        "MEMORIES_API_KEY": sandbox.api_key,
+        "MEMORIES_UPLOADS_PER_MINUTE": f"{per_minute:g}",
+        "PUBLIC_BASE_URL": "",
+    }
+    env.update({name: str(value) for name, value in settings.items()})
+    return env
+
+
+def start_django(env):
+    """Set up Django in this process with `env`, and migrate the (fresh) database."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed(count, teams=3):
+    """`count` waiting submissions, each with its own URL, spread over `teams` teams."""
+    from django.contrib.auth import get_user_model
+
+    from uploads.models import Submission, Team
+
+    user = get_user_model().objects.create_user("bench")
+    team_rows = [Team.objects.create(name=f"Bench {i}") for i in range(teams)]
+    Submission.objects.bulk_create(
+        Submission(
+            team=team_rows[i % teams], submitter=user, url=f"https://videos.example.com/{i}.mp4"
+        )
+        for i in range(count)
+    )
+
+
+def manage(env, *args, log=None):
+    """Start `manage.py <args>` as a process; its stderr goes to the file `log` (or nowhere)."""
+    stderr = subprocess.DEVNULL if log is None else open(log, "ab")  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+        )  # fmt: skip
+    finally:
+        if log is not None:
+            stderr.close()  # the child has its own copy
+
+
+def start_workers(env, count, interval, log_dir=None):
+    """`count` db_worker processes polling every `interval` s, with worker ids "worker-<i>"
+    (the ids their task runs carry); logs in log_dir/worker-<i>.log."""
+    args = ["db_worker", "--no-reload", "--no-startup-delay", "--interval", str(interval)]
+    return [
+        manage(
+            env,
+            *args,
+            "--worker-id",
+            f"worker-{i}",
+            log=None if log_dir is None else Path(log_dir) / f"worker-{i}.log",
+        )  # fmt: skip
+        for i in range(count)
+    ]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env, stderr=subprocess.PIPE):
+    """gunicorn with gunicorn.conf.py at env["GUNICORN_BIND"]; returns (process, base URL)
+    once it answers."""
+    server = launch_gunicorn(env, stderr)
+    return server, wait_for_gunicorn(server, env)
+
+
+def launch_gunicorn(env, stderr=subprocess.PIPE):
+    """Start gunicorn without waiting for it (see wait_for_gunicorn)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "memories_portal.wsgi"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+    )  # fmt: skip
+
+
+def wait_for_gunicorn(server, env):
+    """Its base URL, once it answers; exits when it stops or is silent for 60 s."""
+    base = f"http://{env['GUNICORN_BIND']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(base + "/healthz", timeout=10)
+            return base  # any answer: it serves (503 only says no worker beat yet)
+        except requests.RequestException:
+            pass
+        if server.poll() is not None:
+            sys.exit(f"gunicorn stopped:\n{server.stderr.read() if server.stderr else ''}")
+        time.sleep(0.1)
+    stop_gunicorn(server)
+    sys.exit("gunicorn did not answer in 60 s")
+
+
+def stop_gunicorn(server):
+    """Stop gunicorn gracefully (killed after 30 s); returns its stderr when it was piped."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    return server.stderr.read() if server.stderr else ""
+
+
+def kill(processes):
+    """Kill and reap processes, stopped (SIGSTOP) ones too."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()  # SIGKILL ends a stopped process as well
+    for process in processes:
+        process.wait()
+
+
+def refused_too_soon(sandbox, interval):
+    """(0429 record, seconds since the previous accepted upload) for every 0429 the sandbox
+    gave while an accepted upload was still inside its rate window."""
+    accepted = [r.received_at for r in sandbox.accepted]
+    found = []
+    for record in sandbox.uploads:
+        before = [t for t in accepted if record.received_at - interval < t < record.received_at]
+        if record.code == "0429" and before:
+            found.append((record, record.received_at - max(before)))
+    return found
