@@ -105,7 +105,7 @@ def portal_settings(interval, port):
 def watched_sandbox(**options):
     """The sandbox, also noting the upload requests it does not record (HTTP 502 and 503
     pages: surely not processed), so that timelines show every request that reached it."""
-    from uploads.sandbox import Sandbox
+    from uploads.memories.sandbox import Sandbox
 
     class WatchedSandbox(Sandbox):
         def __init__(self, **options):
