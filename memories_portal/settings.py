@@ -332,8 +332,8 @@ LOGGING = {
 }
 
 # Test-only: the sending worker sleeps at this named point ("before_claim",
-# "before_request" or "after_request") so a test can stall or kill it exactly
-# there. Empty in real use.
+# "before_request", "before_leaving" or "after_request") so a test can stall or
+# kill it exactly there. Empty in real use.
 SEND_TEST_PAUSE = env.str("SEND_TEST_PAUSE", default="")
 SEND_TEST_PAUSE_SECONDS = env.float("SEND_TEST_PAUSE_SECONDS", default=30.0)
 

@@ -269,7 +269,8 @@ def start_worker(settings):
 def open_gate():
     """Skip the wait for the next upload slot (for tests that drive the sender by hand)."""
     UploadGate.get()
-    UploadGate.objects.update(next_allowed_at=timezone.now() - timedelta(days=1))
+    past = timezone.now() - timedelta(days=1)
+    UploadGate.objects.update(next_allowed_at=past, free_at=past)
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05):

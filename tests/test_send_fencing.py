@@ -155,6 +155,45 @@ def test_an_answer_after_the_lease_keeps_its_video_number_and_moves_on(
     assert len(sandbox.uploads) == 1
 
 
+def test_a_worker_that_took_its_slot_then_stalled_does_not_send_after_another(
+    sandbox, settings, alice, team_a, start_worker
+):
+    settings.MEMORIES_UPLOADS_PER_MINUTE = 60  # a slot a second
+    sandbox.uploads_per_interval, sandbox.rate_interval = 1, 1.0
+    first, second = queue_many(team_a, alice, 2)
+    send_next_submission.enqueue()
+    start_worker(SEND_TEST_PAUSE="before_request", SEND_TEST_PAUSE_SECONDS=1.6)
+    assert wait_for(lambda: Submission.objects.get(pk=first.pk).status == Status.SENDING)
+    # Meanwhile another worker takes the next slot and sends the second.
+    start_worker()
+    wake_all_at_once(2, delay=0)
+    assert wait_for(
+        lambda: DBTaskResult.objects.filter(return_value=f"gate busy {first.pk}").exists()
+    )
+    assert wait_for(lambda: len(sandbox.accepted) == 2)
+    assert sandbox.count("0429") == 0
+    assert sandbox.max_accepted_in_window(1.0) <= 1
+    assert [r.fields["url"][0] for r in sandbox.accepted] == [second.url, first.url]
+    assert first.events.filter(
+        kind=Event.Kind.RETRY, message__contains="Another upload was under way"
+    ).exists()
+
+
+def test_a_worker_held_up_before_its_request_leaves_does_not_send_late(
+    sandbox, settings, alice, team_a, start_worker
+):
+    settings.SEND_RETRY_BASE_SECONDS = 60  # no retry during the test
+    [submission] = queue_many(team_a, alice, 1)
+    send_next_submission.enqueue()
+    # Lease 10 s, deadline 7 s: the request must leave within 1.5 s of its reservation.
+    start_worker(SEND_TEST_PAUSE="before_leaving", SEND_TEST_PAUSE_SECONDS=2, SEND_LEASE_SECONDS=10)
+    assert wait_for(lambda: submission.events.filter(kind=Event.Kind.RETRY).exists(), timeout=20)
+    submission.refresh_from_db()
+    assert submission.status == Status.QUEUED
+    assert "could not leave in time" in submission.events.last().message
+    assert len(sandbox.uploads) == 0
+
+
 def test_a_trickling_answer_ends_at_the_deadline_as_an_unknown_outcome(
     sandbox, settings, alice, team_a
 ):

@@ -695,6 +695,9 @@ class UploadGate(models.Model):
     """
 
     next_allowed_at = models.DateTimeField(default=timezone.now)
+    # When the account is free for the next request to leave: held while one is
+    # under way (for its whole deadline), an interval after its answer.
+    free_at = models.DateTimeField(default=timezone.now)
     # Consecutive "rate limited" answers, for exponential backoff.
     rate_limited_streak = models.PositiveIntegerField(default=0)
     paused = models.BooleanField(default=False)
@@ -723,7 +726,12 @@ class UploadGate(models.Model):
             # Open now by the database's clock, not by the clock of the host that
             # happens to create the row first.
             cls.objects.get_or_create(
-                pk=1, defaults={"next_allowed_at": Now(), "list_next_allowed_at": Now()}
+                pk=1,
+                defaults={
+                    "next_allowed_at": Now(),
+                    "free_at": Now(),
+                    "list_next_allowed_at": Now(),
+                },
             )
             gate = cls.objects.get(pk=1)
         return gate
@@ -744,28 +752,36 @@ class UploadGate(models.Model):
         return cls.objects.filter(pk=1)
 
     @classmethod
-    def _take(cls, field, interval, **conditions):
-        """Take a slot when `field` has passed: move it one interval on, or say when it opens.
+    def _take(cls, field, interval, *, also_after=None, **conditions):
+        """Take a slot when `field` (and `also_after`) have passed: move `field` one
+        interval on, or say when the slot opens.
 
         Whoever changes the row got the slot; the others get the time to come
         back (on this host's clock). The database's clock decides, so a host
         whose clock runs fast cannot take a slot early.
         """
         row = cls._row()
-        if row.filter(**{f"{field}__lte": Now()}, **conditions).update(**{field: Now() + interval}):
+        passed = {f"{name}__lte": Now() for name in (field, also_after) if name}
+        if row.filter(**passed, **conditions).update(**{field: Now() + interval}):
             return None
-        opens_at, now = row.annotate(now=Now()).values_list(field, "now").get()
+        opens_at = Greatest(field, also_after) if also_after else F(field)
+        opens_at, now = row.annotate(opens=opens_at, now=Now()).values_list("opens", "now").get()
         return timezone.now() + max(opens_at - now, timedelta(0))
 
     @classmethod
     def next_slot_at(cls):
         """When the next upload slot opens, on this host's clock."""
-        return local_time(cls._row().values_list("next_allowed_at", flat=True).get())
+        row = cls._row().annotate(opens=Greatest("next_allowed_at", "free_at"))
+        return local_time(row.values_list("opens", flat=True).get())
 
     @classmethod
     def take_slot(cls):
-        """Take the next upload slot now, or return when the next one opens."""
-        return cls._take("next_allowed_at", cls.interval(), paused=False)
+        """Take the next upload slot now, or return when the next one opens.
+
+        This decides which worker goes; `reserve_departure` decides, as the
+        request leaves, that it may.
+        """
+        return cls._take("next_allowed_at", cls.interval(), also_after="free_at", paused=False)
 
     @classmethod
     def take_list_slot(cls):
@@ -774,20 +790,43 @@ class UploadGate(models.Model):
         return cls._take("list_next_allowed_at", interval)
 
     @classmethod
-    def space_from_now(cls):
-        """No slot sooner than one interval from now.
+    def reserve_departure(cls, deadline_seconds):
+        """As a request is about to leave: True if it may, now.
 
-        Called as a request leaves and again once its answer is in: memories.ai
-        counts it somewhere in between, so spacing from the answer keeps the
-        next request an interval away however slow this one was.
+        Only when no other request is under way or answered less than an
+        interval ago: a worker that took its slot and then stalled finds the
+        account busy and does not send. Until the answer comes, the account is
+        held for the request's whole deadline, plus the interval.
         """
-        cls._row().update(next_allowed_at=Greatest(F("next_allowed_at"), Now() + cls.interval()))
+        held = timedelta(seconds=deadline_seconds) + cls.interval()
+        return bool(
+            cls._row()
+            .filter(free_at__lte=Now(), paused=False)
+            .update(
+                free_at=Now() + held,
+                next_allowed_at=Greatest(F("next_allowed_at"), Now() + cls.interval()),
+            )
+        )
+
+    @classmethod
+    def answered(cls):
+        """The request's answer is in (or it failed): the next may leave an interval from now.
+
+        memories.ai counts a request somewhere between its departure and its
+        answer, so spacing from the answer keeps requests an interval apart
+        however slowly this one went.
+        """
+        cls._row().update(
+            free_at=Now() + cls.interval(),
+            next_allowed_at=Greatest(F("next_allowed_at"), Now() + cls.interval()),
+        )
 
     @classmethod
     def push_back(cls, delay):
         """After a rate-limit answer: no slot before `delay` from now, nor the planned one."""
         cls._row().update(
             next_allowed_at=Greatest(F("next_allowed_at"), Now() + delay),
+            free_at=Greatest(F("free_at"), Now() + delay),
             rate_limited_streak=F("rate_limited_streak") + 1,
         )
 

@@ -8,6 +8,7 @@ silent: docs/memories-api.md.
 """
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import requests
@@ -132,7 +133,9 @@ class MemoriesClient:
         # Never the key.
         return f"<MemoriesClient {self.base_url}>"
 
-    def upload_url(self, upload: UploadRequest) -> Accepted:
+    def upload_url(self, upload: UploadRequest, *, leave_by=None) -> Accepted:
+        """Upload one URL. `leave_by` (time.monotonic()): if the request cannot leave by
+        then (the process was held up), it is not sent at all: NotSent."""
         # A fresh connection for each upload: a stale pooled connection would
         # fail in a way indistinguishable from a dropped answer.
         data = self._call(
@@ -140,6 +143,7 @@ class MemoriesClient:
             UPLOAD_URL_PATH,
             data=upload.form_fields(),
             headers={"Connection": "close"},
+            leave_by=leave_by,
         )
         if not isinstance(data, dict) or not data.get("videoNo"):
             raise UnknownOutcome("memories.ai answered success without a video number.")
@@ -189,7 +193,9 @@ class MemoriesClient:
         key = self.session.headers["Authorization"]
         return text.replace(key, "[API key]") if key else text
 
-    def _request(self, method, path, **kwargs):
+    def _request(self, method, path, leave_by=None, **kwargs):
+        if leave_by is not None and time.monotonic() > leave_by:
+            raise NotSent("Not sent: the request could not leave in time (the worker was held up).")
         deadline = Deadline(self.deadline)
         try:
             with deadline:

@@ -132,6 +132,12 @@ def request_deadline():
     return min(configured, 0.8 * lease_seconds())
 
 
+def departure_window(deadline):
+    """How long after its departure is reserved a request may still leave: a worker held up
+    longer sends nothing (the lease outlasts the deadline by more than this)."""
+    return min(2.0, (lease_seconds() - deadline) / 2)
+
+
 def lease_seconds():
     """How long a claim holds. Renewed as the request leaves, and longer than its deadline,
     so a live worker keeps its lease; a stalled one loses it and sends nothing."""
@@ -168,7 +174,7 @@ def send_next():
     submission = claim_next_in_line()
     if submission is None:
         return "idle", Submission.objects.next_retry_at()
-    outcome = f"sent {submission.pk}" if send(submission, client) else f"claim lost {submission.pk}"
+    outcome = f"{send(submission, client)} {submission.pk}"
     if Submission.objects.ready_to_send().exists():
         return outcome, UploadGate.next_slot_at()
     return outcome, Submission.objects.next_retry_at()
@@ -243,7 +249,9 @@ def drop_dead_links(limit=5):
 
 
 def send(submission, client):
-    """Send one claimed submission and record what came of it; False if it was not sent.
+    """Send one claimed submission and record what came of it.
+
+    Returns "sent", "claim lost" or "gate busy" (the last two sent nothing).
 
     Every step is conditional on the claim: a worker that stalled past its
     lease finds the claim gone and sends nothing, and an answer that comes
@@ -253,29 +261,42 @@ def send(submission, client):
     token = secrets.token_urlsafe(32) if settings.PUBLIC_BASE_URL else ""
     upload = build_upload_request(submission, callback_url(token) if token else "")
     _test_pause_point("before_request")
+    deadline = request_deadline()
     with transaction.atomic():
-        started = submission.start_request(
+        # The claim, and the account's turn to send, both still held: or neither is taken.
+        free = UploadGate.reserve_departure(deadline)
+        started = free and submission.start_request(
             claim,
             unique_id=upload.unique_id,
             lease_seconds=lease_seconds(),
             token_hash=hash_token(token) if token else None,
         )
-        if started:
-            # Space requests by their departure, not by when the slot was taken.
-            UploadGate.space_from_now()
+        if free and not started:
+            transaction.set_rollback(True)
+    if not free:
+        # Took its slot, then was held up while another request left: not now.
+        _back_in_line(
+            submission,
+            claim,
+            Event.Kind.RETRY,
+            "Another upload was under way when this one was about to leave; it keeps its place.",
+        )
+        return "gate busy"
     if not started:
         logger.warning(
             "submission=%s claim=%s lost before its request left; not sent", submission.pk, claim
         )
-        return False
+        return "claim lost"
     outcome = None
     try:
-        accepted = client.upload_url(upload)
+        # A worker held up between here and the request's leaving sends nothing late.
+        leave_by = time.monotonic() + departure_window(deadline)
+        _test_pause_point("before_leaving")
+        accepted = client.upload_url(upload, leave_by=leave_by)
     except api.MemoriesError as exc:
         outcome = exc
     finally:
-        # And by its answer: memories.ai counted it somewhere in between.
-        UploadGate.space_from_now()
+        UploadGate.answered()
     _test_pause_point("after_request")
     try:
         if outcome is None:
@@ -299,7 +320,7 @@ def send(submission, client):
     logger.info(
         "submission=%s team=%s status=%s", submission.pk, submission.team_id, submission.status
     )
-    return True
+    return "sent"
 
 
 def _settle(submission, claim, exc):
