@@ -1,4 +1,15 @@
-"""The people every access rule needs, the sandbox, and worker processes."""
+"""The people every access rule needs, the sandbox, and worker processes.
+
+The tests are arranged by what they start:
+- tests/fast/: the database, the test client, in-process servers (the sandbox,
+  a video server, both threads of this process), and short `python -c` runs.
+  `make test-fast` runs them alone.
+- tests/live/: worker processes, run_periodic, gunicorn, live servers and the
+  benchmarks' smoke runs: slower, and where races and stalls are tested.
+- tests/browser/: chromium through Playwright, against a live server.
+A test in tests/fast/ that asks for a live server or a worker process fails at
+collection: it belongs in tests/live/.
+"""
 
 import ipaddress
 import os
@@ -246,7 +257,7 @@ def start_worker(settings):
         env.update({k: str(v) for k, v in env_overrides.items()})
         program = ["manage.py"]
         if clock_skew is not None:  # this process's clock only
-            program = ["tests/skewed_worker.py"]
+            program = ["tests/live/skewed_worker.py"]
             env["CLOCK_SKEW_SECONDS"] = str(clock_skew)
         process = subprocess.Popen(
             [sys.executable, *program, "db_worker", "--no-reload", "--interval", "0.05",
@@ -280,3 +291,21 @@ def wait_for(predicate, timeout=15.0, interval=0.05):
             return True
         time.sleep(interval)
     return predicate()
+
+
+# Fixtures that start a server or a process: tests that use them live in tests/live/
+# (or tests/browser/), never in tests/fast/.
+STARTS_PROCESSES = {"live_server", "start_worker"}
+
+
+def pytest_collection_modifyitems(config, items):
+    misplaced = [
+        f"{item.nodeid} uses {', '.join(sorted(STARTS_PROCESSES & set(item.fixturenames)))}"
+        for item in items
+        if "/fast/" in item.nodeid.replace("\\", "/") and STARTS_PROCESSES & set(item.fixturenames)
+    ]
+    if misplaced:
+        raise pytest.UsageError(
+            "These tests start servers or processes and belong in tests/live/: "
+            + "; ".join(misplaced)
+        )

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from uploads.models import Membership, Submission, Team
+from uploads.models import Event, Membership, Status, Submission, Team
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -35,3 +38,39 @@ class SubmissionFactory(factory.django.DjangoModelFactory):
     team = factory.SubFactory(TeamFactory)
     submitter = factory.SubFactory(UserFactory)
     url = factory.Sequence(lambda n: f"https://videos.example.com/clip-{n}.mp4")
+
+
+STATUS_CYCLE = [
+    Status.QUEUED,
+    Status.PARSED,
+    Status.FAILED,
+    Status.PARSE_ERROR,
+    Status.PROCESSING,
+    Status.NEEDS_REVIEW,
+    Status.PARSED,
+    Status.CANCELLED,
+    Status.SENDING,
+]
+
+
+def seed(n, team, people):
+    """n submissions of every status (with events: the first carries n), from `people`."""
+    now = timezone.now()
+    submissions = []
+    for i in range(n):
+        status = STATUS_CYCLE[(i // len(people)) % len(STATUS_CYCLE)]
+        created = now - timedelta(hours=7 * i)
+        submission = SubmissionFactory(
+            team=team,
+            submitter=people[i % len(people)],
+            status=status,
+            created_at=created,
+            finished_at=created + timedelta(minutes=3 + i) if status == Status.PARSED else None,
+            error_message="Refused." if status == Status.FAILED else "",
+            tags=["beach"],
+        )
+        submissions.append(submission)
+    # The first one carries as many events as there are submissions.
+    for i in range(n):
+        submissions[0].events.create(kind=Event.Kind.NOTE, message=f"Note {i}", actor=people[0])
+    return submissions

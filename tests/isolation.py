@@ -7,6 +7,8 @@
 404, not 403: a user of another team learns nothing, not even that it exists.
 """
 
+from django.urls import URLResolver, get_resolver
+
 
 def _content(response):
     if getattr(response, "streaming", False):
@@ -35,3 +37,17 @@ def assert_not_listed(client, user, url, submissions, *, data=None):
             f"GET {url} links to {submission} for {user}"
         )
     return response
+
+
+def url_patterns(patterns=None, prefix="", namespace=""):
+    """(full regex, name with namespace, pattern) for every view in the configuration."""
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    for pattern in patterns:
+        regex = prefix + pattern.pattern.regex.pattern.lstrip("^")
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from url_patterns(pattern.url_patterns, regex, inner)
+        else:
+            name = f"{namespace}{pattern.name}" if pattern.name else f"{namespace}<unnamed>"
+            yield regex, name, pattern

@@ -7,8 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
-from tests.factories import SubmissionFactory
-from tests.test_query_counts import seed
+from tests.factories import SubmissionFactory, seed
 from uploads.models import Status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,11 +10,11 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.conftest import REPO
 from uploads.memories.sandbox import Sandbox
 
 KEY = "sk-mavi-sandbox"
@@ -565,7 +565,7 @@ def test_stats_count_uploads_codes_and_list_requests(sandbox):
 
 
 def test_the_sandbox_imports_only_the_standard_library():
-    source = Path(__file__).parent.parent / "uploads" / "memories" / "sandbox.py"
+    source = REPO / "uploads" / "memories" / "sandbox.py"
     modules = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.Import):

@@ -1,30 +1,14 @@
 """gunicorn.conf.py: settings from the environment, callback tokens out of its logs."""
 
-import os
-import socket
 import subprocess
-import sys
 
 import pytest
 import requests
 
-from tests.conftest import REPO, database_url, wait_for
+from tests.conftest import database_url, wait_for
 from tests.factories import SubmissionFactory
+from tests.live.servers import answers, free_port, gunicorn
 from uploads.models import Status
-
-
-def gunicorn(*args, env=None, **popen):
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "gunicorn.conf.py",
-        *args,
-        "memories_portal.wsgi",
-    ]
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})}
-    return subprocess.Popen(argv, cwd=REPO, env=environment, **popen)
 
 
 def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
@@ -41,12 +25,6 @@ def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
     assert config["accesslog"] == "None"
     assert "TokenMaskingLogger" in config["logger_class"]
     assert config["control_socket_disable"] == "True"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -66,7 +44,7 @@ def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, t
     with error_log.open("w") as errors:
         server = gunicorn(env=env, stdout=errors, stderr=subprocess.STDOUT)
         try:
-            assert wait_for(lambda: _answers(base + "/healthz"), timeout=30)
+            assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
             answer = requests.post(
                 f"{base}/callbacks/memories/{token}/", json={"status": "PARSE"}, timeout=10
             )
@@ -88,11 +66,3 @@ def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, t
     assert "Not Found: /callbacks/memories/****/" in errors
     for text in (lines, errors):
         assert token not in text and unknown not in text
-
-
-def _answers(url):
-    try:
-        requests.get(url, timeout=2)
-    except requests.ConnectionError:
-        return False
-    return True

@@ -4,8 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import SubmissionFactory
-from tests.isolation import assert_hidden, assert_not_listed
-from tests.test_access import url_patterns
+from tests.isolation import assert_hidden, assert_not_listed, url_patterns
 from uploads.models import Event, Status, UploadGate
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 SKEW = float(os.environ["CLOCK_SKEW_SECONDS"])
 

@@ -8,7 +8,7 @@ from tests.conftest import ACCEPTED_VIDEO_NO
 from tests.factories import SubmissionFactory
 from uploads.models import Event, Status
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 VIDEO_NO = ACCEPTED_VIDEO_NO
 
 

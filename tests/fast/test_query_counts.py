@@ -4,51 +4,12 @@ Each page is rendered with 5 and with 50 submissions (of every status, with
 events, from two people); both must cost the same number of queries.
 """
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
-from tests.factories import SubmissionFactory
-from uploads.models import Event, Status
-
-STATUS_CYCLE = [
-    Status.QUEUED,
-    Status.PARSED,
-    Status.FAILED,
-    Status.PARSE_ERROR,
-    Status.PROCESSING,
-    Status.NEEDS_REVIEW,
-    Status.PARSED,
-    Status.CANCELLED,
-    Status.SENDING,
-]
-
-
-def seed(n, team, people):
-    now = timezone.now()
-    submissions = []
-    for i in range(n):
-        status = STATUS_CYCLE[(i // len(people)) % len(STATUS_CYCLE)]
-        created = now - timedelta(hours=7 * i)
-        submission = SubmissionFactory(
-            team=team,
-            submitter=people[i % len(people)],
-            status=status,
-            created_at=created,
-            finished_at=created + timedelta(minutes=3 + i) if status == Status.PARSED else None,
-            error_message="Refused." if status == Status.FAILED else "",
-            tags=["beach"],
-        )
-        submissions.append(submission)
-    # The first one carries as many events as there are submissions.
-    for i in range(n):
-        submissions[0].events.create(kind=Event.Kind.NOTE, message=f"Note {i}", actor=people[0])
-    return submissions
-
+from tests.factories import seed
 
 PAGES = {
     "list": lambda team, first: reverse("submission_list"),

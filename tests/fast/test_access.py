@@ -6,9 +6,10 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.urls import URLResolver, get_resolver, resolve, reverse
+from django.urls import resolve, reverse
 
 from tests.factories import UserFactory
+from tests.isolation import url_patterns
 
 pytestmark = pytest.mark.django_db
 
@@ -35,20 +36,6 @@ def _example(match):
     """A value for one URL parameter: the first of listed words, else "1"."""
     body = match.group(2)
     return body.split("|")[0] if WORD_ALTERNATIVES.fullmatch(body) else "1"
-
-
-def url_patterns(patterns=None, prefix="", namespace=""):
-    """(full regex, name with namespace, pattern) for every view in the configuration."""
-    if patterns is None:
-        patterns = get_resolver().url_patterns
-    for pattern in patterns:
-        regex = prefix + pattern.pattern.regex.pattern.lstrip("^")
-        if isinstance(pattern, URLResolver):
-            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            yield from url_patterns(pattern.url_patterns, regex, inner)
-        else:
-            name = f"{namespace}{pattern.name}" if pattern.name else f"{namespace}<unnamed>"
-            yield regex, name, pattern
 
 
 def example_path(regex):

@@ -5,11 +5,11 @@ import subprocess
 import sys
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from tests.conftest import REPO
 from uploads.forms import SubmissionForm
 from uploads.urlcheck import addresses
 
@@ -91,7 +91,7 @@ def test_the_private_address_switch_is_off_by_default():
     code = "from django.conf import settings; print(settings.URL_PROBE_ALLOW_PRIVATE)"
     out = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        env=env, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent,
+        env=env, capture_output=True, text=True, check=True, cwd=REPO,
     )  # fmt: skip
     assert out.stdout.strip() == "False"
 
