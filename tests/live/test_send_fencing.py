@@ -179,6 +179,21 @@ def test_a_worker_that_took_its_slot_then_stalled_does_not_send_after_another(
     ).exists()
 
 
+def test_no_request_leaves_while_another_is_under_way(
+    sandbox, settings, alice, team_a, start_worker
+):
+    settings.MEMORIES_UPLOADS_PER_MINUTE = 120  # a slot every half second
+    sandbox.set_fault("slow", times=1, seconds=1.5)  # judged at once, answered 1.5 s later
+    queue_many(team_a, alice, 2)
+    wake_all_at_once(4, delay=0)
+    start_worker()
+    start_worker()
+    assert wait_for(lambda: len(sandbox.accepted) == 2, timeout=20)
+    first, second = sorted(sandbox.accepted, key=lambda record: record.received_at)
+    # The second left an interval after the first's answer, not after its departure.
+    assert second.received_at - first.received_at >= 1.5 + 0.5
+
+
 def test_a_worker_held_up_before_its_request_leaves_does_not_send_late(
     sandbox, settings, alice, team_a, start_worker
 ):

@@ -168,13 +168,16 @@ def send_next():
     drop_dead_links()
     if not Submission.objects.ready_to_send().exists():
         return "idle", Submission.objects.next_retry_at()
-    opens_at = take_slot()
-    if opens_at is not None:
-        return "waiting for the gate", opens_at
+    # Taken up to SEND_HOLD_SECONDS early: wake-ups come that much early (a
+    # worker picks up a task only as often as it polls), and the claim and the
+    # request are ready when the slot opens.
+    taken, when = UploadGate.take_slot(early=timedelta(seconds=settings.SEND_HOLD_SECONDS))
+    if not taken:
+        return "waiting for the gate", when
     submission = claim_next_in_line()
     if submission is None:
         return "idle", Submission.objects.next_retry_at()
-    outcome = f"{send(submission, client)} {submission.pk}"
+    outcome = f"{send(submission, client, leaves_at=when)} {submission.pk}"
     if Submission.objects.ready_to_send().exists():
         return outcome, UploadGate.next_slot_at()
     return outcome, Submission.objects.next_retry_at()
@@ -191,18 +194,39 @@ def claim_next_in_line():
     return None
 
 
-def take_slot():
-    """Take the upload slot; if it opens within SEND_HOLD_SECONDS, wait for it here.
+def _depart(submission, claim, upload, token, deadline, leaves_at):
+    """Reserve the account and start the claimed request, both or neither: (free, started).
 
-    Wake-ups come that much early (a worker picks up a task only as often as it
-    polls): holding the last moment makes each upload leave when its slot opens.
+    Waits for `leaves_at` (the slot it took); if the account is still busy then,
+    waits for it a little longer (this host's clock and the database's differ
+    by a query's time), never past SEND_HOLD_SECONDS.
     """
-    opens_at = UploadGate.take_slot()
-    hold = timedelta(seconds=settings.SEND_HOLD_SECONDS)
-    while opens_at is not None and opens_at - timezone.now() <= hold:
-        time.sleep(max((opens_at - timezone.now()).total_seconds(), 0.001))
-        opens_at = UploadGate.take_slot()
-    return opens_at
+    give_up_at = (leaves_at or timezone.now()) + timedelta(seconds=settings.SEND_HOLD_SECONDS)
+    if leaves_at is not None:
+        wait_until(leaves_at)
+    while True:
+        with transaction.atomic():
+            # The claim, and the account's turn to send, both still held: or neither is taken.
+            free = UploadGate.reserve_departure(deadline)
+            started = free and submission.start_request(
+                claim,
+                unique_id=upload.unique_id,
+                lease_seconds=lease_seconds(),
+                token_hash=hash_token(token) if token else None,
+            )
+            if free and not started:
+                transaction.set_rollback(True)
+        if free:
+            return free, started
+        free_at = UploadGate.account_free_at()
+        if free_at > give_up_at:
+            return False, False
+        wait_until(free_at)
+
+
+def wait_until(moment):
+    """Sleep until `moment` (this host's clock); it is never more than SEND_HOLD_SECONDS away."""
+    time.sleep(max((moment - timezone.now()).total_seconds(), 0))
 
 
 def needs_recheck(submission, now):
@@ -248,7 +272,7 @@ def drop_dead_links(limit=5):
         return
 
 
-def send(submission, client):
+def send(submission, client, leaves_at=None):
     """Send one claimed submission and record what came of it.
 
     Returns "sent", "claim lost" or "gate busy" (the last two sent nothing).
@@ -262,17 +286,7 @@ def send(submission, client):
     upload = build_upload_request(submission, callback_url(token) if token else "")
     _test_pause_point("before_request")
     deadline = request_deadline()
-    with transaction.atomic():
-        # The claim, and the account's turn to send, both still held: or neither is taken.
-        free = UploadGate.reserve_departure(deadline)
-        started = free and submission.start_request(
-            claim,
-            unique_id=upload.unique_id,
-            lease_seconds=lease_seconds(),
-            token_hash=hash_token(token) if token else None,
-        )
-        if free and not started:
-            transaction.set_rollback(True)
+    free, started = _depart(submission, claim, upload, token, deadline, leaves_at)
     if not free:
         # Took its slot, then was held up while another request left: not now.
         _back_in_line(
