@@ -101,10 +101,12 @@ def test_a_worker_with_a_fast_clock_takes_no_early_slot(
     assert sandbox.max_accepted_in_window(3.0) <= 1
 
 
-def stalled_worker(start_worker, pause_point):
-    """A worker that stalls (does not die) at `pause_point` for three leases."""
+def stalled_worker(start_worker, pause_point, leases=3):
+    """A worker that stalls (does not die) at `pause_point` for `leases` leases."""
     return start_worker(
-        SEND_TEST_PAUSE=pause_point, SEND_TEST_PAUSE_SECONDS=LEASE * 3, SEND_LEASE_SECONDS=LEASE
+        SEND_TEST_PAUSE=pause_point,
+        SEND_TEST_PAUSE_SECONDS=LEASE * leases,
+        SEND_LEASE_SECONDS=LEASE,
     )
 
 
@@ -132,6 +134,26 @@ def test_a_worker_stalled_past_its_lease_before_sending_sends_nothing(
     submission.refresh_from_db()
     assert submission.status == Status.PROCESSING
     assert submission.claim == 2
+
+
+def test_a_stalled_worker_that_finds_the_account_busy_and_its_claim_gone_just_stops(
+    sandbox, settings, alice, team_a, start_worker
+):
+    settings.MEMORIES_UPLOADS_PER_MINUTE = 12  # the account is busy 5 s after each upload
+    [submission] = queue_many(team_a, alice, 1)
+    send_next_submission.enqueue()
+    stalled_worker(start_worker, "before_request", leases=6)
+    assert wait_for(lambda: Submission.objects.get().status == Status.SENDING)
+    assert wait_for(recovered, timeout=5)
+    start_worker()
+    periodic.ensure_sender_awake()
+    assert wait_for(lambda: len(sandbox.accepted) == 1)
+    # It wakes within the 5 s after that upload: the account is busy, and its claim is gone.
+    assert wait_for(
+        lambda: DBTaskResult.objects.filter(return_value=f"claim lost {submission.pk}").exists()
+    )
+    assert not DBTaskResult.objects.filter(status="FAILED").exists()
+    assert len(sandbox.uploads) == 1
 
 
 def test_an_answer_after_the_lease_keeps_its_video_number_and_moves_on(

@@ -289,12 +289,16 @@ def send(submission, client, leaves_at=None):
     free, started = _depart(submission, claim, upload, token, deadline, leaves_at)
     if not free:
         # Took its slot, then was held up while another request left: not now.
-        _back_in_line(
-            submission,
-            claim,
-            Event.Kind.RETRY,
-            "Another upload was under way when this one was about to leave; it keeps its place.",
-        )
+        try:
+            _back_in_line(
+                submission,
+                claim,
+                Event.Kind.RETRY,
+                "Another upload was under way when this one was about to leave; "
+                "it keeps its place.",
+            )
+        except ClaimLost:
+            return "claim lost"  # held up past its lease too: recovery put it back
         return "gate busy"
     if not started:
         logger.warning(
