@@ -244,7 +244,7 @@ def test_every_row_passes_exactly_the_forms_rules(
     assert rows[2].state == Row.REFUSED
     form = SubmissionForm({"team": team_a.pk, **row}, user=alice)
     assert not form.is_valid()
-    label = form.fields[field].label or field
+    label = form[field].label
     for message in form.errors[field]:
         assert f"{label}: {message}" in rows[2].problem
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models.functions import Now
+from django.forms.utils import pretty_name
 from django.utils import timezone
 
 from ..forms import LinkProblem, SubmissionForm, check_link, teams_of
@@ -175,7 +176,7 @@ def describe_errors(form):
     parts = [" ".join(form.non_field_errors())] if form.non_field_errors() else []
     for name, field_ in form.fields.items():
         if name in form.errors:
-            parts.append(f"{field_.label or name}: {' '.join(form.errors[name])}")
+            parts.append(f"{field_.label or pretty_name(name)}: {' '.join(form.errors[name])}")
     return " · ".join(parts)
 
 
