@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -651,3 +653,37 @@ def test_only_the_batches_worker_checks_batches(client, alice, team_a, start_wor
     start_worker(queue=BATCH_QUEUE)
     assert wait_for(lambda: Batch.objects.get(pk=batch.pk).state == Batch.State.CHECKED, timeout=30)
     assert set(batch.rows.values_list("state", flat=True)) == {Row.READY}
+
+
+def seed_batch(user, team, n):
+    """A queued batch of n rows: every third queued (with its submission), every third
+    refused, every third left out as a duplicate of an earlier submission."""
+    earlier = SubmissionFactory(team=team, submitter=user)
+    batch = Batch.objects.create(created_by=user, source="pasted", row_count=n,
+                                 state=Batch.State.QUEUED)  # fmt: skip
+    for line in range(1, n + 1):
+        url = f"https://videos.example.com/{line}.mp4"
+        kind = line % 3
+        row = batch.rows.create(
+            line=line, given={"url": url}, team=team, url=url,
+            state=[Row.QUEUED, Row.REFUSED, Row.READY][kind],
+            problem="A web page." if kind == 1 else "",
+            earlier=earlier if kind == 2 else None,
+        )  # fmt: skip
+        if kind == 0:
+            SubmissionFactory(team=team, submitter=user, url=url, batch=batch, batch_row=row)
+    return batch
+
+
+@pytest.mark.parametrize("view", ["batch_detail", "batch_progress"])
+def test_the_batch_pages_cost_the_same_queries_for_5_and_50_rows(client, alice, team_a, view):
+    client.force_login(alice)
+    counts = []
+    for n in (5, 50):
+        batch = seed_batch(alice, team_a, n)
+        url = reverse(view, args=[batch.pk])
+        client.get(url)  # the session's first queries are not the page's
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

@@ -83,7 +83,8 @@ def start_batch_check(batch_id):
 @task(queue_name=BATCH_QUEUE)
 @retry_database_errors
 def cancel_batch(batch_id):
-    from .batches.service import cancel_waiting
+    """Cancel the batch's waiting submissions, one by one through their transition."""
+    from .batches.service import cancel_waiting  # it queues this task: imported late
 
     return cancel_waiting(batch_id)
 
