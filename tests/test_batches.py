@@ -144,6 +144,8 @@ def test_the_form_accepts_a_decimal_comma_too(alice, team_a, clip_url):
         (b"url\n", "no rows under it"),
         ("url,camera_model\nhttps://a.example.com/v.mp4,Canon \xe9\n".encode("latin-1"),
          "not UTF-8"),
+        ("url\nhttps://a.example.com/v.mp4\n".encode("utf-16"), "not UTF-8"),
+        (b"url\nhttps://a.example.com/v\x00.mp4\n", "Line 2 holds a NUL character"),
     ],
 )  # fmt: skip
 def test_a_file_that_cannot_be_read_is_refused_beside_the_file_field(

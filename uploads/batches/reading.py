@@ -102,6 +102,11 @@ def _read_rows(text: io.TextIOWrapper, max_rows: int) -> list[Row]:
         number, line = line + 1, reader.line_num  # a quoted cell may span lines
         if not any(cell.strip() for cell in cells):
             continue
+        if any("\x00" in cell for cell in cells):
+            # Text never holds one (and PostgreSQL cannot store it): not a text file.
+            raise BatchInputError(
+                f"Line {number} holds a NUL character: the file is not a plain-text CSV."
+            )
         if len(rows) == max_rows:
             raise _too_many(max_rows)
         rows.append((number, _cells(header, cells)))

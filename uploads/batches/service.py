@@ -24,7 +24,7 @@ def create(user, *, rows, source, shared):
     with transaction.atomic():
         batch = Batch.objects.create(
             created_by=user,
-            source=source[:255],
+            source=source.replace("\x00", "")[:255],
             shared=shared,
             row_count=len(rows),
             progress_at=Now(),
