@@ -12,8 +12,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -42,8 +45,9 @@ def fresh_postgres(url):
     return url
 
 
-def portal_env(database_url, sandbox, per_minute, **settings):
-    """The environment of every portal process in a benchmark, pointed at `sandbox`."""
+def portal_env(database_url, sandbox=None, per_minute=1, **settings):
+    """The environment of every portal process in a benchmark, pointed at `sandbox` (none:
+    a benchmark that sends nothing)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "memories_portal.settings",
@@ -51,11 +55,13 @@ def portal_env(database_url, sandbox, per_minute, **settings):
         "SECRET_KEY": "bench-only",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url,
-        "MEMORIES_API_BASE_URL": sandbox.url,
-        "MEMORIES_API_KEY": sandbox.api_key,
         "MEMORIES_UPLOADS_PER_MINUTE": f"{per_minute:g}",
         "PUBLIC_BASE_URL": "",
     }
+    if sandbox is None:
+        env["MEMORIES_SANDBOX"] = "1"
+    else:
+        env.update(MEMORIES_API_BASE_URL=sandbox.url, MEMORIES_API_KEY=sandbox.api_key)
     env.update({name: str(value) for name, value in settings.items()})
     return env
 
@@ -184,3 +190,48 @@ def refused_too_soon(sandbox, interval):
         if record.code == "0429" and before:
             found.append((record, record.received_at - max(before)))
     return found
+
+
+@contextmanager
+def slow_video_server(delay):
+    """A local server whose every answer is a video, sent after `delay` seconds (a number, or
+    a function that gives it); yields its base URL. (The portal refuses loopback addresses:
+    a benchmark that checks links here sets URL_PROBE_ALLOW_PRIVATE and
+    URL_PROBE_ALLOWED_PORTS for its own processes only: `probe_loopback`.)"""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_HEAD(self):
+            # The server's slowness, which the benchmark measures against.
+            time.sleep(delay() if callable(delay) else delay)
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def probe_loopback(port):
+    """The settings that let the portal's URL check reach the benchmark's own server."""
+    return {"URL_PROBE_ALLOW_PRIVATE": "1", "URL_PROBE_ALLOWED_PORTS": f"80,443,{port}"}
+
+
+def create_batch(user, team, urls):
+    """A batch of `urls`, as the Submit many page makes one; its check is queued."""
+    from uploads.batches import service
+
+    rows = [(line, {"url": url}) for line, url in enumerate(urls, start=1)]
+    return service.create(user, rows=rows, source="benchmark", shared={"team": team.slug})

@@ -118,7 +118,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# "default" carries the sender's wake-ups, the heartbeat and polling; "batches" the
+# checks of "Submit many" batches, for a worker of its own (Procfile, make run).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "batches"],
+    }
+}
 
 # The callback's abuse limits count in the cache. A database table, because the
 # counts must be shared by every gunicorn worker on every machine (LocMemCache is
@@ -221,6 +228,19 @@ URL_PROBE_DEADLINE = env.float("URL_PROBE_DEADLINE", default=5.0)
 # A submission that waited longer than this is checked again just before it is
 # sent, so a link that died meanwhile does not use an upload slot.
 URL_RECHECK_AFTER_SECONDS = env.float("URL_RECHECK_AFTER_SECONDS", default=600.0)
+
+# --- "Submit many" batches -------------------------------------------------------
+# Rows in one batch (pasted lines or CSV rows), and the largest CSV file accepted.
+BATCH_MAX_ROWS = env.int("BATCH_MAX_ROWS", default=10_000)
+BATCH_MAX_FILE_BYTES = env.int("BATCH_MAX_FILE_BYTES", default=20 * 1024 * 1024)
+# Links of a batch checked at once (threads of the batches worker's task).
+BATCH_CHECK_CONCURRENCY = env.int("BATCH_CHECK_CONCURRENCY", default=8)
+# A batch is checked in steps of about this long; batches take turns between steps.
+BATCH_CHECK_STEP_SECONDS = env.float("BATCH_CHECK_STEP_SECONDS", default=10.0)
+# A batch whose check has not moved for this long (its worker died) is started again.
+BATCH_CHECK_STALLED_SECONDS = env.float("BATCH_CHECK_STALLED_SECONDS", default=300.0)
+if BATCH_CHECK_CONCURRENCY < 1:
+    problems.append("BATCH_CHECK_CONCURRENCY must be at least 1")
 
 # --- the callback --------------------------------------------------------------
 # memories.ai sends a few small JSON fields; anything bigger is not a callback.

@@ -18,19 +18,21 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory
 from uploads.memories.sandbox import Sandbox
-from uploads.models import Membership, Status, UploadGate
+from uploads.models import Batch, Membership, Status, UploadGate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,11 +73,15 @@ class VideoServer:
 
     Paths: /clip.mp4 (a 1 MB video), /page.html, /big.mp4 (2 GiB), /missing.mp4 (404),
     /ok.m3u8 and /relative.m3u8 (playlists), and /expiring.mp4, which answers
-    404 once `expired` is set.
+    404 once `expired` is set. A query string is ignored (one video, many URLs).
     """
 
     def __init__(self):
         self.expired = False
+        # Seconds each answer waits (set by a test), and the most requests seen at once.
+        self.delay = 0.0
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,6 +92,10 @@ class VideoServer:
                 self.answer(head=False)
 
             def answer(self, head):
+                with server.counted():
+                    self.respond(head)
+
+            def respond(self, head):
                 status, content_type, body, length = server.route(self.path)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -101,6 +111,19 @@ class VideoServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    @contextmanager
+    def counted(self):
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)  # a slow server, not a test waiting
+            yield
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
     def route(self, path):
         base = self.url
         playlist = "application/vnd.apple.mpegurl"
@@ -114,7 +137,7 @@ class VideoServer:
             if self.expired
             else (200, "video/mp4", b"", 1_000_000),
         }
-        return routes.get(path, (404, "text/plain", b"not found", 0))
+        return routes.get(path.partition("?")[0], (404, "text/plain", b"not found", 0))
 
     def close(self):
         self.httpd.shutdown()
@@ -239,9 +262,10 @@ def start_worker(settings):
     """Start `db_worker` processes on the test database; they are killed after the test."""
     processes = []
 
-    def start(clock_skew=None, log=None, **env_overrides):
+    def start(clock_skew=None, log=None, queue=None, **env_overrides):
         """`clock_skew`: seconds this worker's clock is off; `log`: an open file for the
-        worker's output (default: the test's own)."""
+        worker's output (default: the test's own); `queue`: the task queue it takes
+        (default: the sender's, "default"; "batches" for batch checks)."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -259,9 +283,10 @@ def start_worker(settings):
         if clock_skew is not None:  # this process's clock only
             program = ["tests/live/skewed_worker.py"]
             env["CLOCK_SKEW_SECONDS"] = str(clock_skew)
+        queue_args = ["--queue-name", queue] if queue else []
         process = subprocess.Popen(
             [sys.executable, *program, "db_worker", "--no-reload", "--interval", "0.05",
-             "--no-startup-delay"],
+             "--no-startup-delay", *queue_args],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -291,6 +316,24 @@ def wait_for(predicate, timeout=15.0, interval=0.05):
             return True
         time.sleep(interval)
     return predicate()
+
+
+def post_batch(client, user, team, *, urls="", csv=None, name="videos.csv", **shared):
+    """POST the Submit many form as `user`: pasted `urls`, or a `csv` file."""
+    client.force_login(user)
+    data = {"urls": urls, "team": team.pk, **shared}
+    if csv is not None:
+        data["file"] = SimpleUploadedFile(
+            name, csv.encode() if isinstance(csv, str) else csv, content_type="text/csv"
+        )
+    return client.post(reverse("batch_new"), data)
+
+
+def make_batch(client, user, team, **kwargs):
+    """A batch made through the Submit many page, as `user`."""
+    response = post_batch(client, user, team, **kwargs)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    return Batch.objects.latest("pk")
 
 
 # Fixtures that start a server or a process: tests that use them live in tests/live/

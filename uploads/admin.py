@@ -1,8 +1,20 @@
 from django.contrib import admin, messages
 from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html
 
 from . import services
-from .models import Event, Membership, Status, Submission, Team, TransitionError, UploadGate
+from .models import (
+    Batch,
+    BatchRow,
+    Event,
+    Membership,
+    Status,
+    Submission,
+    Team,
+    TransitionError,
+    UploadGate,
+)
 from .tasks import wake_sender
 
 
@@ -63,6 +75,8 @@ API_FIELDS = [
     "updated_at",
     "sent_at",
     "finished_at",
+    "batch",
+    "batch_row",
 ]
 
 
@@ -149,3 +163,72 @@ class UploadGateAdmin(admin.ModelAdmin):
     def resume_sending(self, request, queryset):
         services.resume_sending()
         self.message_user(request, "Sending resumed.")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For the record: seen here, changed only by the portal itself."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RefusedRowInline(admin.TabularInline):
+    """A batch's rows that need attention; every row is in the rows list (linked above)."""
+
+    model = BatchRow
+    verbose_name_plural = "rows refused or not reached"
+    fields = ["line", "url", "team", "state", "problem"]
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+    def get_queryset(self, request):
+        states = [BatchRow.State.REFUSED, BatchRow.State.UNREACHABLE]
+        return super().get_queryset(request).filter(state__in=states).select_related("team")
+
+    @admin.display(description="URL")
+    def url(self, obj):
+        return obj.given.get("url", "")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "source", "created_by", "state", "row_count", "queued_count",
+                    "created_at"]  # fmt: skip
+    list_filter = ["state", "created_at"]
+    search_fields = ["source", "created_by__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["created_by"]
+    readonly_fields = ["all_rows"]
+    inlines = [RefusedRowInline]
+
+    @admin.display(description="Rows")
+    def all_rows(self, obj):
+        url = reverse("admin:uploads_batchrow_changelist") + f"?batch__id__exact={obj.pk}"
+        return format_html('<a href="{}">All {} rows of this batch</a>', url, obj.row_count)
+
+
+@admin.register(BatchRow)
+class BatchRowAdmin(ReadOnlyAdmin):
+    list_display = ["id", "batch", "line", "short_url", "team", "state", "problem", "submission"]
+    list_filter = ["state"]
+    search_fields = ["url", "given", "problem"]
+    list_select_related = ["batch", "team", "submission"]
+    raw_id_fields = ["batch", "earlier"]
+
+    @admin.display(description="URL")
+    def short_url(self, obj):
+        url = obj.given.get("url", "")
+        return url if len(url) <= 60 else url[:57] + "…"

@@ -1,12 +1,18 @@
-"""The submission form. Each clean_<field> returns the normalised value."""
+"""The submission form: every rule for a URL and its metadata, in one place.
+
+A person's form, a batch's rows (`uploads.batches`) and any later caller validate
+through `SubmissionForm`, which needs no request: `SubmissionForm(data, user=...)`.
+Each clean_<field> returns the normalised value.
+"""
 
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from .models import Team
-from .urlcheck import addresses, probe
+from .models import Submission, Team
+from .urlcheck import addresses, identity, probe
 from .urlcheck import policy as url_policy
 from .urlcheck.findings import UrlCheck
 
@@ -15,8 +21,27 @@ MAX_TAG_LENGTH = 64
 MAX_DECIMALS = 7
 
 
+class TeamField(forms.ModelChoiceField):
+    """One of the person's teams. With `known` ({pk: team}) set, a value is looked up there
+    rather than with a query: a batch validates thousands of rows for the same person."""
+
+    known = None
+
+    def to_python(self, value):
+        if self.known is None or value in self.empty_values:
+            return super().to_python(value)
+        team = self.known.get(str(value).strip())
+        if team is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            )
+        return team
+
+
 class SubmissionForm(forms.Form):
-    team = forms.ModelChoiceField(
+    team = TeamField(
         queryset=Team.objects.none(),
         empty_label=None,
         error_messages={"invalid_choice": "Choose one of your own teams."},
@@ -61,6 +86,12 @@ class SubmissionForm(forms.Form):
         help_text="Only when the portal could not reach the link from inside our network, "
         "but memories.ai can reach it from the internet.",
     )
+    send_again = forms.BooleanField(
+        required=False,
+        label="Send it again",
+        help_text="This URL was submitted to the team before: sending it again costs "
+        "another upload.",
+    )
     retain_original_video = forms.BooleanField(
         required=False, label="Keep the original video file at memories.ai"
     )
@@ -74,14 +105,20 @@ class SubmissionForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, teams=None, deferred=False, **kwargs):
+        """`teams`: the user's teams (teams_of), when the caller has them already.
+        `deferred`: the rules alone, without fetching the URL or looking for earlier
+        submissions of it (a batch does both in the background, for many rows at once)."""
         super().__init__(*args, **kwargs)
         self.user = user
-        # The checkbox is offered once the link could not be reached (or was ticked).
+        self.deferred = deferred
+        # Each checkbox is offered once its question arises (or when it was ticked).
         self.offer_confirm_public = bool(self.data.get("confirm_public"))
-        self.fields["team"].queryset = Team.objects.filter(
-            memberships__user=user, is_active=True
-        ).order_by("name")
+        self.offer_send_again = bool(self.data.get("send_again"))
+        if teams is None:
+            self.fields["team"].queryset = teams_of(user)
+        else:
+            self.fields["team"].known = {str(team.pk): team for team in teams}
 
     def clean_url(self):
         url = self.cleaned_data["url"].strip()
@@ -127,9 +164,23 @@ class SubmissionForm(forms.Form):
         if lat_given != lon_given:
             missing = "longitude" if lat_given else "latitude"
             self.add_error(missing, "Give both latitude and longitude, or neither.")
-        if cleaned.get("url") and cleaned.get("team") and "url" not in self.errors:
-            cleaned["url_check"] = self._check_url(cleaned["url"], cleaned["team"])
+        if self.deferred or "url" in self.errors:
+            return cleaned
+        url, team = cleaned.get("url"), cleaned.get("team")
+        if url and team and self._is_new(url, team):
+            cleaned["url_check"] = self._check_url(url, team)
         return cleaned
+
+    def _is_new(self, url, team):
+        """False, with the warning added, for a URL the team already has (unless sent again)."""
+        if self.cleaned_data.get("send_again"):
+            return True
+        earlier = Submission.objects.earlier_of(team.pk, [identity.url_key(url)])
+        if not earlier:
+            return True
+        self.offer_send_again = True
+        self.add_error("url", duplicate_message(next(iter(earlier.values())), team))
+        return False
 
     def _check_url(self, url, team):
         """Fetch what is needed of the URL to catch what memories.ai would refuse.
@@ -137,27 +188,64 @@ class SubmissionForm(forms.Form):
         Returns what was found (a UrlCheck), or None with the error added.
         """
         try:
-            result = probe.probe_url(url, **url_policy.probe_options(team))
-        except probe.ProbeRefused as exc:
-            self.add_error("url", exc.message)
-        except probe.ProbeUnreachable as exc:
-            if self.cleaned_data.get("confirm_public"):
-                return UrlCheck(checked_at=timezone.now(), problem=exc.message)
+            return check_link(url, team, confirm_public=self.cleaned_data.get("confirm_public"))
+        except LinkProblem as problem:
+            if not problem.confirmable:
+                self.add_error("url", problem.message)
+                return None
             self.offer_confirm_public = True
             self.add_error(
                 "url",
-                f"{exc.message} If the link does work from the internet, tick "
+                f"{problem.message} If the link does work from the internet, tick "
                 "“I confirm this URL is publicly reachable” below and submit again.",
             )
-        else:
-            return UrlCheck(checked_at=timezone.now(), result=result)
         return None
+
+
+def teams_of(user):
+    """The teams a person may submit to."""
+    return Team.objects.filter(memberships__user=user, is_active=True).order_by("name")
+
+
+def duplicate_message(earlier, team):
+    when = date_format(timezone.localtime(earlier.created_at), "j M Y")
+    return (
+        f"This URL was already submitted to {team.name} on {when} "
+        f"(#{earlier.pk}, {earlier.get_status_display()}). Tick “Send it again” to spend "
+        "another upload on it."
+    )
+
+
+class LinkProblem(Exception):
+    """Why a URL cannot be sent; `confirmable`: it only could not be reached from here."""
+
+    def __init__(self, message, *, confirmable):
+        super().__init__(message)
+        self.message = message
+        self.confirmable = confirmable
+
+
+def check_link(url, team, *, confirm_public=False):
+    """The URL check, judged as the form judges it: what was found (a UrlCheck), or
+    LinkProblem. `confirm_public`: a link that could not be reached passes, with the problem
+    noted. Plain Python once called (no database): a batch runs it in threads."""
+    try:
+        result = probe.probe_url(url, **url_policy.probe_options(team))
+    except probe.ProbeRefused as exc:
+        raise LinkProblem(exc.message, confirmable=False) from None
+    except probe.ProbeUnreachable as exc:
+        if confirm_public:
+            return UrlCheck(checked_at=timezone.now(), problem=exc.message)
+        raise LinkProblem(exc.message, confirmable=True) from None
+    return UrlCheck(checked_at=timezone.now(), result=result)
 
 
 def _degrees(value, limit, name):
     value = value.strip()
     if not value:
         return None
+    if value.count(",") == 1 and "." not in value:
+        value = value.replace(",", ".")  # a decimal comma, as spreadsheets write it
     try:
         number = Decimal(value)
     except InvalidOperation:

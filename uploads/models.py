@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from .urlcheck import identity
+
 
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
@@ -108,6 +110,9 @@ class Status(models.TextChoices):
 
 
 FINAL_STATUSES = frozenset({Status.PARSED, Status.PARSE_ERROR, Status.FAILED, Status.CANCELLED})
+# A URL submitted again to the same team is a duplicate (warned about, skipped unless
+# the person asks to send it again) unless every earlier submission of it ended so.
+NOT_A_DUPLICATE_STATUSES = frozenset({Status.FAILED, Status.PARSE_ERROR, Status.CANCELLED})
 
 # The one table of allowed moves. Anything not listed is refused.
 ALLOWED_MOVES = {
@@ -191,6 +196,20 @@ class SubmissionQuerySet(models.QuerySet):
             Q(not_before__isnull=True) | Q(not_before__lte=Now())
         )
 
+    def earlier_of(self, team_id, keys):
+        """{url key: the latest submission} of these keys already submitted to the team that
+        count as duplicates (NOT_A_DUPLICATE_STATUSES do not). One query on the team's index."""
+        found = {}
+        earlier = (
+            self.filter(team_id=team_id, url_key__in=list(keys))
+            .exclude(status__in=NOT_A_DUPLICATE_STATUSES)
+            .only("id", "url_key", "status", "created_at")
+            .order_by("created_at", "id")
+        )
+        for submission in earlier:
+            found[submission.url_key] = submission
+        return found
+
     def next_retry_at(self):
         """When (on this host's clock) the earliest one waiting out a backoff becomes ready."""
         at = self.filter(status=Status.QUEUED, not_before__gt=Now()).aggregate(
@@ -199,13 +218,16 @@ class SubmissionQuerySet(models.QuerySet):
         return local_time(at)
 
 
-class Submission(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="submissions")
-    submitter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions"
-    )
-    # What the user asked for; field names equal the API's parameter names.
+class VideoRequest(models.Model):
+    """What a person asks memories.ai to do with one video: the form's fields, as stored.
+
+    A submission has them, and so has a batch's row before it becomes one.
+    """
+
+    # Field names equal the API's parameter names.
     url = models.URLField(max_length=2048)
+    # The URL's key for duplicate warnings (uploads.urlcheck.identity), set on save.
+    url_key = models.CharField(max_length=64, blank=True, editable=False)
     datetime_taken = models.DateTimeField(null=True, blank=True)
     camera_model = models.CharField(max_length=128, blank=True)
     latitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True)
@@ -216,7 +238,41 @@ class Submission(models.Model):
     confirm_public = models.BooleanField(
         default=False, help_text="The submitter confirmed the URL is publicly reachable."
     )
+    probe = models.JSONField(
+        default=dict, blank=True, help_text="What the URL check learned about the URL."
+    )
 
+    # The fields a person fills in (the form's, but the team), in the form's order.
+    ASKED = (
+        "url",
+        "datetime_taken",
+        "camera_model",
+        "latitude",
+        "longitude",
+        "tags",
+        "retain_original_video",
+        "video_transcription_prompt",
+    )
+    # Everything above, to copy from one VideoRequest to another.
+    REQUEST_FIELDS = (*ASKED, "url_key", "confirm_public", "probe")
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self.url_key = identity.url_key(self.url) if self.url else ""
+        super().save(*args, **kwargs)
+
+    def request_values(self):
+        """The fields above as a dict, to make another VideoRequest of them."""
+        return {name: getattr(self, name) for name in self.REQUEST_FIELDS}
+
+
+class Submission(VideoRequest):
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="submissions")
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions"
+    )
     # Where it stands.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     api_status = models.CharField("memories.ai status", max_length=16, blank=True)
@@ -248,8 +304,17 @@ class Submission(models.Model):
     # When list_videos last returned this video: polling gives up on one it stopped listing.
     listed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    probe = models.JSONField(
-        default=dict, blank=True, help_text="What the URL check learned about the URL."
+    # Set when it came from a "Submit many" batch (its row holds the line it came from).
+    batch = models.ForeignKey(
+        "Batch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="submissions",
+        db_index=False,  # the (batch, status) index below serves it
+    )
+    batch_row = models.OneToOneField(
+        "BatchRow", on_delete=models.PROTECT, null=True, blank=True, related_name="submission"
     )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -280,6 +345,10 @@ class Submission(models.Model):
             ),
             # A team's submissions by day (the chart) and the list filtered by team.
             models.Index(fields=["team", "created_at", "status"], name="sub_team_created_status"),
+            # Duplicate warnings: has this team this URL already, and how did it end?
+            models.Index(fields=["team", "url_key", "status"], name="sub_team_url_key"),
+            # A batch's counts by status, and its waiting ones to cancel.
+            models.Index(fields=["batch", "status"], name="sub_batch_status"),
         ]
 
     def __str__(self):
@@ -644,6 +713,14 @@ class Event(models.Model):
         return self.from_status != self.to_status
 
     @classmethod
+    def create_many(cls, events):
+        """Events written at once (a batch's submissions), each logged as one event is."""
+        created = cls.objects.bulk_create(events, batch_size=500)
+        for event in created:
+            _log_once_committed(event)
+        return created
+
+    @classmethod
     def count_repeat(cls, submission_id, kind, api_status):
         """Count one more arrival on the latest event of this kind for this status word.
 
@@ -685,14 +762,17 @@ def log_event(sender, instance, created, raw=False, **kwargs):
 
     Written once the event is committed, so a rolled-back change logs nothing.
     """
-    if not created or raw:
-        return
+    if created and not raw:
+        _log_once_committed(instance)
+
+
+def _log_once_committed(event):
     fields = {
-        "submission": instance.submission_id,
-        "team": instance.submission.team_id,
-        "kind": instance.kind,
-        "from_status": instance.from_status,
-        "to_status": instance.to_status,
+        "submission": event.submission_id,
+        "team": event.submission.team_id,
+        "kind": event.kind,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
     }
     transaction.on_commit(partial(events_log.info, EVENT_LINE, fields, extra=fields))
 
@@ -884,3 +964,96 @@ class UploadGate(models.Model):
     @classmethod
     def record_heartbeat(cls):
         cls._row().update(worker_heartbeat_at=timezone.now())
+
+
+class Batch(models.Model):
+    """Many URLs submitted at once ("Submit many"): checked in the background, queued
+    only once the person who submitted them confirms."""
+
+    class State(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Checked, waiting for confirmation"
+        QUEUED = "queued", "Queued"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="batches"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=255, help_text="“pasted”, or the CSV file's name.")
+    # The values given once for every row that has none of its own, as typed.
+    shared = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CHECKING)
+    row_count = models.PositiveIntegerField(default=0)
+    # When the background check last moved on: a check whose worker died is
+    # started again by run_periodic once this is old.
+    progress_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The person's choices when confirming, recorded on each row queued.
+    confirm_public = models.BooleanField(
+        default=False, help_text="Rows that could not be reached were confirmed public."
+    )
+    send_again = models.BooleanField(
+        default=False, help_text="URLs the team had already submitted were sent again."
+    )
+    queued_count = models.PositiveIntegerField(default=0)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancel_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "batches"
+        indexes = [models.Index(fields=["created_by", "created_at"], name="batch_creator_created")]
+
+    def __str__(self):
+        return f"Batch #{self.pk} ({self.source}, {self.row_count} rows)"
+
+    def get_absolute_url(self):
+        return reverse("batch_detail", args=[self.pk])
+
+
+class BatchRow(VideoRequest):
+    """One line of a batch: what was given, what the checks found, and its submission once queued.
+
+    The VideoRequest fields hold the cleaned values once the row passed the form's rules.
+    """
+
+    class State(models.TextChoices):
+        NEW = "new", "Not checked yet"
+        VALID = "valid", "Checking the link"
+        READY = "ready", "Ready"
+        UNREACHABLE = "unreachable", "Could not be reached"
+        REFUSED = "refused", "Refused"
+        REPEATED = "repeated", "Repeated in this batch"
+        QUEUED = "queued", "Queued"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField(help_text="Its line in the paste or the file.")
+    # The form's input for this row: its own values, and the shared ones where it had none.
+    given = models.JSONField(default=dict)
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
+    problem = models.TextField(blank=True, help_text="Why it was refused, or not reached.")
+    # The submission of the same URL to the same team that makes this row a duplicate.
+    earlier = models.ForeignKey(
+        Submission, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["batch", "line"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "line"], name="one_row_per_batch_line")
+        ]
+        indexes = [models.Index(fields=["batch", "state", "line"], name="batchrow_state_line")]
+
+    def __str__(self):
+        return f"Line {self.line}: {self.given.get('url', '')[:60]}"

@@ -9,14 +9,16 @@ others still run.
 """
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db.models.functions import Now
 
-from .models import Status, Submission, UploadGate
+from .models import Batch, Status, Submission, UploadGate
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.polling import poll_once
-from .tasks import request_heartbeat, wake_sender
+from .tasks import request_heartbeat, start_batch_check, wake_sender
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,23 @@ def ensure_sender_awake():
         return False
     wake_sender(at=UploadGate.next_slot_at())
     return True
+
+
+def restart_stalled_batch_checks():
+    """Batches whose check has not moved for BATCH_CHECK_STALLED_SECONDS: the worker running
+    it died (its task stays "running" for ever). A step of it is queued again (a step already
+    waiting is not doubled); rows already checked are not checked again."""
+    stalled = Batch.objects.filter(
+        state=Batch.State.CHECKING,
+        progress_at__lt=Now() - timedelta(seconds=settings.BATCH_CHECK_STALLED_SECONDS),
+    )
+    restarted = 0
+    for batch_id in stalled.values_list("pk", flat=True):
+        # Counted as progress, so that the next pass leaves it the time to start.
+        Batch.objects.filter(pk=batch_id).update(progress_at=Now())
+        start_batch_check(batch_id)
+        restarted += 1
+    return restarted
 
 
 def prune_task_results():
@@ -62,6 +81,7 @@ def run_once(prune=False):
     recovered = step("recovery", lambda: recover_abandoned_sends(), 0)
     step("wake-up", lambda: ensure_sender_awake())
     polled = step("polling", lambda: poll_once(), 0)
+    step("batch checks", lambda: restart_stalled_batch_checks())
     if prune:
         step("pruning", lambda: prune_task_results())
     return {"recovered": recovered, "polled": polled, "failed": failed}

@@ -12,9 +12,14 @@ from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from .batches import checking
 from .models import UploadGate
 from .resilience import retry_database_errors
 from .sending import sender as sending
+
+# Batches are checked (and cancelled) on a queue of their own, by a worker of their
+# own (`db_worker --queue-name batches`): the sender never waits behind their checks.
+BATCH_QUEUE = "batches"
 
 
 @task()
@@ -57,6 +62,40 @@ def request_heartbeat():
     """Enqueue a heartbeat unless one is already waiting for a worker."""
     if not waiting(record_worker_heartbeat).exists():
         record_worker_heartbeat.enqueue()
+
+
+@task(queue_name=BATCH_QUEUE)
+@retry_database_errors
+def check_batch(batch_id):
+    """One step of a batch's check; the next is queued behind whatever else waits there."""
+    if checking.check_step(batch_id):
+        start_batch_check(batch_id)
+        return "more to check"
+    return "checked"
+
+
+def start_batch_check(batch_id):
+    """Make sure a step of this batch's check is waiting for the batches worker."""
+    if not _waiting_for(check_batch, batch_id).exists():
+        check_batch.enqueue(batch_id=batch_id)
+
+
+@task(queue_name=BATCH_QUEUE)
+@retry_database_errors
+def cancel_batch(batch_id):
+    """Cancel the batch's waiting submissions, one by one through their transition."""
+    from .batches.service import cancel_waiting  # it queues this task: imported late
+
+    return cancel_waiting(batch_id)
+
+
+def start_batch_cancel(batch_id):
+    if not _waiting_for(cancel_batch, batch_id).exists():
+        cancel_batch.enqueue(batch_id=batch_id)
+
+
+def _waiting_for(task, batch_id):
+    return waiting(task).filter(args_kwargs__kwargs__batch_id=batch_id)
 
 
 def waiting(task):

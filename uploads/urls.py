@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import callbacks, operations, pages
+from .views import batches, callbacks, operations, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -12,6 +12,13 @@ urlpatterns = [
     path("submissions/new/", pages.submission_new, name="submission_new"),
     path("submissions/<int:pk>/", pages.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", pages.submission_cancel, name="submission_cancel"),
+    path("batches/new/", batches.batch_new, name="batch_new"),
+    path("batches/template.csv", batches.batch_template, name="batch_template"),
+    path("batches/<int:pk>/", batches.batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/progress/", batches.batch_progress, name="batch_progress"),
+    path("batches/<int:pk>/queue/", batches.batch_confirm, name="batch_confirm"),
+    path("batches/<int:pk>/cancel/", batches.batch_cancel, name="batch_cancel"),
+    path("batches/<int:pk>/to-fix.csv", batches.batch_rows_to_fix, name="batch_rows_to_fix"),
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),

@@ -22,9 +22,9 @@ PUBLIC = {
     "healthz": {200, 503},
 }
 # Views that answer anonymous users with an empty body instead of a redirect: the
-# live-status fragment tells htmx to stop polling (286) rather than swap a login
-# page into the badges. It shows nothing.
-EMPTY_FOR_ANONYMOUS = {"submission_statuses": 286}
+# live-status and batch-progress fragments tell htmx to stop polling (286) rather
+# than swap a login page into the page. They show nothing.
+EMPTY_FOR_ANONYMOUS = {"submission_statuses": 286, "batch_progress": 286}
 # Redirects of anonymous users that go elsewhere than a login page, and where.
 # (The admin sends an anonymous logout to its index, which asks for the login.)
 REDIRECTS = {"admin:logout": "admin:index"}

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from tests.factories import SubmissionFactory
 from tests.isolation import assert_hidden, assert_not_listed, url_patterns
-from uploads.models import Event, Status, UploadGate
+from uploads.models import Batch, BatchRow, Event, Status, Submission, UploadGate
 
 pytestmark = pytest.mark.django_db
 
@@ -15,10 +15,20 @@ ONE_SUBMISSION = [("submission_detail", "get"), ("submission_cancel", "post")]
 LISTINGS = ["submission_list", "submission_export", "home"]
 # Views about a whole team or person, or a set of submissions by id: checked below.
 OTHERS = {"team_dashboard", "user_dashboard", "submission_statuses"}
-# Views that show no submissions (the form lists the user's own teams, tested in
-# test_submission_views; resuming sending is for superusers, tested below).
+# Views about one batch (its rows name submissions and teams): (URL name, method).
+ONE_BATCH = [
+    ("batch_detail", "get"),
+    ("batch_progress", "get"),
+    ("batch_confirm", "post"),
+    ("batch_cancel", "post"),
+    ("batch_rows_to_fix", "get"),
+]
+# Views that show no submissions (the forms list the user's own teams, tested in
+# test_submission_views and test_batches; resuming sending is for superusers, tested
+# below; the batch template names the user's own first team, tested below).
 NO_SUBMISSIONS = {
     "login", "logout", "healthz", "memories_callback", "submission_new", "sending_resume",
+    "batch_new", "batch_template",
 }  # fmt: skip
 
 
@@ -31,7 +41,9 @@ def theirs(team_a, alice):
 
 
 def test_every_view_outside_the_admin_is_checked_here():
-    checked = {name for name, _ in ONE_SUBMISSION} | set(LISTINGS) | OTHERS | NO_SUBMISSIONS
+    checked = (
+        {name for name, _ in ONE_SUBMISSION + ONE_BATCH} | set(LISTINGS) | OTHERS | NO_SUBMISSIONS
+    )
     unchecked = [
         name
         for _, name, _ in url_patterns()
@@ -70,6 +82,44 @@ def test_another_persons_dashboard_is_404_but_for_superusers(
 
 def test_the_status_fragment_does_not_answer_for_another_teams_submission(client, outsider, theirs):
     assert_hidden(client, outsider, reverse("submission_statuses") + f"?ids={theirs.pk}")
+
+
+@pytest.fixture
+def their_batch(team_a, alice, theirs):
+    """A queued batch of alice's (team A), with a refused row and its submission."""
+    batch = Batch.objects.create(created_by=alice, source="pasted", row_count=2)
+    batch.rows.create(line=1, given={"url": theirs.url}, team=team_a, state=BatchRow.State.QUEUED)
+    batch.rows.create(line=2, given={"url": "https://secret.example.com/refused.mp4"},
+                      team=team_a, state=BatchRow.State.REFUSED, problem="A web page.")  # fmt: skip
+    Submission.objects.filter(pk=theirs.pk).update(batch=batch, batch_row=batch.rows.get(line=1))
+    Batch.objects.filter(pk=batch.pk).update(state=Batch.State.QUEUED, queued_count=1)
+    return batch
+
+
+@pytest.mark.parametrize(("name", "method"), ONE_BATCH)
+@pytest.mark.parametrize("who", ["outsider", "bob"])
+def test_another_persons_batch_is_404_and_changes_nothing(
+    client, request, their_batch, theirs, name, method, who
+):
+    """A batch is its maker's: 404 for another team's member, and for a teammate too."""
+    user = request.getfixturevalue(who)
+    response = assert_hidden(client, user, reverse(name, args=[their_batch.pk]), method=method)
+    assert b"secret.example.com" not in response.content
+    theirs.refresh_from_db()
+    assert theirs.status == Status.QUEUED
+    assert Batch.objects.get(pk=their_batch.pk).cancel_requested_at is None
+
+
+def test_the_batch_pages_list_only_ones_own_batches(client, outsider, their_batch):
+    client.force_login(outsider)
+    page = client.get(reverse("batch_new")).content.decode()
+    assert their_batch.get_absolute_url() not in page
+
+
+def test_the_batch_template_names_only_ones_own_team(client, outsider, team_a, team_b):
+    client.force_login(outsider)
+    content = b"".join(client.get(reverse("batch_template")).streaming_content).decode()
+    assert team_b.slug in content and team_a.slug not in content
 
 
 def test_only_superusers_resume_sending(client, alice):

@@ -30,6 +30,25 @@ def test_the_dispatch_benchmark_runs_and_reports():
     assert "busy cores: on, 2 spinning processes" in result.stdout
 
 
+def test_the_dispatch_benchmark_runs_with_a_batch_being_checked():
+    result = run(
+        "bench_dispatch.py",
+        BENCH_DISPATCH_SECONDS="2",
+        BENCH_DISPATCH_RATE="600",
+        BENCH_DISPATCH_BATCH="40",
+        BENCH_BUSY="0",
+    )
+    assert "0429 answers = 0" in result.stdout, result.stderr[-2000:]
+    assert "meanwhile the batches worker checked" in result.stdout
+
+
+def test_the_batches_benchmark_runs_and_reports():
+    result = run("bench_batches.py", BENCH_BATCHES_ROWS="300", BENCH_BATCHES_LINKS="40")
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    for figure in ("rows/s overall", "above idle", "queued 300 submissions", "ratio "):
+        assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+
+
 def test_the_chaos_benchmark_runs_and_reports():
     # 1.5 s of chaos at a high rate and a half-second drain (5 to 8 s in all):
     # too short to meet the goals, long enough to start, stop and continue workers,

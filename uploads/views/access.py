@@ -8,7 +8,7 @@ from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from ..models import Membership, Status, Submission, Team
+from ..models import Batch, Membership, Status, Submission, Team
 
 
 def get_submission_for_user(user, pk):
@@ -65,3 +65,14 @@ def can_cancel(user, submission):
     return Membership.objects.filter(
         user=user, team_id=submission.team_id, role=Membership.Role.MANAGER
     ).exists()
+
+
+def get_batch_for_user(user, pk):
+    """A batch, for the person who made it (or a superuser); 404 otherwise."""
+    batches = Batch.objects.all() if user.is_superuser else Batch.objects.filter(created_by=user)
+    return get_object_or_404(batches.select_related("created_by"), pk=pk)
+
+
+def can_change_batch(user, batch):
+    """Queueing a batch or cancelling what of it waits: the person who made it, or a superuser."""
+    return user.is_superuser or batch.created_by_id == user.pk

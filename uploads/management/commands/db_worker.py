@@ -11,19 +11,26 @@ DB_RETRY_MAX_SECONDS, back to the start once it has run a minute) and goes on.
 
 It takes the place of django-tasks-db's command because `uploads` comes before
 `django_tasks_db` in INSTALLED_APPS; the Procfile and `make run` are unchanged.
+
+The worker of the batches queue (`--queue-name batches`) lowers its own CPU priority
+(BATCH_WORKER_NICENESS): it shares the cores with the sender and the web, and a batch's
+check can wait a moment where an upload slot cannot.
 """
 
 import logging
+import os
 import time
 
 from django_tasks_db.management.commands import db_worker
 
 from uploads.resilience import TRANSIENT_DB_ERRORS, backoff, reset_connections
+from uploads.tasks import BATCH_QUEUE
 
 logger = logging.getLogger("django_tasks_db")
 
 # A loop that ran this long before failing starts its backoff from the beginning.
 STABLE_SECONDS = 60.0
+BATCH_WORKER_NICENESS = 10
 
 
 class Worker(db_worker.Worker):
@@ -52,6 +59,8 @@ class Command(db_worker.Command):
     help = db_worker.Command.help + ", carrying on through database errors"
 
     def handle(self, *args, **options):
+        if options.get("queue_name") == BATCH_QUEUE:
+            os.nice(max(BATCH_WORKER_NICENESS - os.nice(0), 0))
         # The parent builds its Worker by name from its module: swap ours in for the call.
         original = db_worker.Worker
         db_worker.Worker = Worker

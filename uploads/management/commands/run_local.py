@@ -22,7 +22,10 @@ DEMO_LOGIN_FILE = Path(settings.BASE_DIR) / ".demo-login"
 
 
 class Command(BaseCommand):
-    help = "Migrate, create a demo login, and run web server, worker and (without a key) sandbox."
+    help = (
+        "Migrate, create a demo login, and run web server, workers (sending, batch checks), "
+        "periodic work and (without a key) the sandbox."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -44,6 +47,10 @@ class Command(BaseCommand):
                 sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "memories_portal.wsgi",
             ],
             "worker": [sys.executable, "manage.py", "db_worker", "--no-reload"],
+            # Checks of "Submit many" batches, on their own queue: the sender never waits.
+            "batches": [
+                sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "batches",
+            ],
             "periodic": [sys.executable, "manage.py", "run_periodic"],
         }  # fmt: skip
         if not settings.MEMORIES_API_KEY:

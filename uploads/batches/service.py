@@ -1,0 +1,184 @@
+"""What people do with a batch: make one, see how far it got, queue it, cancel what waits."""
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Now
+
+from .. import services
+from ..forms import teams_of
+from ..models import FINAL_STATUSES, Batch, BatchRow, Event, Status, Submission, TransitionError
+from ..tasks import start_batch_cancel, start_batch_check
+
+State = BatchRow.State
+# Rows looked up and written at a time when queueing.
+CHUNK = 500
+
+
+class NotConfirmable(Exception):
+    """The batch is still being checked, or was queued already."""
+
+
+def create(user, *, rows, source, shared):
+    """A batch of `rows` ((line, {field: text}) from reading.read_*), each with the `shared`
+    values where it has none of its own; its check starts in the background."""
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            created_by=user,
+            source=source.replace("\x00", "")[:255],
+            shared=shared,
+            row_count=len(rows),
+            progress_at=Now(),
+        )
+        BatchRow.objects.bulk_create(
+            (BatchRow(batch=batch, line=line, given={**shared, **own}) for line, own in rows),
+            batch_size=1000,
+        )
+        transaction.on_commit(lambda: start_batch_check(batch.pk))
+    return batch
+
+
+def row_counts(batch):
+    """{state: rows}, plus "checked" (all but those still to check) and "duplicates" (rows
+    whose URL the team already has: skipped unless sent again)."""
+    found = dict(
+        batch.rows.order_by().values_list("state").annotate(n=Count("id")).values_list("state", "n")
+    )
+    counts = {state: found.get(state, 0) for state in State.values}
+    counts["checked"] = batch.row_count - counts[State.NEW] - counts[State.VALID]
+    counts["duplicates"] = batch.rows.filter(
+        earlier__isnull=False, state__in=[State.READY, State.UNREACHABLE]
+    ).count()
+    counts["ready_new"] = (
+        counts[State.READY] - batch.rows.filter(earlier__isnull=False, state=State.READY).count()
+    )
+    return counts
+
+
+def submission_counts(batch):
+    """{status: submissions} of a queued batch, plus "final" and "total"."""
+    found = dict(
+        batch.submissions.order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    counts = {status: found.get(status, 0) for status in Status.values}
+    counts["total"] = sum(found.values())
+    counts["final"] = sum(counts[status] for status in FINAL_STATUSES)
+    return counts
+
+
+def confirm(batch, user, *, confirm_public=False, send_again=False):
+    """Queue the batch's ready rows: with `confirm_public` those that could not be reached
+    too (recorded on each), with `send_again` those whose URL the team already has.
+
+    Only once, and only when every row is checked (NotConfirmable otherwise). Duplicates
+    are looked for again: another batch or the form may have queued the same URL since
+    the check. Returns {"queued": n, "duplicates": skipped, "not_in_team": skipped}.
+    """
+    counts = {"queued": 0, "duplicates": 0, "not_in_team": 0}
+    with transaction.atomic():
+        taken = Batch.objects.filter(pk=batch.pk, state=Batch.State.CHECKED).update(
+            state=Batch.State.QUEUED,
+            confirmed_at=Now(),
+            confirm_public=confirm_public,
+            send_again=send_again,
+        )
+        if not taken:
+            raise NotConfirmable
+        states = [State.READY, State.UNREACHABLE] if confirm_public else [State.READY]
+        if confirm_public:
+            batch.rows.filter(state=State.UNREACHABLE).update(confirm_public=True)
+        teams = {team.pk for team in teams_of(user)}
+        rows = batch.rows.filter(state__in=states).order_by("line")
+        last_line = 0
+        while chunk := list(rows.filter(line__gt=last_line)[:CHUNK]):
+            last_line = chunk[-1].line
+            queue = _to_queue(chunk, teams, send_again, counts)
+            services.submit_rows(user, batch, queue)
+            BatchRow.objects.filter(pk__in=[row.pk for row in queue]).update(state=State.QUEUED)
+            counts["queued"] += len(queue)
+        Batch.objects.filter(pk=batch.pk).update(queued_count=counts["queued"])
+    return counts
+
+
+def _to_queue(chunk, teams, send_again, counts):
+    """The rows of a chunk to queue, counting those left out."""
+    earlier = {}
+    for team_id in {row.team_id for row in chunk}:
+        keys = [row.url_key for row in chunk if row.team_id == team_id]
+        for key, submission in Submission.objects.earlier_of(team_id, keys).items():
+            earlier[team_id, key] = submission
+    queue = []
+    for row in chunk:
+        if row.team_id not in teams:
+            counts["not_in_team"] += 1  # left the team (or it was closed) since
+            continue
+        found = earlier.get((row.team_id, row.url_key))
+        if found is not None and not send_again:
+            counts["duplicates"] += 1
+            if row.earlier_id is None:
+                BatchRow.objects.filter(pk=row.pk).update(earlier=found)
+            continue
+        queue.append(row)
+    return queue
+
+
+def request_cancel(batch, user):
+    """Cancel the batch's waiting submissions, in the background (there may be thousands);
+    False when it is not queued or has none waiting."""
+    waiting = batch.submissions.filter(status=Status.QUEUED)
+    if batch.state != Batch.State.QUEUED or not waiting.exists():
+        return False
+    Batch.objects.filter(pk=batch.pk).update(
+        cancel_requested_at=Now(), cancel_requested_by=user, cancel_finished_at=None
+    )
+    transaction.on_commit(lambda: start_batch_cancel(batch.pk))
+    return True
+
+
+def cancel_waiting(batch_id):
+    """Cancel each waiting submission of the batch through Submission.transition, as a person
+    cancels one; those that moved on meanwhile are left as they are. Returns how many."""
+    batch = Batch.objects.select_related("cancel_requested_by").get(pk=batch_id)
+    cancelled = 0
+    waiting = batch.submissions.filter(status=Status.QUEUED).only("pk").order_by("pk")
+    for submission in waiting.iterator(chunk_size=CHUNK):
+        try:
+            submission.transition(
+                Status.CANCELLED,
+                kind=Event.Kind.CANCELLED,
+                message=f"Cancelled with the rest of batch #{batch.pk}.",
+                actor=batch.cancel_requested_by,
+                only_from={Status.QUEUED},
+            )
+        except TransitionError:
+            continue  # claimed for sending meanwhile
+        cancelled += 1
+    Batch.objects.filter(pk=batch.pk).update(cancel_finished_at=Now())
+    return cancelled
+
+
+def rows_to_fix(batch):
+    """The refused rows and those not reached, as given (dicts by column) with their problem:
+    the CSV a person fixes and uploads again."""
+    rows = batch.rows.filter(state__in=[State.REFUSED, State.UNREACHABLE]).order_by("line")
+    for given, problem in rows.values_list("given", "problem").iterator(chunk_size=2000):
+        yield {**given, "problem": problem}
+
+
+def shown_rows(batch, show):
+    """The rows a filter of the batch's page shows (SHOW)."""
+    return batch.rows.filter(SHOW[show][1]).select_related("team", "submission")
+
+
+# The batch page's row filters: name -> (label, condition).
+SHOW = {
+    "all": ("All", Q()),
+    "refused": ("Refused", Q(state=State.REFUSED)),
+    "unreachable": ("Not reached", Q(state=State.UNREACHABLE)),
+    "duplicates": ("Already submitted", Q(earlier__isnull=False) & ~Q(state=State.REPEATED)),
+    "repeated": ("Repeated", Q(state=State.REPEATED)),
+    "ready": ("Ready", Q(state=State.READY)),
+    "queued": ("Queued", Q(state=State.QUEUED)),
+}
