@@ -8,11 +8,11 @@ so a page costs the same handful of queries with 50 submissions or 100,000.
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, FloatField, Func, Q
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..models import Status, Submission
+from ..models import SecondsBetween, Status, Submission
 from . import charts
 
 CHART_DAYS = 30
@@ -30,32 +30,6 @@ OUTCOMES = (
 FAILURE_STATUSES = (Status.FAILED, Status.PARSE_ERROR)
 # Submissions that reached an end at memories.ai or here: the success rate's denominator.
 SETTLED_STATUSES = (Status.PARSED, *FAILURE_STATUSES)
-
-
-class SecondsBetween(Func):
-    """Seconds from one datetime column to another, as a float, in SQL.
-
-    Django's own `F(end) - F(start)` runs a Python function per row on SQLite;
-    julianday() is SQLite's built-in and keeps the sort inside the database.
-    """
-
-    output_field = FloatField()
-
-    def __init__(self, start, end):
-        super().__init__(start, end)
-
-    def _compiled(self, compiler):
-        start, start_params = compiler.compile(self.source_expressions[0])
-        end, end_params = compiler.compile(self.source_expressions[1])
-        return start, end, (*end_params, *start_params)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        start, end, params = self._compiled(compiler)
-        return f"EXTRACT(EPOCH FROM ({end} - {start}))", params
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        start, end, params = self._compiled(compiler)
-        return f"((julianday({end}) - julianday({start})) * 86400.0)", params
 
 
 @dataclass
