@@ -3,6 +3,7 @@ from django.db import transaction
 
 from . import services
 from .models import Event, Membership, Status, Submission, Team, TransitionError, UploadGate
+from .sending import admission
 from .tasks import wake_sender
 
 
@@ -14,11 +15,30 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "unique_id", "large_files_allowed", "is_active", "created_at"]
+    list_display = [
+        "name",
+        "unique_id",
+        "large_files_allowed",
+        "monthly_quota",
+        "used_this_month",
+        "max_waiting_per_person",
+        "is_active",
+        "created_at",
+    ]
     list_filter = ["is_active", "large_files_allowed"]
     search_fields = ["name", "slug", "unique_id"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    readonly_fields = ["used_this_month"]
+
+    @admin.display(description="uploads this month")
+    def used_this_month(self, obj):
+        if obj.pk is None:
+            return "—"
+        quota = admission.quota(obj)
+        if quota.limit is None:
+            return f"{quota.used} (no quota)"
+        return f"{quota.used} of {quota.limit}, {quota.left} left"
 
     def has_delete_permission(self, request, obj=None):
         # Teams with submissions are protected; deactivate them instead.

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from .models import Team
+from .sending import admission
 from .urlcheck import addresses, probe
 from .urlcheck import policy as url_policy
 from .urlcheck.findings import UrlCheck
@@ -127,8 +128,16 @@ class SubmissionForm(forms.Form):
         if lat_given != lon_given:
             missing = "longitude" if lat_given else "latitude"
             self.add_error(missing, "Give both latitude and longitude, or neither.")
-        if cleaned.get("url") and cleaned.get("team") and "url" not in self.errors:
-            cleaned["url_check"] = self._check_url(cleaned["url"], cleaned["team"])
+        team = cleaned.get("team")
+        if team:
+            # Before the URL is fetched: a person at their cap, or a team past its quota,
+            # learns it at once. (The submission itself decides again, under locks.)
+            problem = admission.why_not(team, self.user)
+            if problem:
+                self.add_error(None, problem)
+                return cleaned
+        if cleaned.get("url") and team and "url" not in self.errors:
+            cleaned["url_check"] = self._check_url(cleaned["url"], team)
         return cleaned
 
     def _check_url(self, url, team):

@@ -12,6 +12,11 @@ urlpatterns = [
     path("submissions/new/", pages.submission_new, name="submission_new"),
     path("submissions/<int:pk>/", pages.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", pages.submission_cancel, name="submission_cancel"),
+    path(
+        "submissions/<int:pk>/front/",
+        pages.submission_move_to_front,
+        name="submission_move_to_front",
+    ),
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),
