@@ -12,12 +12,16 @@ for a portal that has simply been running longer at the same upload rate. The
 measured member is their team's busiest uploader (30% of its submissions), so
 every list shows a full page at both sizes.
 
+Measured with both cores kept busy by other processes (busy.py; BENCH_BUSY=0
+turns them off), since the portal shares its machine.
+
 Goal: every page at 100,000 submissions within 2x of its time at 1,000.
 Prints a table with the ratios and exits non-zero when a goal is missed.
 
     python benchmarks/bench_pages.py                       # both databases
     python benchmarks/bench_pages.py --backend sqlite      # one of them
     BENCH_POSTGRES_URL=postgres://user@host:5432 python benchmarks/bench_pages.py
+    BENCH_DB_NAME=my_bench python benchmarks/bench_pages.py  # a database name of its own
 """
 
 import argparse
@@ -34,12 +38,15 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from machine import machine  # benchmarks/machine.py, beside this script
+from busy import busy_cores  # benchmarks/, beside this script
+from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
-SQLITE_PATH = Path(tempfile.gettempdir()) / "portal_bench.sqlite3"
+# Several people may benchmark on one machine: BENCH_DB_NAME keeps their databases apart.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "portal_bench")
+SQLITE_PATH = Path(tempfile.gettempdir()) / f"{DB_NAME}.sqlite3"
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-POSTGRES_DB = "portal_bench"
+POSTGRES_DB = DB_NAME
 BACKENDS = ("sqlite", "postgresql")
 SIZES = (1_000, 100_000)
 TEAMS, PEOPLE = 20, 200
@@ -77,14 +84,15 @@ CAMERAS = ("Canon EOS 5D", "GoPro HERO12", "iPhone 15", "Sony A7 IV", "DJI Mini 
 # --- the parent: one child process per database, then the table ---------------------------
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(script=__file__, measure=None, title=None, name="bench_pages"):
+    """Run each database in a child process (`measure(backend)` there), then the table."""
+    parser = argparse.ArgumentParser(description=(title or __doc__).splitlines()[0])
     parser.add_argument("--backend", choices=BACKENDS, action="append")
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        results = run_backend(args.child)
+        results = run_backend(args.child, measure or measure_sizes)
         Path(args.out).write_text(json.dumps(results))
         return 0
 
@@ -92,14 +100,15 @@ def main():
     for backend in args.backend or BACKENDS:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             print(f"-- {backend}: seeding and measuring…", flush=True)
-            child = [sys.executable, __file__, "--child", backend, "--out", out.name]
+            child = [sys.executable, script, "--child", backend, "--out", out.name]
             if subprocess.run(child, cwd=REPO).returncode != 0:
                 broken.append(backend)
                 continue
             results += json.loads(Path(out.name).read_text())
+    sizes = results[0]["sizes"] if results else SIZES
     print()
-    print(report(results))
-    save(results)
+    print(report(results, sizes))
+    save(results, name)
     missed = [r for r in results if ratio(r) > GOAL]
     if broken:
         print(f"Could not measure: {', '.join(broken)}", file=sys.stderr)
@@ -110,14 +119,16 @@ def main():
 
 
 def ratio(result):
-    return result["ms"][str(SIZES[1])] / result["ms"][str(SIZES[0])]
+    small, large = result["sizes"]
+    return result["ms"][str(large)] / result["ms"][str(small)]
 
 
-def report(results):
-    small, large = (f"{n:,}" for n in SIZES)
+def report(results, sizes=SIZES):
+    small, large = (f"{n:,}" for n in sizes)
+    busy = results[0]["busy"] if results else ""
     lines = [
         f"Median response time of {RUNS} requests, in ms ({date.today()}, {machine()}, "
-        f"SQLite {sqlite3.sqlite_version})",
+        f"SQLite {sqlite3.sqlite_version}; {busy})",
         "",
         f"| database | page | {small} | {large} | ratio | goal ≤ {GOAL:g}× |",
         "| --- | --- | ---: | ---: | ---: | --- |",
@@ -125,23 +136,23 @@ def report(results):
     for r in results:
         ms = r["ms"]
         lines.append(
-            f"| {r['backend']} | {r['page']} | {ms[str(SIZES[0])]:.1f} | {ms[str(SIZES[1])]:.1f} "
+            f"| {r['backend']} | {r['page']} | {ms[str(sizes[0])]:.1f} | {ms[str(sizes[1])]:.1f} "
             f"| {ratio(r):.2f} | {'met' if ratio(r) <= GOAL else 'MISSED'} |"
         )
     return "\n".join(lines)
 
 
-def save(results):
+def save(results, name="bench_pages"):
     folder = REPO / "benchmarks" / "results"
     folder.mkdir(exist_ok=True)
-    path = folder / f"bench_pages-{date.today()}.json"
+    path = folder / f"{name}-{date.today()}.json"
     path.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
 
 
 # --- the child: one database, from empty to 100,000 ------------------------------------
 
 
-def run_backend(backend):
+def run_backend(backend, measure):
     url = create_database(backend)
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
@@ -150,7 +161,7 @@ def run_backend(backend):
 
     django.setup()
     try:
-        return measure_sizes(backend)
+        return measure(backend)
     finally:
         from django.db import connections
 
@@ -189,18 +200,33 @@ def measure_sizes(backend):
     call_command("migrate", verbosity=0)
     people = seed_people()
     clients = {role: logged_in(user) for role, user in people.items()}
-    results = {label: {} for label, _, _ in PAGES}
-    have = 0
-    for size in SIZES:
-        started = time.perf_counter()
+    pages = [(label, clients[role], url) for label, role, url in PAGES]
+
+    def grow(have, size):
         seed_submissions(have, size)
+
+    return measure_at(backend, SIZES, grow, lambda size: pages)
+
+
+def measure_at(backend, sizes, grow, pages_at):
+    """For each size: grow(previous size, size), then each of pages_at(size) (label, client,
+    URL) measured with the cores kept busy."""
+    results, have, busy = {}, 0, ""
+    for size in sizes:
+        started = time.perf_counter()
+        grow(have, size)
         have = size
         analyze(backend)
-        print(f"   {backend}: {size:,} submissions seeded in {time.perf_counter() - started:.1f} s")
-        for label, role, url in PAGES:
-            results[label][str(size)] = median_ms(clients[role], url)
-            print(f"   {backend} {size:>7,} {label:<18} {results[label][str(size)]:7.1f} ms")
-    return [{"backend": backend, "page": label, "ms": ms} for label, ms in results.items()]
+        print(f"   {backend}: {size:,} seeded in {time.perf_counter() - started:.1f} s")
+        with busy_cores(max_seconds=600) as spinning:
+            for label, client, url in pages_at(size):
+                results.setdefault(label, {})[str(size)] = median_ms(client, url)
+                print(f"   {backend} {size:>7,} {label:<30} {results[label][str(size)]:7.1f} ms")
+        busy = str(spinning)
+    return [
+        {"backend": backend, "page": label, "ms": ms, "sizes": list(sizes), "busy": busy}
+        for label, ms in results.items()
+    ]
 
 
 def logged_in(user):

@@ -1,10 +1,11 @@
-"""Counts the database keeps itself: each person's waiting submissions in a team (Lane)
-and each person's submissions by status in a team (Tally).
+"""What the database keeps itself: each person's waiting submissions in a team (Lane),
+each person's submissions by status in a team (Tally), and every submission's
+tags in lower case, one row each (Tag).
 
 Triggers on the submissions table keep them, whatever writes a row: the
 portal's one status writer, a bulk insert, the admin, a test's direct UPDATE.
 So the queue's places and the dashboards' counts read a few rows per person,
-never the whole queue or the whole history.
+never the whole queue or the whole history, and the tag filter reads an index.
 
 SQLite drops a table's triggers when a migration rebuilds the table; after
 every `migrate` (and test database flush) `ensure` puts them back if they are
@@ -21,7 +22,12 @@ the status write that reaches the lane. Nothing takes them the other way round.
 
 from django.db import connection as default_connection
 
-SUBMISSIONS, LANES, TALLIES = "uploads_submission", "uploads_lane", "uploads_tally"
+SUBMISSIONS, LANES, TALLIES, TAGS = (
+    "uploads_submission",
+    "uploads_lane",
+    "uploads_tally",
+    "uploads_tag",
+)
 # Only changes of these columns move a count.
 WATCHED = "status, fronted_at, team_id, submitter_id"
 
@@ -33,9 +39,14 @@ WHERE team_id = NEW.team_id AND submitter_id = NEW.submitter_id
   AND status IN (OLD.status, NEW.status)
 """
 
+_SQLITE_TAGS = f"""
+  INSERT INTO {TAGS} (submission_id, name)
+    SELECT NEW.id, lower(tag.value) FROM json_each(NEW.tags) AS tag WHERE tag.type = 'text'
+    ON CONFLICT DO NOTHING;"""
+
 SQLITE_TRIGGERS = {
-    "uploads_counts_insert": f"""
-CREATE TRIGGER uploads_counts_insert AFTER INSERT ON {SUBMISSIONS}
+    "uploads_keep_counts_insert": f"""
+CREATE TRIGGER uploads_keep_counts_insert AFTER INSERT ON {SUBMISSIONS}
 BEGIN
   INSERT INTO {LANES} (team_id, submitter_id, waiting, fronted)
     SELECT NEW.team_id, NEW.submitter_id, NEW.fronted_at IS NULL, NEW.fronted_at IS NOT NULL
@@ -44,10 +55,10 @@ BEGIN
     SET waiting = waiting + excluded.waiting, fronted = fronted + excluded.fronted;
   INSERT INTO {TALLIES} (team_id, submitter_id, status, n)
     VALUES (NEW.team_id, NEW.submitter_id, NEW.status, 1)
-    ON CONFLICT (team_id, submitter_id, status) DO UPDATE SET n = n + 1;
+    ON CONFLICT (team_id, submitter_id, status) DO UPDATE SET n = n + 1;{_SQLITE_TAGS}
 END""",
-    "uploads_counts_update": f"""
-CREATE TRIGGER uploads_counts_update AFTER UPDATE OF {WATCHED} ON {SUBMISSIONS}
+    "uploads_keep_counts_update": f"""
+CREATE TRIGGER uploads_keep_counts_update AFTER UPDATE OF {WATCHED} ON {SUBMISSIONS}
 WHEN OLD.status IS NOT NEW.status OR OLD.fronted_at IS NOT NEW.fronted_at
   OR OLD.team_id IS NOT NEW.team_id OR OLD.submitter_id IS NOT NEW.submitter_id
 BEGIN
@@ -65,9 +76,16 @@ BEGIN
     VALUES (NEW.team_id, NEW.submitter_id, NEW.status, 1)
     ON CONFLICT (team_id, submitter_id, status) DO UPDATE SET n = n + 1;
 END""",
-    "uploads_counts_delete": f"""
-CREATE TRIGGER uploads_counts_delete AFTER DELETE ON {SUBMISSIONS}
+    "uploads_keep_tags_update": f"""
+CREATE TRIGGER uploads_keep_tags_update AFTER UPDATE OF tags ON {SUBMISSIONS}
+WHEN OLD.tags IS NOT NEW.tags
 BEGIN
+  DELETE FROM {TAGS} WHERE submission_id = OLD.id;{_SQLITE_TAGS}
+END""",
+    "uploads_keep_counts_delete": f"""
+CREATE TRIGGER uploads_keep_counts_delete AFTER DELETE ON {SUBMISSIONS}
+BEGIN
+  DELETE FROM {TAGS} WHERE submission_id = OLD.id;
   UPDATE {LANES} SET waiting = waiting - (OLD.fronted_at IS NULL),
     fronted = fronted - (OLD.fronted_at IS NOT NULL)
     WHERE OLD.status = 'queued' AND team_id = OLD.team_id AND submitter_id = OLD.submitter_id;
@@ -119,10 +137,33 @@ BEGIN
   RETURN NULL;
 END $$"""
 
-POSTGRES_TRIGGER = f"""
+POSTGRES_TAGS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION uploads_keep_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.tags IS NOT DISTINCT FROM NEW.tags THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN
+    DELETE FROM {TAGS} WHERE submission_id = OLD.id;
+  END IF;
+  IF TG_OP <> 'DELETE' AND jsonb_typeof(NEW.tags) = 'array' THEN
+    INSERT INTO {TAGS} (submission_id, name)
+      SELECT NEW.id, lower(tag) FROM jsonb_array_elements_text(NEW.tags) AS tag
+      ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NULL;
+END $$"""
+
+POSTGRES_TRIGGERS = {
+    "uploads_keep_counts": f"""
 CREATE TRIGGER uploads_keep_counts
 AFTER INSERT OR DELETE OR UPDATE OF {WATCHED} ON {SUBMISSIONS}
-FOR EACH ROW EXECUTE FUNCTION uploads_keep_counts()"""
+FOR EACH ROW EXECUTE FUNCTION uploads_keep_counts()""",
+    "uploads_keep_tags": f"""
+CREATE TRIGGER uploads_keep_tags
+AFTER INSERT OR DELETE OR UPDATE OF tags ON {SUBMISSIONS}
+FOR EACH ROW EXECUTE FUNCTION uploads_keep_tags()""",
+}
 
 # Counting everything again: the lanes keep their turns, the tallies are rebuilt.
 RECOUNT = (
@@ -138,22 +179,33 @@ RECOUNT = (
     f"""INSERT INTO {TALLIES} (team_id, submitter_id, status, n)
     SELECT team_id, submitter_id, status, COUNT(*) FROM {SUBMISSIONS}
     WHERE true GROUP BY team_id, submitter_id, status""",
+    f"DELETE FROM {TAGS}",
 )
+RETAG = {
+    "sqlite": f"""INSERT INTO {TAGS} (submission_id, name)
+    SELECT s.id, lower(tag.value) FROM {SUBMISSIONS} AS s, json_each(s.tags) AS tag
+    WHERE tag.type = 'text' ON CONFLICT DO NOTHING""",
+    "postgresql": f"""INSERT INTO {TAGS} (submission_id, name)
+    SELECT s.id, lower(tag) FROM {SUBMISSIONS} AS s CROSS JOIN LATERAL
+      jsonb_array_elements_text(CASE WHEN jsonb_typeof(s.tags) = 'array'
+                                     THEN s.tags ELSE '[]'::jsonb END) AS tag
+    ON CONFLICT DO NOTHING""",
+}
 
 
 def installed(connection=default_connection):
-    """True when every counting trigger is in place."""
+    """True when every trigger is in place."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT COUNT(*) FROM pg_trigger WHERE tgname = 'uploads_keep_counts' "
+                "SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE 'uploads_keep_%%' "
                 "AND tgrelid = %s::regclass",
                 [SUBMISSIONS],
             )
-            return cursor.fetchone()[0] == 1
+            return cursor.fetchone()[0] == len(POSTGRES_TRIGGERS)
         cursor.execute(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s "
-            "AND name LIKE 'uploads_counts_%%'",
+            "AND name LIKE 'uploads_keep_%%'",
             [SUBMISSIONS],
         )
         return cursor.fetchone()[0] == len(SQLITE_TRIGGERS)
@@ -161,33 +213,41 @@ def installed(connection=default_connection):
 
 def install(connection=default_connection):
     """(Re)create the triggers and count everything again."""
+    uninstall(connection)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(POSTGRES_FUNCTION)
-            cursor.execute(f"DROP TRIGGER IF EXISTS uploads_keep_counts ON {SUBMISSIONS}")
-            cursor.execute(POSTGRES_TRIGGER)
-        else:
-            for name, sql in SQLITE_TRIGGERS.items():
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute(POSTGRES_TAGS_FUNCTION)
+            for sql in POSTGRES_TRIGGERS.values():
                 cursor.execute(sql)
-        for statement in RECOUNT:
+        else:
+            for sql in SQLITE_TRIGGERS.values():
+                cursor.execute(sql)
+        for statement in (*RECOUNT, RETAG[connection.vendor]):
             cursor.execute(statement)
 
 
 def uninstall(connection=default_connection):
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER IF EXISTS uploads_keep_counts ON {SUBMISSIONS}")
+            for name in POSTGRES_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {SUBMISSIONS}")
             cursor.execute("DROP FUNCTION IF EXISTS uploads_keep_counts()")
+            cursor.execute("DROP FUNCTION IF EXISTS uploads_keep_tags()")
         else:
-            for name in SQLITE_TRIGGERS:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s "
+                "AND name LIKE 'uploads_%%'",
+                [SUBMISSIONS],
+            )
+            for (name,) in cursor.fetchall():
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 def ensure(connection=default_connection):
     """After a migration: put the triggers back if a table rebuild dropped them."""
     tables = set(connection.introspection.table_names())
-    if {SUBMISSIONS, LANES, TALLIES} <= tables and not installed(connection):
+    if {SUBMISSIONS, LANES, TALLIES, TAGS} <= tables and not installed(connection):
         install(connection)
         return True
     return False

@@ -168,6 +168,24 @@ class Tally(models.Model):
         return f"{self.submitter_id} in {self.team_id}: {self.n} {self.status}"
 
 
+class Tag(models.Model):
+    """One tag of one submission, in lower case: the list's tag filter reads these.
+
+    Kept by the database from `Submission.tags` (triggers, uploads/counters.py).
+    """
+
+    submission = models.ForeignKey("Submission", on_delete=models.CASCADE, related_name="+")
+    name = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "name"], name="one_tag_per_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class QuotaMonth(models.Model):
     """A team's uploads counted in one month (the portal's time zone): the quota's counter.
 
@@ -306,11 +324,34 @@ def seconds_to_finish():
     return SecondsBetween("created_at", "finished_at")
 
 
+def ids_of_each(*slices):
+    """The ids that each of these sliced querysets selects, in one query.
+
+    Each is read as it is (an index range in its order, up to its limit): a
+    UNION ALL of them as subqueries. (An OR of `pk__in` subqueries can lead a
+    planner to scan a whole table in the outer query's order instead.)
+    """
+    parts, params = [], []
+    for i, queryset in enumerate(slices):
+        sql, part_params = queryset.values_list("pk", flat=True).query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS part{i}")  # noqa: S608 (Django's own SQL)
+        params.extend(part_params)
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 class SubmissionQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user.is_superuser:
             return self
-        return self.filter(team__memberships__user=user)
+        # By the ids of one's teams (one small query), not a join: with one team, the
+        # database reads the team's rows in the list's order from an index and stops at
+        # the end of the page, however long the team's history.
+        team_ids = Membership.objects.filter(user=user).values_list("team_id", flat=True)
+        return self.filter(team_id__in=list(team_ids))
 
     def ready_to_send(self):
         return self.filter(status=Status.QUEUED).filter(
@@ -411,8 +452,10 @@ class Submission(models.Model):
                 fields=["submitter", "team", "status", "created_at", "finished_at"],
                 name="sub_submitter_covering",
             ),
-            # A team's submissions by day (the chart) and the list filtered by team.
-            models.Index(fields=["team", "created_at", "status"], name="sub_team_created_status"),
+            # A team's submissions by day (the chart), and a team's list in its order.
+            models.Index(
+                fields=["team", "created_at", "id", "status"], name="sub_team_created_status"
+            ),
             # The median time to Done, for a team and for a person: the durations are
             # read in order from these indexes (of the expression), never sorted; with
             # the two times in them, the rows themselves are never read.
@@ -426,9 +469,9 @@ class Submission(models.Model):
             ),  # fmt: skip
             models.Index(
                 "submitter",
+                "team",
                 "status",
                 SecondsBetween("created_at", "finished_at"),
-                "team",
                 "created_at",
                 "finished_at",
                 name="sub_submitter_duration",

@@ -27,15 +27,17 @@ PAGES = {
 # queries): a ceiling, so that a new per-page query is a decision, not an accident.
 # Full pages include one query for the needs-review banner.
 # The queue's places cost four queries (the people's lanes, the teams' order, one
-# window over the shown ones' lines, the gate); a submission's page asks whether
-# one manages its team; the team dashboard reads the month's quota.
+# window over the shown ones' lines, the gate); pages limited to one's teams read
+# their ids first; a submission's page asks whether one manages its team; the
+# dashboards read the ids of the newest failures (and the team's next in line)
+# before the rows, and the team dashboard reads the month's quota.
 MOST = {
-    "list": 12,
-    "filtered list": 13,
-    "detail": 11,
-    "my dashboard": 15,
-    "team dashboard": 17,
-    "status fragment": 8,  # no banner
+    "list": 13,
+    "filtered list": 14,
+    "detail": 12,
+    "my dashboard": 16,
+    "team dashboard": 19,
+    "status fragment": 9,  # no banner
 }
 
 

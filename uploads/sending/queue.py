@@ -19,7 +19,7 @@ from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from ..models import Lane, Status, Submission, Team, UploadGate
+from ..models import Lane, Status, Submission, Team, UploadGate, ids_of_each
 
 
 @dataclass
@@ -123,16 +123,14 @@ def next_of_team(team, limit):
                 count += 1
         rank += 1
     waiting = Submission.objects.filter(team=team, status=Status.QUEUED)
-    wanted = Q(
-        pk__in=waiting.filter(fronted_at__isnull=False)
-        .order_by("fronted_at", "created_at", "id")
-        .values("pk")[:front]
-    )
+    fronted = waiting.filter(fronted_at__isnull=False)
+    firsts = [fronted.order_by("fronted_at", "created_at", "id")[:front]] if front else []
     for person, n in taken.items():
         if n:
             own = waiting.filter(submitter_id=person, fronted_at__isnull=True)
-            wanted |= Q(pk__in=own.order_by("created_at", "id").values("pk")[:n])
-    return list(Submission.objects.filter(wanted).select_related("team", "submitter")), teams
+            firsts.append(own.order_by("created_at", "id")[:n])
+    ids = ids_of_each(*firsts)
+    return list(Submission.objects.filter(pk__in=ids).select_related("team", "submitter")), teams
 
 
 def places(submissions, teams=None):
