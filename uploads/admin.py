@@ -97,7 +97,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     exclude = ["callback_token_hash"]
     raw_id_fields = ["submitter"]
     inlines = [EventInline]
-    actions = ["resend", "mark_failed"]
+    actions = ["resend", "mark_failed", "move_to_front"]
 
     @admin.display(description="URL")
     def short_url(self, obj):
@@ -132,6 +132,13 @@ class SubmissionAdmin(admin.ModelAdmin):
             "Marked failed by an administrator after review.",
         )
         self.message_user(request, f"{moved} submission(s) marked failed.")
+
+    @admin.action(description="Move to the front of their team's line (waiting ones)")
+    def move_to_front(self, request, queryset):
+        moved = services.move_to_front(request.user, queryset.filter(status=Status.QUEUED))
+        self.message_user(
+            request, f"{len(moved)} submission(s) moved to the front of their team's line."
+        )
 
     def _move_each(self, request, queryset, to, message, **fields):
         moved = 0
