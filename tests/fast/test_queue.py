@@ -43,14 +43,20 @@ def test_within_a_team_the_oldest_goes_first(db):
     assert send_order(4) == [s.pk for s in items]
 
 
-def test_teams_take_turns_served_longest_ago_first(db):
-    user = UserFactory()
-    a, b, c = TeamFactory(), TeamFactory(), TeamFactory()
+@pytest.mark.parametrize("who", ["teams", "a team's people"])
+def test_turns_go_round_served_longest_ago_first(db, who):
+    """Between teams (one person each), and between the people of one team."""
+    if who == "teams":
+        lines = [(TeamFactory(), UserFactory()) for _ in range(3)]
+    else:
+        team = TeamFactory()
+        lines = [(team, UserFactory()) for _ in range(3)]
     t0 = timezone.now() - timedelta(hours=1)
-    a_items = queue_up(a, user, 3, t0)
-    b_items = queue_up(b, user, 2, t0 + timedelta(minutes=1))
-    c_items = queue_up(c, user, 1, t0 + timedelta(minutes=2))
-    expected = [a_items[0], b_items[0], c_items[0], a_items[1], b_items[1], a_items[2]]
+    a, b, c = (
+        queue_up(team, user, n, t0 + timedelta(minutes=i))
+        for i, ((team, user), n) in enumerate(zip(lines, [3, 2, 1], strict=True))
+    )
+    expected = [a[0], b[0], c[0], a[1], b[1], a[2]]
     assert send_order(6) == [s.pk for s in expected]
 
 
@@ -95,17 +101,6 @@ def test_one_persons_fifty_do_not_hold_back_a_teammates_one(db):
     [theirs] = queue_up(team, other, 1, t0 + timedelta(minutes=30))
     assert queue.places([theirs.pk])[theirs.pk][0] <= 2
     assert theirs.pk in send_order(2)
-
-
-def test_a_teams_people_take_turns_served_longest_ago_first(db):
-    team = TeamFactory()
-    ann, ben, cat = UserFactory(), UserFactory(), UserFactory()
-    t0 = timezone.now() - timedelta(hours=1)
-    a = queue_up(team, ann, 3, t0)
-    b = queue_up(team, ben, 2, t0 + timedelta(minutes=1))
-    c = queue_up(team, cat, 1, t0 + timedelta(minutes=2))
-    expected = [a[0], b[0], c[0], a[1], b[1], a[2]]
-    assert send_order(6) == [s.pk for s in expected]
 
 
 def test_a_person_who_comes_back_after_a_while_goes_before_those_served_since(db):
