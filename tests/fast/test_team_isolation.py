@@ -10,7 +10,11 @@ from uploads.models import Batch, BatchRow, Event, Status, Submission, UploadGat
 pytestmark = pytest.mark.django_db
 
 # Views about one submission: (URL name, method).
-ONE_SUBMISSION = [("submission_detail", "get"), ("submission_cancel", "post")]
+ONE_SUBMISSION = [
+    ("submission_detail", "get"),
+    ("submission_cancel", "post"),
+    ("submission_move_to_front", "post"),
+]
 # Views that list or export submissions (home is my dashboard).
 LISTINGS = ["submission_list", "submission_export", "home"]
 # Views about a whole team or person, or a set of submissions by id: checked below.
