@@ -17,3 +17,5 @@ class UploadsConfig(AppConfig):
     def ready(self):
         # A migration that rebuilds the submissions table (SQLite) drops its triggers.
         post_migrate.connect(_ensure_counters, sender=self, dispatch_uid="uploads.counters")
+        # Batches' held rows join the queue as room frees (admission.release_held).
+        from .batches import service  # noqa: F401

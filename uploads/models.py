@@ -1297,6 +1297,8 @@ class BatchRow(VideoRequest):
         REFUSED = "refused", "Refused"
         REPEATED = "repeated", "Repeated in this batch"
         QUEUED = "queued", "Queued"
+        # Confirmed, beyond the person's cap or the team's monthly quota: queued as room frees.
+        HELD = "held", "Held"
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
     line = models.PositiveIntegerField(help_text="Its line in the paste or the file.")

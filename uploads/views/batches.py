@@ -182,6 +182,7 @@ def _progress_context(request, batch):
         "cancelling": cancelling,
         "can_confirm": batch.state == Batch.State.CHECKED and batch.created_by == request.user,
         "can_cancel": can_change_batch(request.user, batch) and not cancelling,
+        "held": service.held_summary(batch) if batch.state == Batch.State.QUEUED else [],
     }
 
 
@@ -201,6 +202,12 @@ def batch_confirm(request, pk):
         messages.error(request, "This batch is still being checked, or was queued already.")
         return redirect(batch)
     messages.success(request, f"Queued {counts['queued']:,} submissions.")
+    if counts["held"]:
+        messages.warning(
+            request,
+            f"{counts['held']:,} held: beyond your cap or the team's monthly quota, they join "
+            "the queue as room frees.",
+        )
     if counts["duplicates"]:
         messages.warning(
             request,
@@ -226,7 +233,12 @@ def batch_cancel(request, pk):
         messages.error(request, "Only the person who submitted a batch can cancel it.")
     elif service.request_cancel(batch, request.user):
         waiting = batch.submissions.filter(status=Status.QUEUED).count()
-        messages.success(request, f"Cancelling the {waiting:,} waiting submissions of this batch.")
+        if waiting:
+            messages.success(
+                request, f"Cancelling the {waiting:,} waiting submissions of this batch."
+            )
+        else:
+            messages.success(request, "The held rows of this batch are left out.")
     else:
         messages.error(request, "Nothing of this batch is waiting: nothing to cancel.")
     return redirect(batch)
