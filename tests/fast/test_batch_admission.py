@@ -5,10 +5,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import make_batch
-from tests.factories import SubmissionFactory
+from tests.factories import MembershipFactory, SubmissionFactory
 from uploads import periodic
 from uploads.batches import checking, service
-from uploads.models import BatchRow, Event, Status
+from uploads.models import BatchRow, Event, Membership, Status, Submission
 from uploads.sending import admission
 
 Row = BatchRow.State
@@ -95,3 +95,40 @@ def test_cancelling_a_batch_leaves_its_held_rows_out(client, alice, team_a, clip
     client.post(reverse("batch_cancel", args=[batch.pk]))
     assert not batch.rows.filter(state=Row.HELD).exists()
     assert admission.release_held() == 0
+
+
+@pytest.mark.parametrize("who", ["manager", "superuser"])
+def test_a_manager_moves_the_whole_batch_to_the_front(
+    client, alice, team_a, clip_url, superuser, who
+):
+    if who == "manager":
+        Membership.objects.filter(user=alice, team=team_a).update(role=Membership.Role.MANAGER)
+    batch = checked_batch(client, alice, team_a, clip_url, 3)
+    service.confirm(batch, alice)
+    client.force_login(alice if who == "manager" else superuser)
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "Move the whole batch to the front" in page
+    client.post(reverse("batch_move_to_front", args=[batch.pk]))
+    assert not batch.submissions.filter(fronted_at__isnull=True).exists()
+    for submission in batch.submissions.all():
+        assert submission.events.filter(kind=Event.Kind.MOVED).count() == 1
+
+
+def test_a_member_cannot_move_their_batch_to_the_front(client, alice, team_a, clip_url):
+    batch = checked_batch(client, alice, team_a, clip_url, 2)
+    service.confirm(batch, alice)
+    client.force_login(alice)
+    assert "Move the whole batch" not in client.get(batch.get_absolute_url()).content.decode()
+    client.post(reverse("batch_move_to_front", args=[batch.pk]))
+    assert not Submission.objects.filter(fronted_at__isnull=False).exists()
+
+
+def test_a_manager_of_another_team_moves_only_what_they_manage(
+    client, alice, team_a, team_b, clip_url
+):
+    MembershipFactory(user=alice, team=team_b, role=Membership.Role.MANAGER)
+    batch = checked_batch(client, alice, team_a, clip_url, 2)
+    service.confirm(batch, alice)
+    client.force_login(alice)
+    client.post(reverse("batch_move_to_front", args=[batch.pk]))
+    assert not Submission.objects.filter(fronted_at__isnull=False).exists()
