@@ -1,10 +1,13 @@
 """Page response times at 1,000 and at 100,000 submissions, on SQLite and on PostgreSQL.
 
 Seeds 20 teams, 200 people and their submissions with events (bulk_create in
-batches) into a database of its own: a SQLite file under /tmp, and the
-PostgreSQL database `portal_bench`, which this script creates and drops. Then
-measures with Django's test client the median response time of the list (first
-page and a filtered page), a person's dashboard and a team's dashboard.
+batches) into databases of its own, one per size: SQLite files under /tmp, and
+PostgreSQL databases `portal_bench_1000` and `portal_bench_100000`, which this
+script creates and drops. Then measures with Django's test client the median
+response time of the list (first page and filtered pages), a person's
+dashboard and a team's dashboard, the two sizes side by side: a request at
+1,000, one at 100,000, and so on, so that other work on the machine weighs on
+both alike.
 
 What grows from 1,000 to 100,000 is the history: the last two days (the queue,
 the submissions in progress) are the same 100 at both sizes, as they would be
@@ -12,15 +15,20 @@ for a portal that has simply been running longer at the same upload rate. The
 measured member is their team's busiest uploader (30% of its submissions), so
 every list shows a full page at both sizes.
 
+Measured with both cores kept busy by other processes (busy.py; BENCH_BUSY=0
+turns them off), since the portal shares its machine.
+
 Goal: every page at 100,000 submissions within 2x of its time at 1,000.
 Prints a table with the ratios and exits non-zero when a goal is missed.
 
     python benchmarks/bench_pages.py                       # both databases
     python benchmarks/bench_pages.py --backend sqlite      # one of them
     BENCH_POSTGRES_URL=postgres://user@host:5432 python benchmarks/bench_pages.py
+    BENCH_DB_NAME=my_bench python benchmarks/bench_pages.py  # a database name of its own
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -34,12 +42,14 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from machine import machine  # benchmarks/machine.py, beside this script
+from busy import busy_cores  # benchmarks/, beside this script
+from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
-SQLITE_PATH = Path(tempfile.gettempdir()) / "portal_bench.sqlite3"
+# Several people may benchmark on one machine: BENCH_DB_NAME keeps their databases apart.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "portal_bench")
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-POSTGRES_DB = "portal_bench"
+
 BACKENDS = ("sqlite", "postgresql")
 SIZES = (1_000, 100_000)
 TEAMS, PEOPLE = 20, 200
@@ -74,50 +84,116 @@ TAGS = ("city", "night", "drone", "interview", "sport", "family", "travel")
 CAMERAS = ("Canon EOS 5D", "GoPro HERO12", "iPhone 15", "Sony A7 IV", "DJI Mini 4", "")
 
 
-# --- the parent: one child process per database, then the table ---------------------------
+# --- the parent: one child process per database and size, measured side by side ---------
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(script=__file__, prepare=None, title=None, name="bench_pages", sizes=SIZES):
+    """For each database: a child process per size prepares its own database
+    (`prepare(backend, size)` there returns the pages to measure), then the parent
+    asks them for one request at a time, alternating between the sizes, so that
+    other work on the machine weighs on both alike. Then the table."""
+    parser = argparse.ArgumentParser(description=(title or __doc__).splitlines()[0])
     parser.add_argument("--backend", choices=BACKENDS, action="append")
     parser.add_argument("--child", choices=BACKENDS, help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        results = run_backend(args.child)
-        Path(args.out).write_text(json.dumps(results))
-        return 0
+        return serve(args.child, args.size, prepare or prepare_pages)
 
     results, broken = [], []
     for backend in args.backend or BACKENDS:
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            print(f"-- {backend}: seeding and measuring…", flush=True)
-            child = [sys.executable, __file__, "--child", backend, "--out", out.name]
-            if subprocess.run(child, cwd=REPO).returncode != 0:
-                broken.append(backend)
-                continue
-            results += json.loads(Path(out.name).read_text())
+        print(f"-- {backend}: seeding {' and '.join(f'{n:,}' for n in sizes)}…", flush=True)
+        try:
+            results += measure_side_by_side(script, backend, sizes)
+        except ChildFailed as exc:
+            print(f"   {backend}: {exc}", file=sys.stderr)
+            broken.append(backend)
     print()
-    print(report(results))
-    save(results)
+    print(report(results, sizes))
+    save(results, name)
     missed = [r for r in results if ratio(r) > GOAL]
     if broken:
         print(f"Could not measure: {', '.join(broken)}", file=sys.stderr)
     if missed:
         pages = ", ".join(f"{r['backend']} {r['page']}" for r in missed)
-        print(f"Goal missed (100k > {GOAL}x 1k): {pages}", file=sys.stderr)
+        print(f"Goal missed ({sizes[1]:,} > {GOAL}x {sizes[0]:,}): {pages}", file=sys.stderr)
     return 1 if missed or broken else 0
 
 
+class ChildFailed(Exception):
+    pass
+
+
+class Side:
+    """A child process serving one database of one size: asked for one request at a time."""
+
+    def __init__(self, script, backend, size):
+        self.size = size
+        self.process = subprocess.Popen(
+            [sys.executable, script, "--child", backend, "--size", str(size)],
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise ChildFailed(f"the {self.size:,} process stopped")
+        return json.loads(line)
+
+    def ask(self, command):
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self.read()
+
+    def close(self):
+        if self.process.poll() is None:
+            with contextlib.suppress(ChildFailed, BrokenPipeError):
+                self.ask("quit")
+        self.process.wait(timeout=120)
+
+
+def measure_side_by_side(script, backend, sizes):
+    sides = [Side(script, backend, size) for size in sizes]
+    try:
+        labels = [side.read() for side in sides][0]  # each says "ready" with its pages
+        results, busy = {}, ""
+        with busy_cores(max_seconds=900) as spinning:
+            for index, label in enumerate(labels):
+                times = {side.size: [] for side in sides}
+                for _ in range(WARMUP):
+                    for side in sides:
+                        side.ask(index)
+                for run in range(RUNS):
+                    # Alternating which goes first, too.
+                    for side in sides if run % 2 == 0 else sides[::-1]:
+                        times[side.size].append(side.ask(index))
+                results[label] = {str(n): statistics.median(t) for n, t in times.items()}
+                print(
+                    f"   {backend} {label:<30} "
+                    + "  ".join(f"{int(n):>7,}: {ms:6.1f} ms" for n, ms in results[label].items()),
+                    flush=True,
+                )
+        busy = str(spinning)
+    finally:
+        for side in sides:
+            side.close()
+    return [
+        {"backend": backend, "page": label, "ms": ms, "sizes": list(sizes), "busy": busy}
+        for label, ms in results.items()
+    ]
+
+
 def ratio(result):
-    return result["ms"][str(SIZES[1])] / result["ms"][str(SIZES[0])]
+    small, large = result["sizes"]
+    return result["ms"][str(large)] / result["ms"][str(small)]
 
 
-def report(results):
-    small, large = (f"{n:,}" for n in SIZES)
+def report(results, sizes=SIZES):
+    small, large = (f"{n:,}" for n in sizes)
+    busy = results[0]["busy"] if results else ""
     lines = [
-        f"Median response time of {RUNS} requests, in ms ({date.today()}, {machine()}, "
-        f"SQLite {sqlite3.sqlite_version})",
+        f"Median response time of {RUNS} requests, in ms, the sizes side by side "
+        f"({date.today()}, {machine()}, SQLite {sqlite3.sqlite_version}; {busy})",
         "",
         f"| database | page | {small} | {large} | ratio | goal ≤ {GOAL:g}× |",
         "| --- | --- | ---: | ---: | ---: | --- |",
@@ -125,56 +201,85 @@ def report(results):
     for r in results:
         ms = r["ms"]
         lines.append(
-            f"| {r['backend']} | {r['page']} | {ms[str(SIZES[0])]:.1f} | {ms[str(SIZES[1])]:.1f} "
+            f"| {r['backend']} | {r['page']} | {ms[str(sizes[0])]:.1f} | {ms[str(sizes[1])]:.1f} "
             f"| {ratio(r):.2f} | {'met' if ratio(r) <= GOAL else 'MISSED'} |"
         )
     return "\n".join(lines)
 
 
-def save(results):
+def save(results, name="bench_pages"):
     folder = REPO / "benchmarks" / "results"
     folder.mkdir(exist_ok=True)
-    path = folder / f"bench_pages-{date.today()}.json"
+    path = folder / f"{name}-{date.today()}.json"
     path.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
 
 
-# --- the child: one database, from empty to 100,000 ------------------------------------
+# --- a child: one database of one size, answering with one request's time ----------------
 
 
-def run_backend(backend):
-    url = create_database(backend)
+def serve(backend, size, prepare):
+    """Prepare the database, say which pages there are, then time one request per line read."""
+    name = f"{DB_NAME}_{size}"
+    url = create_database(backend, name)
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     sys.path.insert(0, str(REPO))
     import django
 
     django.setup()
+    out = sys.stdout
+    sys.stdout = sys.stderr  # only answers go to the parent
     try:
-        return measure_sizes(backend)
+        started = time.perf_counter()
+        pages = prepare(backend, size)
+        analyze(backend)
+        print(f"   {backend}: {size:,} seeded in {time.perf_counter() - started:.1f} s")
+        answer(out, [label for label, _, _ in pages])
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command == "quit":
+                answer(out, "bye")
+                break
+            _, client, page_url = pages[command]
+            answer(out, timed_ms(client, page_url))
     finally:
         from django.db import connections
 
         connections.close_all()
-        drop_database(backend)
+        drop_database(backend, name)
+    return 0
 
 
-def create_database(backend):
+def answer(out, value):
+    out.write(json.dumps(value) + "\n")
+    out.flush()
+
+
+def timed_ms(client, url):
+    started = time.perf_counter()
+    response = client.get(url)
+    elapsed = time.perf_counter() - started
+    check(response, url)
+    return elapsed * 1000
+
+
+def create_database(backend, name):
     if backend == "sqlite":
-        drop_database(backend)
-        return f"sqlite:///{SQLITE_PATH}"
+        drop_database(backend, name)
+        return f"sqlite:///{Path(tempfile.gettempdir()) / name}.sqlite3"
     with _postgres() as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {POSTGRES_DB}")
-    return f"{POSTGRES_SERVER}/{POSTGRES_DB}"
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    return f"{POSTGRES_SERVER}/{name}"
 
 
-def drop_database(backend):
+def drop_database(backend, name):
     if backend == "sqlite":
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
+            Path(f"{Path(tempfile.gettempdir()) / name}.sqlite3{suffix}").unlink(missing_ok=True)
         return
     with _postgres() as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DB} WITH (FORCE)")
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _postgres():
@@ -183,24 +288,19 @@ def _postgres():
     return psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True)
 
 
-def measure_sizes(backend):
+def prepare_pages(backend, size):
+    """20 teams, 200 people and `size` submissions: the first 1,000 the same at every size."""
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     people = seed_people()
     clients = {role: logged_in(user) for role, user in people.items()}
-    results = {label: {} for label, _, _ in PAGES}
     have = 0
-    for size in SIZES:
-        started = time.perf_counter()
-        seed_submissions(have, size)
-        have = size
-        analyze(backend)
-        print(f"   {backend}: {size:,} submissions seeded in {time.perf_counter() - started:.1f} s")
-        for label, role, url in PAGES:
-            results[label][str(size)] = median_ms(clients[role], url)
-            print(f"   {backend} {size:>7,} {label:<18} {results[label][str(size)]:7.1f} ms")
-    return [{"backend": backend, "page": label, "ms": ms} for label, ms in results.items()]
+    for step in SIZES:
+        if step <= size:
+            seed_submissions(have, step)
+            have = step
+    return [(label, clients[role], url) for label, role, url in PAGES]
 
 
 def logged_in(user):
@@ -209,18 +309,6 @@ def logged_in(user):
     client = Client()
     client.force_login(user)
     return client
-
-
-def median_ms(client, url):
-    for _ in range(WARMUP):
-        check(client.get(url), url)
-    times = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        response = client.get(url)
-        times.append(time.perf_counter() - started)
-        check(response, url)
-    return statistics.median(times) * 1000
 
 
 def check(response, url):

@@ -202,6 +202,8 @@ SEND_LEASE_SECONDS = env.float("SEND_LEASE_SECONDS", default=0.0)
 # The sender is woken this much before its slot opens and waits for it itself:
 # a worker picks up tasks only as often as it polls (db_worker: every second).
 SEND_HOLD_SECONDS = env.float("SEND_HOLD_SECONDS", default=1.5)
+# How many submissions one person may have waiting in a team (a team may set its own).
+MAX_WAITING_PER_PERSON = env.int("MAX_WAITING_PER_PERSON", default=2000)
 
 # --- status polling (for when callbacks cannot reach the portal) -----------
 # A video is asked about again after POLL_MIN_INTERVAL_SECONDS, then less often

@@ -15,6 +15,7 @@ from .models import (
     TransitionError,
     UploadGate,
 )
+from .sending import admission
 from .tasks import wake_sender
 
 
@@ -26,11 +27,30 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "unique_id", "large_files_allowed", "is_active", "created_at"]
+    list_display = [
+        "name",
+        "unique_id",
+        "large_files_allowed",
+        "monthly_quota",
+        "used_this_month",
+        "max_waiting_per_person",
+        "is_active",
+        "created_at",
+    ]
     list_filter = ["is_active", "large_files_allowed"]
     search_fields = ["name", "slug", "unique_id"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    readonly_fields = ["used_this_month"]
+
+    @admin.display(description="uploads this month")
+    def used_this_month(self, obj):
+        if obj.pk is None:
+            return "—"
+        quota = admission.quota(obj)
+        if quota.limit is None:
+            return f"{quota.used} (no quota)"
+        return f"{quota.used} of {quota.limit}, {quota.left} left"
 
     def has_delete_permission(self, request, obj=None):
         # Teams with submissions are protected; deactivate them instead.
@@ -91,7 +111,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     exclude = ["callback_token_hash"]
     raw_id_fields = ["submitter"]
     inlines = [EventInline]
-    actions = ["resend", "mark_failed"]
+    actions = ["resend", "mark_failed", "move_to_front"]
 
     @admin.display(description="URL")
     def short_url(self, obj):
@@ -126,6 +146,13 @@ class SubmissionAdmin(admin.ModelAdmin):
             "Marked failed by an administrator after review.",
         )
         self.message_user(request, f"{moved} submission(s) marked failed.")
+
+    @admin.action(description="Move to the front of their team's line (waiting ones)")
+    def move_to_front(self, request, queryset):
+        moved = services.move_to_front(request.user, queryset.filter(status=Status.QUEUED))
+        self.message_user(
+            request, f"{len(moved)} submission(s) moved to the front of their team's line."
+        )
 
     def _move_each(self, request, queryset, to, message, **fields):
         moved = 0

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from .models import Submission, Team
+from .sending import admission
 from .urlcheck import addresses, identity, probe
 from .urlcheck import policy as url_policy
 from .urlcheck.findings import UrlCheck
@@ -164,9 +165,19 @@ class SubmissionForm(forms.Form):
         if lat_given != lon_given:
             missing = "longitude" if lat_given else "latitude"
             self.add_error(missing, "Give both latitude and longitude, or neither.")
-        if self.deferred or "url" in self.errors:
+        if self.deferred:
+            # A batch's rows: what does not fit under the cap or quota is held, not refused.
             return cleaned
         url, team = cleaned.get("url"), cleaned.get("team")
+        if team:
+            # Before the URL is fetched: a person at their cap, or a team past its quota,
+            # learns it at once. (The submission itself decides again, under locks.)
+            problem = admission.why_not(team, self.user)
+            if problem:
+                self.add_error(None, problem)
+                return cleaned
+        if "url" in self.errors:
+            return cleaned
         if url and team and self._is_new(url, team):
             cleaned["url_check"] = self._check_url(url, team)
         return cleaned

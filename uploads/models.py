@@ -14,7 +14,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, FloatField, Func, Min, Q
 from django.db.models.functions import Greatest, Now
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -41,6 +41,20 @@ class Team(models.Model):
         help_text="memories.ai has granted this account uploads over 1 GB.",
     )
     is_active = models.BooleanField(default=True)
+    max_waiting_per_person = models.PositiveIntegerField(
+        "most waiting per person",
+        null=True,
+        blank=True,
+        help_text="How many submissions one person may have waiting in this team. "
+        "Empty: MAX_WAITING_PER_PERSON (2,000 unless set otherwise).",
+    )
+    monthly_quota = models.PositiveIntegerField(
+        "uploads a month",
+        null=True,
+        blank=True,
+        help_text="How many submissions this team may queue each calendar month (in the "
+        "portal's time zone); one cancelled before it is sent is given back. Empty: no limit.",
+    )
     # When this team's last upload was claimed: the queue takes turns between
     # teams, starting with the one served longest ago.
     last_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -98,6 +112,102 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} ({self.get_role_display()})"
 
 
+class Lane(models.Model):
+    """One person's line in one team: how many of theirs wait, and when their turn last came.
+
+    The counts are kept by the database itself (triggers on the submissions
+    table, `uploads/counters.py`), whatever writes a submission: places in the
+    queue are computed from these few rows, never by counting the queue.
+    `last_turn` is the team's turn number at this person's last send: within a
+    team, turns go round its people, the one served longest ago first.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="lanes")
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lanes"
+    )
+    # Waiting in this person's own turns, and waiting moved to the team's front.
+    waiting = models.IntegerField(default=0)
+    fronted = models.IntegerField(default=0)
+    last_turn = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "submitter"], name="one_lane_per_person")
+        ]
+
+    def __str__(self):
+        return f"{self.submitter_id} in {self.team_id}: {self.waiting} waiting"
+
+    @property
+    def queued(self):
+        return self.waiting + self.fronted
+
+
+class Tally(models.Model):
+    """How many submissions of one person in one team have each status.
+
+    Kept by the database (triggers, `uploads/counters.py`) like the lanes'
+    counts: the dashboards' counts by status and per member read these few
+    rows, whatever the length of the history.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=16)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "submitter", "status"], name="one_tally_per_status"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.submitter_id} in {self.team_id}: {self.n} {self.status}"
+
+
+class Tag(models.Model):
+    """One tag of one submission, in lower case: the list's tag filter reads these.
+
+    Kept by the database from `Submission.tags` (triggers, uploads/counters.py).
+    """
+
+    submission = models.ForeignKey("Submission", on_delete=models.CASCADE, related_name="+")
+    name = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "name"], name="one_tag_per_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class QuotaMonth(models.Model):
+    """A team's uploads counted in one month (the portal's time zone): the quota's counter.
+
+    Taken under its row lock (`uploads/sending/admission.py`), so two submissions
+    at once cannot both take the last unit.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="quota_months")
+    month = models.DateField(help_text="The month's first day.")
+    used = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "month"], name="one_quota_row_per_month")
+        ]
+
+    def __str__(self):
+        return f"{self.team_id} {self.month:%Y-%m}: {self.used}"
+
+
 class Status(models.TextChoices):
     QUEUED = "queued", "Waiting"
     SENDING = "sending", "Sending"
@@ -113,6 +223,9 @@ FINAL_STATUSES = frozenset({Status.PARSED, Status.PARSE_ERROR, Status.FAILED, St
 # A URL submitted again to the same team is a duplicate (warned about, skipped unless
 # the person asks to send it again) unless every earlier submission of it ended so.
 NOT_A_DUPLICATE_STATUSES = frozenset({Status.FAILED, Status.PARSE_ERROR, Status.CANCELLED})
+# Ends straight from the queue (cancelled, or its link died while it waited): nothing was
+# uploaded, so its unit of the team's monthly quota is given back.
+UNSENT_ENDS = frozenset({Status.CANCELLED, Status.FAILED})
 
 # The one table of allowed moves. Anything not listed is refused.
 ALLOWED_MOVES = {
@@ -185,11 +298,65 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class SecondsBetween(Func):
+    """Seconds from one datetime column to another, as a float, in SQL.
+
+    Django's own `F(end) - F(start)` runs a Python function per row on SQLite;
+    julianday() is SQLite's built-in and keeps the sort inside the database.
+    """
+
+    output_field = FloatField()
+
+    def __init__(self, start, end):
+        super().__init__(start, end)
+
+    def _compiled(self, compiler):
+        start, start_params = compiler.compile(self.source_expressions[0])
+        end, end_params = compiler.compile(self.source_expressions[1])
+        return start, end, (*end_params, *start_params)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        start, end, params = self._compiled(compiler)
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        start, end, params = self._compiled(compiler)
+        return f"((julianday({end}) - julianday({start})) * 86400.0)", params
+
+
+def seconds_to_finish():
+    """A submission's time from creation to its end, as the duration indexes hold it."""
+    return SecondsBetween("created_at", "finished_at")
+
+
+def ids_of_each(*slices):
+    """The ids that each of these sliced querysets selects, in one query.
+
+    Each is read as it is (an index range in its order, up to its limit): a
+    UNION ALL of them as subqueries. (An OR of `pk__in` subqueries can lead a
+    planner to scan a whole table in the outer query's order instead.)
+    """
+    parts, params = [], []
+    for i, queryset in enumerate(slices):
+        sql, part_params = queryset.values_list("pk", flat=True).query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS part{i}")  # noqa: S608 (Django's own SQL)
+        params.extend(part_params)
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 class SubmissionQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user.is_superuser:
             return self
-        return self.filter(team__memberships__user=user)
+        # By the ids of one's teams (one small query), not a join: with one team, the
+        # database reads the team's rows in the list's order from an index and stops at
+        # the end of the page, however long the team's history.
+        team_ids = Membership.objects.filter(user=user).values_list("team_id", flat=True)
+        return self.filter(team_id__in=list(team_ids))
 
     def ready_to_send(self):
         return self.filter(status=Status.QUEUED).filter(
@@ -289,6 +456,13 @@ class Submission(VideoRequest):
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The team's turn before this claim took it, given back after a setback.
     team_turn_before = models.DateTimeField(null=True, blank=True, editable=False)
+    # The submitter's turn in the team (Lane.last_turn) before this claim took it.
+    lane_turn_before = models.BigIntegerField(null=True, blank=True, editable=False)
+    # When a manager moved it to the front of its team's line (ahead of the people's turns).
+    fronted_at = models.DateTimeField("moved to the front", null=True, blank=True, editable=False)
+    # The month (its first day, in the portal's time zone) whose quota it counts in;
+    # cleared when it is given back.
+    counted_in = models.DateField(null=True, blank=True, editable=False)
     callback_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     # Callbacks counted in the current hour (hours since the epoch), for the
     # per-token abuse limit: kept in the row so counting costs one UPDATE.
@@ -343,12 +517,46 @@ class Submission(VideoRequest):
                 fields=["submitter", "team", "status", "created_at", "finished_at"],
                 name="sub_submitter_covering",
             ),
-            # A team's submissions by day (the chart) and the list filtered by team.
-            models.Index(fields=["team", "created_at", "status"], name="sub_team_created_status"),
+            # A team's submissions by day (the chart), and a team's list in its order.
+            models.Index(
+                fields=["team", "created_at", "id", "status"], name="sub_team_created_status"
+            ),
             # Duplicate warnings: has this team this URL already, and how did it end?
             models.Index(fields=["team", "url_key", "status"], name="sub_team_url_key"),
             # A batch's counts by status, and its waiting ones to cancel.
             models.Index(fields=["batch", "status"], name="sub_batch_status"),
+            # The median time to Done, for a team and for a person: the durations are
+            # read in order from these indexes (of the expression), never sorted; with
+            # the two times in them, the rows themselves are never read.
+            models.Index(
+                "team",
+                "status",
+                SecondsBetween("created_at", "finished_at"),
+                "created_at",
+                "finished_at",
+                name="sub_team_duration",
+            ),  # fmt: skip
+            models.Index(
+                "submitter",
+                "team",
+                "status",
+                SecondsBetween("created_at", "finished_at"),
+                "created_at",
+                "finished_at",
+                name="sub_submitter_duration",
+            ),  # fmt: skip
+            # Each person's waiting ones in a team, oldest first (their own line), and
+            # those moved to a team's front, in the order they were moved.
+            models.Index(
+                fields=["team", "submitter", "created_at", "id"],
+                condition=Q(status="queued", fronted_at__isnull=True),
+                name="sub_waiting_lane",
+            ),
+            models.Index(
+                fields=["team", "fronted_at", "created_at", "id"],
+                condition=Q(status="queued", fronted_at__isnull=False),
+                name="sub_waiting_front",
+            ),
         ]
 
     def __str__(self):
@@ -408,6 +616,12 @@ class Submission(VideoRequest):
                 f"{Status(to).label} is not allowed."
             )
         changes = {**self._needs(to), "status": to, "updated_at": Now(), **fields}
+        if self.status == Status.QUEUED and to in UNSENT_ENDS and self.counted_in:
+            # It never left: its unit of the team's monthly quota comes back.
+            changes["counted_in"] = None
+            QuotaMonth.objects.filter(team_id=self.team_id, month=self.counted_in).update(
+                used=F("used") - 1
+            )
         Submission.objects.filter(pk=self.pk).update(**changes)
         return self.events.create(
             kind=kind,
@@ -451,8 +665,10 @@ class Submission(VideoRequest):
         """Claim this waiting submission for sending; None if it is no longer waiting.
 
         The claim number goes up by one: every later step of this send is
-        conditional on it. The team's turn is taken, and remembered so that a
-        setback can give it back.
+        conditional on it. The team's turn is taken, and the submitter's turn
+        within the team (unless a manager moved it to the front, which goes
+        ahead of the people's turns); both are remembered so that a setback
+        can give them back.
         """
         with transaction.atomic():
             current = cls.objects.ready_to_send().select_for_update().filter(pk=pk).first()
@@ -460,6 +676,15 @@ class Submission(VideoRequest):
                 return None  # another worker took it, or it was cancelled
             now = database_now()
             team = Team.objects.select_for_update().get(pk=current.team_id)
+            takes_lane_turn = current.fronted_at is None
+            lane_turn_before = next_turn = None
+            if takes_lane_turn:
+                # The team's row lock keeps its turn numbers in order.
+                turns = dict(
+                    Lane.objects.filter(team_id=team.pk).values_list("submitter_id", "last_turn")
+                )
+                lane_turn_before = turns.get(current.submitter_id)
+                next_turn = max((t for t in turns.values() if t is not None), default=0) + 1
             current._write_move(
                 Status.SENDING,
                 kind=Event.Kind.CLAIMED,
@@ -468,20 +693,58 @@ class Submission(VideoRequest):
                 attempts=F("attempts") + 1,
                 claimed_at=now,
                 team_turn_before=team.last_sent_at,
+                lane_turn_before=lane_turn_before,
                 lease_expires_at=Now() + timedelta(seconds=lease_seconds),
                 request_started_at=None,
             )
             Team.objects.filter(pk=team.pk).update(last_sent_at=now)
+            if takes_lane_turn:
+                Lane.objects.filter(team_id=team.pk, submitter_id=current.submitter_id).update(
+                    last_turn=next_turn
+                )
         return cls.objects.select_related("team").get(pk=pk)
 
     def give_back_turn(self):
-        """A setback that was not the team's doing: its turn in the round-robin comes back.
+        """A setback that was not the team's doing: its turn in the round-robin comes back,
+        and the submitter's turn within the team.
 
         Only if no other send of the team was claimed since (that one used a turn of its own).
         """
-        Team.objects.filter(pk=self.team_id, last_sent_at=self.claimed_at).update(
+        given_back = Team.objects.filter(pk=self.team_id, last_sent_at=self.claimed_at).update(
             last_sent_at=self.team_turn_before
         )
+        if given_back and self.fronted_at is None:
+            Lane.objects.filter(team_id=self.team_id, submitter_id=self.submitter_id).update(
+                last_turn=self.lane_turn_before
+            )
+
+    @classmethod
+    def move_to_front(cls, pks, *, actor):
+        """Move these waiting submissions to the front of their team's line; returns them.
+
+        Ahead of the people's turns, behind what was moved before (in the order
+        they were moved; those moved together in their own order). Each gets an
+        event on its timeline. Ones no longer waiting, or already at the front,
+        are left as they are.
+        """
+        with transaction.atomic():
+            now = database_now()
+            moved = list(
+                cls.objects.select_for_update()
+                .filter(pk__in=list(pks), status=Status.QUEUED, fronted_at__isnull=True)
+                .order_by("created_at", "id")
+            )
+            cls.objects.filter(pk__in=[s.pk for s in moved]).update(
+                fronted_at=now, updated_at=Now()
+            )
+            for submission in moved:
+                submission.fronted_at = now
+                submission.record(
+                    Event.Kind.MOVED,
+                    "Moved to the front of the team’s line, ahead of the people’s turns.",
+                    actor=actor,
+                )
+        return moved
 
     def new_callback_token(self):
         """A fresh unguessable token; only its hash is stored."""
@@ -683,6 +946,7 @@ class Event(models.Model):
         POLLED = "polled", "Status polled"
         CANCELLED = "cancelled", "Cancelled"
         ADMIN = "admin", "Admin action"
+        MOVED = "moved", "Moved to the front"
         RECOVERED = "recovered", "Recovered"
         NOTE = "note", "Note"
 
@@ -1033,6 +1297,8 @@ class BatchRow(VideoRequest):
         REFUSED = "refused", "Refused"
         REPEATED = "repeated", "Repeated in this batch"
         QUEUED = "queued", "Queued"
+        # Confirmed, beyond the person's cap or the team's monthly quota: queued as room frees.
+        HELD = "held", "Held"
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
     line = models.PositiveIntegerField(help_text="Its line in the paste or the file.")

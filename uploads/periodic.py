@@ -1,4 +1,5 @@
-"""Periodic work: worker heartbeats, recovery of abandoned sends, wake-ups, status polling.
+"""Periodic work: worker heartbeats, recovery of abandoned sends, held work let into the
+queue as room frees, wake-ups, status polling.
 
 Django's tasks framework has no scheduler; `manage.py run_periodic` calls
 `run_once` in a loop. Every step is safe to run in several processes at once
@@ -17,6 +18,7 @@ from django.db.models.functions import Now
 
 from .models import Batch, Status, Submission, UploadGate
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
+from .sending.admission import release_held
 from .sending.polling import poll_once
 from .tasks import request_heartbeat, start_batch_check, wake_sender
 
@@ -79,9 +81,10 @@ def run_once(prune=False):
     # Names are looked up at each call, so each step is the module's current one.
     step("heartbeat", lambda: request_heartbeat())
     recovered = step("recovery", lambda: recover_abandoned_sends(), 0)
+    released = step("held work", lambda: release_held(), 0)
     step("wake-up", lambda: ensure_sender_awake())
     polled = step("polling", lambda: poll_once(), 0)
     step("batch checks", lambda: restart_stalled_batch_checks())
     if prune:
         step("pruning", lambda: prune_task_results())
-    return {"recovered": recovered, "polled": polled, "failed": failed}
+    return {"recovered": recovered, "released": released, "polled": polled, "failed": failed}

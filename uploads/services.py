@@ -3,27 +3,53 @@
 from django.db import transaction
 
 from .models import Event, Status, Submission, UploadGate
+from .sending import admission
+from .sending.admission import Refused
 from .tasks import wake_sender
+
+__all__ = [
+    "Refused",
+    "cancel",
+    "move_to_front",
+    "queue_new",
+    "resume_sending",
+    "submit",
+    "submit_rows",
+]
 
 # The form's cleaned values a submission is made of (uploads.forms.SubmissionForm).
 FORM_VALUES = (*Submission.ASKED, "confirm_public")
 
 
 def submit(user, data):
-    """A new submission from a form's (or any caller's) cleaned data, queued to be sent."""
+    """A new submission from a form's (or any caller's) cleaned data, queued to be sent.
+
+    Refused (with the reason) when the person has as many waiting in the team
+    as they may, or the team has used this month's quota.
+    """
+    with transaction.atomic():
+        _, month = admission.admit(data["team"], user, 1)
+        return queue_new(user, data, counted_in=month)
+
+
+def queue_new(user, data, *, counted_in):
+    """Queue one submission whose room `admission.admit` took in this transaction."""
     values = {name: data[name] for name in FORM_VALUES}
     values["probe"] = data["url_check"].to_json() if data.get("url_check") else {}
     with transaction.atomic():
-        submission = Submission.objects.create(team=data["team"], submitter=user, **values)
+        submission = Submission.objects.create(
+            counted_in=counted_in, team=data["team"], submitter=user, **values
+        )
         submission.record(Event.Kind.CREATED, "Submitted.", actor=user)
         # Only once the row is committed: a rolled-back submission leaves no task.
         transaction.on_commit(wake_sender)
     return submission
 
 
-def submit_rows(user, batch, rows):
+def submit_rows(user, batch, rows, *, counted_in=None):
     """Submissions of a batch's checked rows (their values, team and URL check), queued to
-    be sent as `submit` queues one; written in bulk, in the caller's transaction."""
+    be sent as `submit` queues one, in the room `admission.admit` took for them (counted in
+    the month `counted_in`); written in bulk, in the caller's transaction."""
     submissions = Submission.objects.bulk_create(
         (
             Submission(
@@ -31,6 +57,7 @@ def submit_rows(user, batch, rows):
                 submitter=user,
                 batch=batch,
                 batch_row=row,
+                counted_in=counted_in,
                 **row.request_values(),
             )
             for row in rows
@@ -57,6 +84,14 @@ def cancel(user, submission):
     return submission.transition(
         Status.CANCELLED, kind=Event.Kind.CANCELLED, message="Cancelled.", actor=user
     )
+
+
+def move_to_front(user, submissions):
+    """Move waiting submissions to the front of their team's line (a manager's decision).
+
+    Returns the ones moved; those no longer waiting or already at the front stay as they are.
+    """
+    return Submission.move_to_front([s.pk for s in submissions], actor=user)
 
 
 def resume_sending():

@@ -18,7 +18,13 @@ urlpatterns = [
     path("batches/<int:pk>/progress/", batches.batch_progress, name="batch_progress"),
     path("batches/<int:pk>/queue/", batches.batch_confirm, name="batch_confirm"),
     path("batches/<int:pk>/cancel/", batches.batch_cancel, name="batch_cancel"),
+    path("batches/<int:pk>/front/", batches.batch_move_to_front, name="batch_move_to_front"),
     path("batches/<int:pk>/to-fix.csv", batches.batch_rows_to_fix, name="batch_rows_to_fix"),
+    path(
+        "submissions/<int:pk>/front/",
+        pages.submission_move_to_front,
+        name="submission_move_to_front",
+    ),
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),

@@ -54,6 +54,7 @@ ALL_VIEWS = [
 def test_the_walk_finds_the_views_it_must():
     names = {name for _, name, _ in url_patterns()}
     assert {"submission_detail", "memories_callback", "admin:uploads_submission_change"} <= names
+    assert {"submission_move_to_front", "batch_move_to_front"} <= names
     assert len(ALL_VIEWS) > 40
 
 

@@ -47,6 +47,30 @@ def test_marking_a_reviewed_submission_failed(client, superuser, alice, team_a):
     assert submission.status == Status.FAILED
 
 
+def test_moving_waiting_ones_to_the_front_from_the_admin(client, superuser, alice, team_a):
+    waiting = SubmissionFactory(team=team_a, submitter=alice)
+    done = SubmissionFactory(team=team_a, submitter=alice, status=Status.PARSED)
+    client.force_login(superuser)
+    client.post(
+        reverse("admin:uploads_submission_changelist"),
+        {"action": "move_to_front", "_selected_action": [waiting.pk, done.pk]},
+    )
+    waiting.refresh_from_db()
+    assert waiting.fronted_at is not None
+    assert waiting.events.get(kind=Event.Kind.MOVED).actor == superuser
+    assert not done.events.exists()
+
+
+def test_a_teams_quota_and_cap_are_set_and_shown_in_the_admin(client, superuser, team_a):
+    client.force_login(superuser)
+    page = client.get(reverse("admin:uploads_team_change", args=[team_a.pk])).content.decode()
+    assert 'name="monthly_quota"' in page and 'name="max_waiting_per_person"' in page
+    team_a.monthly_quota = 100
+    team_a.save()
+    listing = client.get(reverse("admin:uploads_team_changelist")).content.decode()
+    assert "0 of 100, 100 left" in listing
+
+
 def test_resume_unpauses_sending(client, superuser):
     UploadGate.pause("memories.ai refused the account (0402): not enough points")
     client.force_login(superuser)

@@ -399,7 +399,9 @@ def test_a_batch_flags_urls_the_team_has_and_skips_them_unless_sent_again(
     page = client.get(batch.get_absolute_url()).content.decode()
     assert "Queue 1 ready row; 0 refused" in page
     assert "Send the 1 URL the team already has again" in page
-    assert service.confirm(batch, alice) == {"queued": 1, "duplicates": 1, "not_in_team": 0}
+    assert service.confirm(batch, alice) == {
+        "queued": 1, "held": 0, "duplicates": 1, "not_in_team": 0,
+    }  # fmt: skip
     assert Submission.objects.filter(url=clip_url).count() == 1
 
     again = make_batch(client, alice, team_a, urls=clip_url)
@@ -477,7 +479,9 @@ def test_a_row_of_a_team_left_since_is_not_queued(client, alice, team_a, clip_ur
     batch = make_batch(client, alice, team_a, urls=clip_url)
     check(batch)
     alice.memberships.all().delete()
-    assert service.confirm(batch, alice) == {"queued": 0, "duplicates": 0, "not_in_team": 1}
+    assert service.confirm(batch, alice) == {
+        "queued": 0, "held": 0, "duplicates": 0, "not_in_team": 1,
+    }  # fmt: skip
 
 
 def test_the_waiting_submissions_of_a_batch_are_cancelled_together(client, alice, team_a, clip_url):

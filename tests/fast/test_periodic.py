@@ -28,7 +28,7 @@ def test_a_step_that_fails_leaves_the_others_to_run(team_a, alice, monkeypatch, 
     monkeypatch.setattr(periodic, "poll_once", lambda: polled.append(1) or 0)
     with caplog.at_level(logging.WARNING, "uploads.periodic"):
         outcome = periodic.run_once()
-    assert outcome == {"recovered": 0, "polled": 0, "failed": ["recovery"]}
+    assert outcome == {"recovered": 0, "released": 0, "polled": 0, "failed": ["recovery"]}
     assert waiting(record_worker_heartbeat).exists()  # the heartbeat before it
     assert waiting(send_next_submission).exists()  # the wake-up after it
     assert polled == [1]  # and the polling
@@ -36,12 +36,24 @@ def test_a_step_that_fails_leaves_the_others_to_run(team_a, alice, monkeypatch, 
 
 
 def test_every_step_is_guarded(db, monkeypatch):
-    for name in ("request_heartbeat", "recover_abandoned_sends", "ensure_sender_awake"):
+    for name in (
+        "request_heartbeat",
+        "recover_abandoned_sends",
+        "release_held",
+        "ensure_sender_awake",
+    ):
         monkeypatch.setattr(periodic, name, fail)
     monkeypatch.setattr(periodic, "poll_once", lambda: 1 / 0)  # not only database errors
     monkeypatch.setattr(periodic, "prune_task_results", fail)
     outcome = periodic.run_once(prune=True)
-    assert outcome["failed"] == ["heartbeat", "recovery", "wake-up", "polling", "pruning"]
+    assert outcome["failed"] == [
+        "heartbeat",
+        "recovery",
+        "held work",
+        "wake-up",
+        "polling",
+        "pruning",
+    ]
 
 
 class Stop(Exception):

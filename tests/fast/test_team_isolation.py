@@ -10,7 +10,11 @@ from uploads.models import Batch, BatchRow, Event, Status, Submission, UploadGat
 pytestmark = pytest.mark.django_db
 
 # Views about one submission: (URL name, method).
-ONE_SUBMISSION = [("submission_detail", "get"), ("submission_cancel", "post")]
+ONE_SUBMISSION = [
+    ("submission_detail", "get"),
+    ("submission_cancel", "post"),
+    ("submission_move_to_front", "post"),
+]
 # Views that list or export submissions (home is my dashboard).
 LISTINGS = ["submission_list", "submission_export", "home"]
 # Views about a whole team or person, or a set of submissions by id: checked below.
@@ -21,6 +25,7 @@ ONE_BATCH = [
     ("batch_progress", "get"),
     ("batch_confirm", "post"),
     ("batch_cancel", "post"),
+    ("batch_move_to_front", "post"),
     ("batch_rows_to_fix", "get"),
 ]
 # Views that show no submissions (the forms list the user's own teams, tested in
@@ -108,6 +113,7 @@ def test_another_persons_batch_is_404_and_changes_nothing(
     theirs.refresh_from_db()
     assert theirs.status == Status.QUEUED
     assert Batch.objects.get(pk=their_batch.pk).cancel_requested_at is None
+    assert Submission.objects.get(pk=theirs.pk).fronted_at is None
 
 
 def test_the_batch_pages_list_only_ones_own_batches(client, outsider, their_batch):

@@ -69,6 +69,22 @@ def test_the_chaos_benchmark_runs_and_reports():
     assert "processes that ended by themselves: none" in result.stdout
 
 
+def test_the_queue_benchmark_runs_side_by_side_and_reports(tmp_path):
+    # A small queue on SQLite, without busy cores: long enough to start both sizes'
+    # processes, alternate between them and print the table. Missing the goal exits 1.
+    result = run(
+        "bench_queue.py",
+        timeout=180,
+        BENCH_QUEUE_WAITING="300",
+        BENCH_BUSY="0",
+        BENCH_DB_NAME=f"smoke_queue_{os.getpid()}",
+        TMPDIR=str(tmp_path),
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert "| sqlite | status fragment, 100 ids |" in result.stdout, result.stderr[-3000:]
+    assert "| postgresql |" in result.stdout or "Could not measure: postgresql" in result.stderr
+
+
 def test_the_playlist_benchmark_runs_and_reports():
     result = run("bench_playlist.py")
     assert "ratio checker/scan" in result.stdout, result.stderr[-2000:]

@@ -1,12 +1,22 @@
 """What people do with a batch: make one, see how far it got, queue it, cancel what waits."""
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Now
 
 from .. import services
 from ..forms import teams_of
-from ..models import FINAL_STATUSES, Batch, BatchRow, Event, Status, Submission, TransitionError
+from ..models import (
+    FINAL_STATUSES,
+    Batch,
+    BatchRow,
+    Event,
+    Status,
+    Submission,
+    Team,
+    TransitionError,
+)
+from ..sending import admission
 from ..tasks import start_batch_cancel, start_batch_check
 
 State = BatchRow.State
@@ -74,9 +84,11 @@ def confirm(batch, user, *, confirm_public=False, send_again=False):
 
     Only once, and only when every row is checked (NotConfirmable otherwise). Duplicates
     are looked for again: another batch or the form may have queued the same URL since
-    the check. Returns {"queued": n, "duplicates": skipped, "not_in_team": skipped}.
+    the check. What is beyond the person's cap or the team's monthly quota is held
+    (admission.admit, in this transaction), to be queued as room frees (HeldRows).
+    Returns {"queued": n, "held": n, "duplicates": skipped, "not_in_team": skipped}.
     """
-    counts = {"queued": 0, "duplicates": 0, "not_in_team": 0}
+    counts = {"queued": 0, "held": 0, "duplicates": 0, "not_in_team": 0}
     with transaction.atomic():
         taken = Batch.objects.filter(pk=batch.pk, state=Batch.State.CHECKED).update(
             state=Batch.State.QUEUED,
@@ -95,11 +107,77 @@ def confirm(batch, user, *, confirm_public=False, send_again=False):
         while chunk := list(rows.filter(line__gt=last_line)[:CHUNK]):
             last_line = chunk[-1].line
             queue = _to_queue(chunk, teams, send_again, counts)
-            services.submit_rows(user, batch, queue)
-            BatchRow.objects.filter(pk__in=[row.pk for row in queue]).update(state=State.QUEUED)
-            counts["queued"] += len(queue)
+            for team_id in sorted({row.team_id for row in queue}):
+                of_team = [row for row in queue if row.team_id == team_id]
+                team = Team.objects.get(pk=team_id)
+                counts["queued"] += _admit_rows(user, batch, team, of_team)
+            counts["held"] += len(queue)
+        counts["held"] -= counts["queued"]
         Batch.objects.filter(pk=batch.pk).update(queued_count=counts["queued"])
     return counts
+
+
+def _admit_rows(user, batch, team, rows):
+    """Queue the rows (one team's, in order) that fit under the cap and quota, hold the rest;
+    returns how many were queued."""
+    granted, month = admission.admit(team, user, len(rows), partial=True)
+    queued, held = rows[:granted], rows[granted:]
+    if queued:
+        services.submit_rows(user, batch, queued, counted_in=month)
+        BatchRow.objects.filter(pk__in=[row.pk for row in queued]).update(state=State.QUEUED)
+    if held:
+        BatchRow.objects.filter(pk__in=[row.pk for row in held]).update(state=State.HELD)
+    return granted
+
+
+class HeldRows:
+    """Batches' held rows, for admission.release_held: oldest first (by batch, then line)."""
+
+    def held(self):
+        return list(
+            BatchRow.objects.filter(state=State.HELD)
+            .order_by()
+            .values_list("team_id", "batch__created_by_id")
+            .annotate(n=Count("id"))
+            .values_list("team_id", "batch__created_by_id", "n")
+        )
+
+    def release(self, team, person_id, n, counted_in):
+        rows = list(
+            BatchRow.objects.select_for_update()
+            .filter(state=State.HELD, team=team, batch__created_by_id=person_id)
+            .select_related("batch__created_by")
+            .order_by("batch_id", "line")[:n]
+        )
+        for batch_id in sorted({row.batch_id for row in rows}):
+            of_batch = [row for row in rows if row.batch_id == batch_id]
+            batch = of_batch[0].batch
+            services.submit_rows(batch.created_by, batch, of_batch, counted_in=counted_in)
+            BatchRow.objects.filter(pk__in=[row.pk for row in of_batch]).update(state=State.QUEUED)
+            Batch.objects.filter(pk=batch_id).update(queued_count=F("queued_count") + len(of_batch))
+        return len(rows)
+
+
+held_rows = admission.holds_work(HeldRows())
+
+
+def held_summary(batch):
+    """[(team, held rows, room now, the team's quota)] for the batch's held rows, by team."""
+    found = (
+        batch.rows.filter(state=State.HELD)
+        .order_by()
+        .values_list("team_id")
+        .annotate(n=Count("id"))
+        .values_list("team_id", "n")
+    )
+    counts = dict(found)
+    if not counts:
+        return []
+    teams = Team.objects.filter(pk__in=counts).order_by("name")
+    return [
+        (team, counts[team.pk], admission.room(team, batch.created_by), admission.quota(team))
+        for team in teams
+    ]
 
 
 def _to_queue(chunk, teams, send_again, counts):
@@ -125,11 +203,15 @@ def _to_queue(chunk, teams, send_again, counts):
 
 
 def request_cancel(batch, user):
-    """Cancel the batch's waiting submissions, in the background (there may be thousands);
-    False when it is not queued or has none waiting."""
+    """Cancel the batch's waiting submissions, in the background (there may be thousands),
+    and leave out its held rows; False when it is not queued or has none of either."""
     waiting = batch.submissions.filter(status=Status.QUEUED)
-    if batch.state != Batch.State.QUEUED or not waiting.exists():
+    if batch.state != Batch.State.QUEUED:
         return False
+    # Held rows are left out at once: nothing of them was queued.
+    dropped = batch.rows.filter(state=State.HELD).update(state=State.READY)
+    if not waiting.exists():
+        return bool(dropped)
     Batch.objects.filter(pk=batch.pk).update(
         cancel_requested_at=Now(), cancel_requested_by=user, cancel_finished_at=None
     )

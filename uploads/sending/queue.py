@@ -1,79 +1,238 @@
-"""The waiting line: fair order between teams, places in it, and estimated send times.
+"""The waiting line: fair order between teams and between a team's people, places, send times.
 
-Teams take turns (round-robin), the team served longest ago first; within a
-team the oldest submission goes first. So a team that queued 500 URLs does
-not make a team that queued one wait behind all 500.
+Teams take turns (round-robin), the team served longest ago first. Within a
+team, what a manager moved to the front goes first (in the order it was
+moved); then turns go round the team's people the same way, the person served
+longest ago first, and each person's own submissions go oldest first. So a
+team that queued 500 URLs does not make a team that queued one wait behind all
+500, and neither does a teammate.
+
+Everything here reads the per-person counts the database keeps (`Lane`, kept
+by triggers: uploads/counters.py) and a few index reads, never the whole queue:
+a page's places cost the same handful of queries with 50 or 50,000 waiting.
 """
 
-from django.db.models import Count, F, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from ..models import Status, Submission, UploadGate
+from ..models import Lane, Status, Submission, Team, UploadGate, ids_of_each
 
 
-def _team_order(queryset):
-    """Teams with waiting submissions, in the order their turns come."""
-    return list(
-        queryset.values("team", "team__last_sent_at")
-        .annotate(waiting=Count("id"), oldest=Min("created_at"))
-        .order_by(F("team__last_sent_at").asc(nulls_first=True), "oldest", "team")
+@dataclass
+class TeamLine:
+    """One team's part of the queue: what is at its front, and its people in turn order."""
+
+    team_id: int
+    front: int = 0  # moved to the front by a manager
+    people: list = field(default_factory=list)  # [(submitter id, waiting in their turns)]
+
+    @property
+    def total(self):
+        return self.front + sum(n for _, n in self.people)
+
+    def index_in_team(self, submitter_id, rank, fronted):
+        """0-based position in the team's own order of the `rank`-th (0-based) submission
+        of this person, or of the team's front."""
+        if fronted:
+            return rank
+        before, reached = self.front, False
+        for person, n in self.people:
+            before += min(n, rank)  # their earlier rounds
+            reached = reached or person == submitter_id
+            if not reached and n > rank:
+                before += 1  # their turn in this round comes first
+        return before
+
+
+def line():
+    """The teams with waiting submissions, in the order their turns come."""
+    teams = {}
+    lanes = (
+        Lane.objects.filter(Q(waiting__gt=0) | Q(fronted__gt=0))
+        .order_by(F("last_turn").asc(nulls_first=True), "id")
+        .values_list("team_id", "submitter_id", "waiting", "fronted")
     )
+    for team_id, submitter_id, waiting, fronted in lanes:
+        team = teams.setdefault(team_id, TeamLine(team_id))
+        team.front += fronted
+        if waiting:
+            team.people.append((submitter_id, waiting))
+    if not teams:
+        return []
+    oldest = (
+        Submission.objects.filter(team=OuterRef("pk"), status=Status.QUEUED)
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    order = (
+        Team.objects.filter(pk__in=list(teams))
+        .annotate(oldest=Subquery(oldest))
+        .order_by(F("last_sent_at").asc(nulls_first=True), "oldest", "pk")
+        .values_list("pk", flat=True)
+    )
+    return [teams[pk] for pk in order]
 
 
 def next_in_line():
-    """The pk of the submission to send next, or None."""
-    ready = Submission.objects.ready_to_send()
-    teams = _team_order(ready)
-    if not teams:
-        return None
-    return (
-        ready.filter(team=teams[0]["team"])
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    """The pk of the submission to send next, or None.
 
-
-def places(submission_ids):
-    """{pk: (place, estimated send time or None)} for those of the ids that are waiting.
-
-    Computed from aggregates (a few queries, whatever the queue's length): in
-    round-robin order, a submission that is r-th in its team's line comes after
-    min(n, r - 1) submissions of every team with n waiting, plus one from each
-    team whose turn comes before its own team's and that has r or more waiting.
+    The first of the line that is ready (not waiting out a retry's backoff).
     """
-    ids = list(submission_ids)
-    if not ids:
+    ready = Submission.objects.ready_to_send()
+    for team in line():
+        if team.front:
+            pk = _first(
+                ready.filter(team_id=team.team_id, fronted_at__isnull=False),
+                "fronted_at",
+                "created_at",
+                "id",
+            )
+            if pk is not None:
+                return pk
+        for submitter_id, _ in team.people:
+            own = ready.filter(
+                team_id=team.team_id, submitter_id=submitter_id, fronted_at__isnull=True
+            )
+            pk = _first(own, "created_at", "id")
+            if pk is not None:
+                return pk
+    return None
+
+
+def _first(queryset, *order):
+    return queryset.order_by(*order).values_list("pk", flat=True).first()
+
+
+def next_of_team(team, limit):
+    """The next `limit` waiting submissions of a team, in the order it will send them."""
+    teams = line()
+    mine = next((t for t in teams if t.team_id == team.pk), None)
+    if mine is None:
+        return [], teams
+    front = min(mine.front, limit)
+    taken = dict.fromkeys((p for p, _ in mine.people), 0)
+    count, rank = front, 0
+    while count < limit and any(n > rank for _, n in mine.people):
+        for person, n in mine.people:
+            if n > rank and count < limit:
+                taken[person] += 1
+                count += 1
+        rank += 1
+    waiting = Submission.objects.filter(team=team, status=Status.QUEUED)
+    fronted = waiting.filter(fronted_at__isnull=False)
+    firsts = [fronted.order_by("fronted_at", "created_at", "id")[:front]] if front else []
+    for person, n in taken.items():
+        if n:
+            own = waiting.filter(submitter_id=person, fronted_at__isnull=True)
+            firsts.append(own.order_by("created_at", "id")[:n])
+    ids = ids_of_each(*firsts)
+    return list(Submission.objects.filter(pk__in=ids).select_related("team", "submitter")), teams
+
+
+def places(submissions, teams=None):
+    """{pk: (place, estimated send time or None)} for those of the submissions that wait.
+
+    `submissions`: ids, or submissions as loaded (their status, team, submitter,
+    front and creation time are read from them). `teams`: the line, if the
+    caller has it already.
+
+    In round-robin order, the submission at 0-based position k of its team's
+    own order comes after min(n, k) submissions of every team with n waiting,
+    plus one of each team whose turn comes before its own and that has more
+    than k waiting; a team's own order is made of its people's lines the same way.
+    """
+    shown = _shown(submissions)
+    if not shown:
         return {}
-    waiting = Submission.objects.filter(status=Status.QUEUED)
-    teams = _team_order(waiting)
-    turn = {row["team"]: i for i, row in enumerate(teams)}
-    counts = [row["waiting"] for row in teams]
-    ahead_in_team = (
-        waiting.filter(team=OuterRef("team"))
-        .filter(
-            Q(created_at__lt=OuterRef("created_at"))
-            | Q(created_at=OuterRef("created_at"), id__lt=OuterRef("id"))
-        )
-        .order_by()
-        .values("team")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    ranked = (
-        waiting.filter(pk__in=ids)
-        .annotate(rank=Coalesce(Subquery(ahead_in_team), 0) + 1)
-        .values_list("pk", "team", "rank")
-    )
+    teams = line() if teams is None else teams
+    turn = {t.team_id: i for i, t in enumerate(teams)}
+    totals = [t.total for t in teams]
+    ranks = _ranks(shown)
     gate = UploadGate.get()
     start = max(gate.next_allowed_at, timezone.now())
     interval = UploadGate.interval()
     result = {}
-    for pk, team, rank in ranked:
-        before = sum(min(n, rank - 1) for n in counts)
-        before += sum(1 for n in counts[: turn[team]] if n >= rank)
-        place = before + 1
-        eta = None if gate.paused else start + interval * before
-        result[pk] = (place, eta)
+    for pk, team_id, submitter_id, fronted_at, _ in shown:
+        if team_id not in turn or pk not in ranks:
+            continue  # sent or cancelled since the page read it
+        t = turn[team_id]
+        k = teams[t].index_in_team(submitter_id, ranks[pk] - 1, fronted_at is not None)
+        before = sum(min(n, k) for n in totals) + sum(1 for n in totals[:t] if n > k)
+        result[pk] = (before + 1, None if gate.paused else start + interval * before)
     return result
+
+
+def _shown(submissions):
+    """(pk, team, submitter, fronted_at, created_at) of the waiting ones among `submissions`."""
+    items = list(submissions)
+    if items and isinstance(items[0], Submission):
+        return [
+            (s.pk, s.team_id, s.submitter_id, s.fronted_at, s.created_at)
+            for s in items
+            if s.status == Status.QUEUED
+        ]
+    if not items:
+        return []
+    return list(
+        Submission.objects.filter(pk__in=items, status=Status.QUEUED).values_list(
+            "pk", "team_id", "submitter_id", "fronted_at", "created_at"
+        )
+    )
+
+
+def _ranks(shown):
+    """{pk: 1-based place in its person's line (or its team's front)}, in one query.
+
+    A window over only the lines the shown submissions are in, each read up to
+    the last shown one (an index range): its cost is that of those lines, never
+    of the whole queue.
+    """
+    last = {}
+    for pk, team_id, submitter_id, fronted_at, created_at in shown:
+        key = (team_id, None if fronted_at else submitter_id)
+        at = (fronted_at, created_at, pk) if fronted_at else (created_at, pk)
+        last[key] = max(last.get(key, at), at)
+    reach = Q(pk__in=[])
+    for (team_id, submitter_id), at in last.items():
+        if submitter_id is None:
+            fronted_at, created_at, pk = at
+            reach |= Q(team_id=team_id, fronted_at__isnull=False) & (
+                Q(fronted_at__lt=fronted_at)
+                | Q(fronted_at=fronted_at, created_at__lt=created_at)
+                | Q(fronted_at=fronted_at, created_at=created_at, id__lte=pk)
+            )
+        else:
+            created_at, pk = at
+            reach |= Q(team_id=team_id, submitter_id=submitter_id, fronted_at__isnull=True) & (
+                Q(created_at__lt=created_at) | Q(created_at=created_at, id__lte=pk)
+            )
+    numbered = (
+        Submission.objects.filter(reach, status=Status.QUEUED)
+        .order_by()
+        .annotate(
+            line_rank=Window(
+                RowNumber(),
+                partition_by=[
+                    F("team_id"),
+                    Case(When(fronted_at__isnull=True, then=F("submitter_id")), default=Value(0)),
+                ],
+                order_by=[F("fronted_at").asc(), F("created_at").asc(), F("id").asc()],
+            )
+        )
+        .values_list("id", "line_rank")
+    )
+    sql, params = numbered.query.sql_with_params()
+    ids = [row[0] for row in shown]
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        # Only the shown ones come back (filtering inside would change the numbering).
+        cursor.execute(
+            f"SELECT numbered.id, numbered.line_rank FROM ({sql}) numbered "  # noqa: S608
+            f"WHERE numbered.id IN ({marks})",
+            [*params, *ids],
+        )
+        return dict(cursor.fetchall())

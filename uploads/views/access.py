@@ -57,14 +57,27 @@ def get_dashboard_user(user, pk):
     return get_object_or_404(get_user_model(), pk=pk)
 
 
-def can_cancel(user, submission):
+def manages(user, team_id):
+    """True for a manager of this team, or a superuser."""
+    return user.is_superuser or (
+        Membership.objects.filter(user=user, team_id=team_id, role=Membership.Role.MANAGER).exists()
+    )
+
+
+def can_cancel(user, submission, *, manager=None):
+    """Its submitter or a manager of its team, while it waits. `manager`: manages() if known."""
     if submission.status != Status.QUEUED:
         return False
-    if user.is_superuser or submission.submitter_id == user.pk:
+    if submission.submitter_id == user.pk:
         return True
-    return Membership.objects.filter(
-        user=user, team_id=submission.team_id, role=Membership.Role.MANAGER
-    ).exists()
+    return manages(user, submission.team_id) if manager is None else manager
+
+
+def can_move_to_front(user, submission, *, manager=None):
+    """A manager of its team, while it waits and is not at the front already."""
+    if submission.status != Status.QUEUED or submission.fronted_at is not None:
+        return False
+    return manages(user, submission.team_id) if manager is None else manager
 
 
 def get_batch_for_user(user, pk):

@@ -12,10 +12,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from .. import services
 from ..batches import progress, reading, service
 from ..batches.forms import BatchForm, ConfirmForm, LimitedUpload, size_text
 from ..forms import teams_of
-from ..models import Batch, Status
+from ..models import Batch, Membership, Status
 from ..sending import sender as sending
 from .access import can_change_batch, get_batch_for_user
 from .pages import live_ids
@@ -182,7 +183,22 @@ def _progress_context(request, batch):
         "cancelling": cancelling,
         "can_confirm": batch.state == Batch.State.CHECKED and batch.created_by == request.user,
         "can_cancel": can_change_batch(request.user, batch) and not cancelling,
+        "held": service.held_summary(batch) if batch.state == Batch.State.QUEUED else [],
+        "can_move_to_front": bool(_movable(request.user, batch)),
     }
+
+
+def _movable(user, batch):
+    """The batch's waiting submissions this person may move to the front: in the teams they
+    manage (all of them for a superuser), not there already."""
+    if batch.state != Batch.State.QUEUED:
+        return []
+    waiting = batch.submissions.filter(status=Status.QUEUED, fronted_at__isnull=True)
+    if not user.is_superuser:
+        waiting = waiting.filter(
+            team__memberships__user=user, team__memberships__role=Membership.Role.MANAGER
+        )
+    return list(waiting.only("pk"))
 
 
 @login_required
@@ -201,6 +217,12 @@ def batch_confirm(request, pk):
         messages.error(request, "This batch is still being checked, or was queued already.")
         return redirect(batch)
     messages.success(request, f"Queued {counts['queued']:,} submissions.")
+    if counts["held"]:
+        messages.warning(
+            request,
+            f"{counts['held']:,} held: beyond your cap or the team's monthly quota, they join "
+            "the queue as room frees.",
+        )
     if counts["duplicates"]:
         messages.warning(
             request,
@@ -226,9 +248,35 @@ def batch_cancel(request, pk):
         messages.error(request, "Only the person who submitted a batch can cancel it.")
     elif service.request_cancel(batch, request.user):
         waiting = batch.submissions.filter(status=Status.QUEUED).count()
-        messages.success(request, f"Cancelling the {waiting:,} waiting submissions of this batch.")
+        if waiting:
+            messages.success(
+                request, f"Cancelling the {waiting:,} waiting submissions of this batch."
+            )
+        else:
+            messages.success(request, "The held rows of this batch are left out.")
     else:
         messages.error(request, "Nothing of this batch is waiting: nothing to cancel.")
+    return redirect(batch)
+
+
+@login_required
+@require_POST
+def batch_move_to_front(request, pk):
+    """A manager (or a superuser) puts the batch's waiting submissions ahead of the people's
+    turns in their team's line; each one's timeline says so."""
+    batch = get_batch_for_user(request.user, pk)
+    movable = _movable(request.user, batch)
+    if not movable:
+        messages.error(
+            request,
+            "Nothing of this batch can be moved to the front: only a manager of its team can "
+            "move its waiting submissions, once.",
+        )
+        return redirect(batch)
+    moved = services.move_to_front(request.user, movable)
+    messages.success(
+        request, f"Moved {len(moved):,} waiting submissions to the front of their team’s line."
+    )
     return redirect(batch)
 
 

@@ -12,18 +12,20 @@ from django.views.decorators.http import require_POST
 from .. import services
 from ..filters import ANYONE, SubmissionFilterForm
 from ..forms import SubmissionForm
-from ..models import Status, Submission, TransitionError
+from ..models import Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
 from ..reports import export, stats
-from ..sending import queue
+from ..sending import admission, queue
 from ..sending import sender as sending
 from ..urlcheck.findings import UrlCheck
 from .access import (
     can_cancel,
+    can_move_to_front,
     get_dashboard_user,
     get_submission_for_user,
     get_submissions_for_user,
     get_team_for_user,
+    manages,
 )
 
 PAGE_SIZE = 25
@@ -31,10 +33,10 @@ PAGE_SIZE = 25
 MAX_LIVE_IDS = 100
 
 
-def with_places(submissions):
+def with_places(submissions, teams=None):
     """Set .place and .eta (place in the queue, estimated send time) on waiting ones."""
     submissions = list(submissions)
-    places = queue.places(s.pk for s in submissions if s.status == Status.QUEUED)
+    places = queue.places(submissions, teams)
     for submission in submissions:
         submission.place, submission.eta = places.get(submission.pk, (None, None))
     return submissions
@@ -45,17 +47,25 @@ def live_ids(*groups):
     return [s.pk for group in groups for s in group if not s.is_final]
 
 
-def _dashboard(request, submissions, *, title, list_query, team=None):
+def _dashboard(request, scope, *, title, list_query, team=None):
+    """`scope`: the dashboard's selection, as filters that Submission and Tally both take."""
+    submissions = Submission.objects.filter(**scope)
     members = stats.member_breakdown(team) if team and team.can_see_members else None
     failures = stats.recent_failures(submissions)
-    waiting = sorted(with_places(stats.oldest_waiting(submissions)), key=lambda s: s.place or 0)
+    if team:
+        # The team's next ones, in the order its line will send them.
+        waiting, teams = queue.next_of_team(team, stats.WAITING_SHOWN)
+    else:
+        waiting, teams = stats.oldest_waiting(submissions), None
+    waiting = sorted(with_places(waiting, teams), key=lambda s: s.place or 0)
     return render(
         request,
         "uploads/dashboard.html",
         {
             "title": title,
             "team": team,
-            "figures": stats.figures(submissions),
+            "figures": stats.figures(submissions, Tally.objects.filter(**scope)),
+            "quota": admission.quota(team) if team else None,
             "failures": failures,
             "waiting": waiting,
             "members": members,
@@ -68,8 +78,12 @@ def _dashboard(request, submissions, *, title, list_query, team=None):
 @login_required
 def home(request):
     """My dashboard: my submissions in my teams."""
-    submissions = Submission.objects.visible_to(request.user).filter(submitter=request.user)
-    return _dashboard(request, submissions, title="My dashboard", list_query={})
+    scope = {"submitter": request.user}
+    if not request.user.is_superuser:
+        # As Submission.objects.visible_to(), by the ids of one's teams: the indexes
+        # that start with the submitter then serve every figure.
+        scope["team__in"] = list(request.user.memberships.values_list("team_id", flat=True))
+    return _dashboard(request, scope, title="My dashboard", list_query={})
 
 
 @login_required
@@ -80,7 +94,7 @@ def user_dashboard(request, pk):
         return redirect("home")
     return _dashboard(
         request,
-        Submission.objects.filter(submitter=person),
+        {"submitter": person},
         title=f"{person.get_username()}’s dashboard",
         list_query={"submitter": person.pk},
     )
@@ -91,7 +105,7 @@ def team_dashboard(request, slug):
     team = get_team_for_user(request.user, slug)
     return _dashboard(
         request,
-        Submission.objects.filter(team=team),
+        {"team": team},
         title=team.name,
         team=team,
         list_query={"submitter": ANYONE, "team": team.slug},
@@ -166,12 +180,16 @@ def submission_statuses(request):
 def submission_new(request):
     form = SubmissionForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        submission = services.submit(request.user, form.cleaned_data)
-        messages.success(request, "Submitted. It waits for its turn to be sent to memories.ai.")
-        problem = sending.sending_problem()
-        if problem:
-            messages.warning(request, problem)
-        return redirect(submission)
+        try:
+            submission = services.submit(request.user, form.cleaned_data)
+        except services.Refused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Submitted. It waits for its turn to be sent to memories.ai.")
+            problem = sending.sending_problem()
+            if problem:
+                messages.warning(request, problem)
+            return redirect(submission)
     if not form.fields["team"].queryset.exists():
         messages.warning(request, "You are not in any team yet; ask an administrator to add you.")
     return render(request, "uploads/submission_form.html", {"form": form})
@@ -182,34 +200,67 @@ def submission_detail(request, pk):
     submission = get_submission_for_user(request.user, pk)
     with_places([submission])
     events = submission.events.select_related("actor").order_by("created_at", "id")
+    manager = manages(request.user, submission.team_id)
     return render(
         request,
         "uploads/submission_detail.html",
         {
             "submission": submission,
             "events": events,
-            "can_cancel": can_cancel(request.user, submission),
+            "can_cancel": can_cancel(request.user, submission, manager=manager),
+            "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
             "probe_facts": UrlCheck.facts_of(submission.probe),
             "live_ids": live_ids([submission]),
         },
     )
 
 
+def _act_on_one(request, pk, *, allowed, refused, act, done, too_late):
+    """A POST that changes one submission: allowed(user, submission) or the `refused`
+    message; act(submission) True when done, False when it moved on meanwhile."""
+    submission = get_submission_for_user(request.user, pk)
+    if not allowed(request.user, submission):
+        messages.error(request, refused)
+    elif act(submission):
+        messages.success(request, done)
+    else:
+        messages.error(request, too_late)
+    return redirect(submission)
+
+
 @login_required
 @require_POST
 def submission_cancel(request, pk):
-    submission = get_submission_for_user(request.user, pk)
-    if not can_cancel(request.user, submission):
-        messages.error(
-            request,
-            "Only a waiting submission can be cancelled, by its submitter "
-            "or a manager of its team.",
-        )
-        return redirect(submission)
-    try:
-        services.cancel(request.user, submission)
-    except TransitionError:
-        messages.error(request, "It is no longer waiting: it could not be cancelled.")
-    else:
-        messages.success(request, "Cancelled.")
-    return redirect(submission)
+    def cancel(submission):
+        try:
+            services.cancel(request.user, submission)
+        except TransitionError:
+            return False
+        return True
+
+    return _act_on_one(
+        request,
+        pk,
+        allowed=can_cancel,
+        refused="Only a waiting submission can be cancelled, by its submitter "
+        "or a manager of its team.",
+        act=cancel,
+        done="Cancelled.",
+        too_late="It is no longer waiting: it could not be cancelled.",
+    )
+
+
+@login_required
+@require_POST
+def submission_move_to_front(request, pk):
+    """A team manager puts a waiting submission ahead of the people's turns in the team's line."""
+    return _act_on_one(
+        request,
+        pk,
+        allowed=can_move_to_front,
+        refused="Only a manager of its team can move a waiting submission to the front of "
+        "the team’s line, once.",
+        act=lambda submission: bool(services.move_to_front(request.user, [submission])),
+        done="Moved to the front of the team’s line.",
+        too_late="It is no longer waiting: it was not moved.",
+    )
