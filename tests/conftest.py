@@ -32,7 +32,15 @@ from django.utils import timezone
 
 from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory
 from uploads.memories.sandbox import Sandbox
-from uploads.models import Batch, Membership, Status, UploadGate
+from uploads.models import (
+    Batch,
+    Membership,
+    Status,
+    Submission,
+    UploadGate,
+    hash_token,
+    new_callback_token,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -215,6 +223,14 @@ def outsider(team_b):
     return member_of(team_b, "oscar")
 
 
+def give_callback_token(submission):
+    """A fresh callback token for `submission`, its hash stored as a send stores it."""
+    token = new_callback_token()
+    Submission.objects.filter(pk=submission.pk).update(callback_token_hash=hash_token(token))
+    submission.callback_token_hash = hash_token(token)
+    return token
+
+
 ACCEPTED_VIDEO_NO = "VI554046065381212160"
 
 
@@ -222,7 +238,7 @@ ACCEPTED_VIDEO_NO = "VI554046065381212160"
 def sent(team_a, alice):
     """A submission of team A that memories.ai accepted: (submission, its callback path)."""
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
+    token = give_callback_token(submission)
     submission.mark_accepted(video_no=ACCEPTED_VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     return submission, reverse("memories_callback", args=[token])
 

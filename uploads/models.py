@@ -294,6 +294,11 @@ class CallbackLimitReached(Exception):
     """One token called far more often than a video's life needs."""
 
 
+def new_callback_token() -> str:
+    """A fresh unguessable callback token (256 bits); only its hash is ever stored."""
+    return secrets.token_urlsafe(32)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -745,13 +750,6 @@ class Submission(VideoRequest):
                     actor=actor,
                 )
         return moved
-
-    def new_callback_token(self):
-        """A fresh unguessable token; only its hash is stored."""
-        token = secrets.token_urlsafe(32)
-        Submission.objects.filter(pk=self.pk).update(callback_token_hash=hash_token(token))
-        self.callback_token_hash = hash_token(token)
-        return token
 
     def start_request(self, claim, *, unique_id, lease_seconds, token_hash=None):
         """Just before the request leaves: True if this send still holds its claim.

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, event, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from tests.conftest import give_callback_token
 from tests.factories import SubmissionFactory
 from uploads.forms import SubmissionForm
 from uploads.models import API_STATUS_TO_STATUS, Status, Submission
@@ -136,7 +137,7 @@ def test_the_callback_never_fails_and_changes_only_on_valid_input(
 ):
     status = Status.SENDING if start == "accepted" else start
     submission = SubmissionFactory(team=team_a, submitter=alice, status=status)
-    real = submission.new_callback_token()
+    real = give_callback_token(submission)
     if start == "accepted":
         submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     before = snapshot(submission)

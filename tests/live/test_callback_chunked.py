@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from django.urls import reverse
 
-from tests.conftest import database_url, wait_for
+from tests.conftest import database_url, give_callback_token, wait_for
 from tests.factories import SubmissionFactory
 from tests.fast.test_callback_body import PARSE, VIDEO_NO, unchanged
 from tests.live.servers import answers, free_port, gunicorn
@@ -58,7 +58,7 @@ def post_chunked(address, path, pieces, timeout=10):
 @pytest.mark.django_db(transaction=True)
 def test_a_chunked_callback_is_read_and_applied(server, alice, team_a):
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
+    token = give_callback_token(submission)
     submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     pieces = [PARSE[i : i + 7] for i in range(0, len(PARSE), 7)]
     status, answer = post_chunked(server, reverse("memories_callback", args=[token]), pieces)
@@ -70,7 +70,7 @@ def test_a_chunked_callback_is_read_and_applied(server, alice, team_a):
 @pytest.mark.django_db(transaction=True)
 def test_a_chunked_callback_over_the_limit_is_413(server, alice, team_a, settings):
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
+    token = give_callback_token(submission)
     submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     limit = settings.CALLBACK_MAX_BODY_BYTES
     padded = json.dumps({"videoNo": VIDEO_NO, "status": "PARSE", "pad": "x" * limit}).encode()

@@ -7,6 +7,7 @@ import pytest
 import requests
 from django.urls import reverse
 
+from tests.conftest import give_callback_token
 from tests.factories import SubmissionFactory
 from uploads.models import Event, Status
 
@@ -36,7 +37,7 @@ def test_five_identical_callbacks_make_one_transition_and_one_event(
     live_server, alice, team_a, round_
 ):
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
+    token = give_callback_token(submission)
     submission.mark_accepted(video_no=VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     url = live_server.url + reverse("memories_callback", args=[token])
 

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.conftest import database_url, wait_for
+from tests.conftest import database_url, give_callback_token, wait_for
 from tests.factories import SubmissionFactory
 from tests.live.servers import answers, free_port, gunicorn
 from uploads.models import Status
@@ -30,7 +30,7 @@ def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
 @pytest.mark.django_db(transaction=True)
 def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, team_a, tmp_path):
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = submission.new_callback_token()
+    token = give_callback_token(submission)
     unknown = "unknown-" + "q" * 40
     port = free_port()
     access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"

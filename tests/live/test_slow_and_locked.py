@@ -19,7 +19,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import ACCEPTED_VIDEO_NO, REPO, database_url, wait_for
+from tests.conftest import ACCEPTED_VIDEO_NO, REPO, database_url, give_callback_token, wait_for
 from tests.factories import SubmissionFactory
 from uploads.models import Status, Submission, UploadGate
 from uploads.tasks import record_worker_heartbeat, wake_sender
@@ -77,7 +77,7 @@ def test_a_callback_sent_slowly_delays_neither_a_submission_nor_the_worker(
 
     client.force_login(alice)
     waiting = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
-    token = waiting.new_callback_token()
+    token = give_callback_token(waiting)
     waiting.mark_accepted(video_no=ACCEPTED_VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     host, port = live_server.url.removeprefix("http://").split(":")
     # About ten seconds for the body: far longer than what follows needs.

@@ -6,7 +6,6 @@ the task backend only carries wake-ups ("send the next waiting submission").
 
 import logging
 import random
-import secrets
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from ..models import (
     TransitionError,
     UploadGate,
     hash_token,
+    new_callback_token,
 )
 from ..urlcheck import policy as url_policy
 from ..urlcheck import probe
@@ -282,7 +282,7 @@ def send(submission, client, leaves_at=None):
     after the lease ran out changes only what it may (see mark_accepted).
     """
     claim = submission.claim
-    token = secrets.token_urlsafe(32) if settings.PUBLIC_BASE_URL else ""
+    token = new_callback_token() if settings.PUBLIC_BASE_URL else ""
     upload = build_upload_request(submission, callback_url(token) if token else "")
     _test_pause_point("before_request")
     deadline = request_deadline()
