@@ -9,6 +9,7 @@ from .models import (
     BatchRow,
     Event,
     Membership,
+    PersonSettings,
     Status,
     Submission,
     Team,
@@ -57,6 +58,14 @@ class TeamAdmin(admin.ModelAdmin):
         if obj is not None and obj.submissions.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+
+@admin.register(PersonSettings)
+class PersonSettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "time_zone", "email_problems", "email_done", "updated_at"]
+    list_filter = ["email_problems", "email_done"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user"]
 
 
 @admin.register(Membership)

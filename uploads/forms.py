@@ -5,13 +5,15 @@ through `SubmissionForm`, which needs no request: `SubmissionForm(data, user=...
 Each clean_<field> returns the normalised value.
 """
 
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .models import Submission, Team
+from .models import PersonSettings, Submission, Team
 from .sending import admission
 from .urlcheck import addresses, identity, probe
 from .urlcheck import policy as url_policy
@@ -268,3 +270,24 @@ def _degrees(value, limit, name):
     if -number.as_tuple().exponent > MAX_DECIMALS:
         raise forms.ValidationError(f"{name} can have at most {MAX_DECIMALS} decimals.")
     return number
+
+
+def time_zone_choices():
+    default = f"The portal's time zone ({settings.TIME_ZONE})"
+    return [("", default), *((name, name) for name in sorted(zoneinfo.available_timezones()))]
+
+
+class PersonSettingsForm(forms.ModelForm):
+    """One person's own settings: their time zone and the emails they get."""
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        choices=time_zone_choices,
+        help_text="Times on the pages, in the CSV and in emails are shown in this zone.",
+    )
+
+    class Meta:
+        model = PersonSettings
+        fields = ["time_zone", "email_problems", "email_done"]
+        widgets = {"email_done": forms.RadioSelect}

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import secrets
 import time
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -110,6 +111,58 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.team} ({self.get_role_display()})"
+
+
+class PersonSettings(models.Model):
+    """What one person chose for themselves: the time zone their pages and emails use,
+    and which emails they get. A person who never saved any has the defaults
+    (`PersonSettings.of`), so nothing needs a row to exist."""
+
+    class Done(models.TextChoices):
+        AT_ONCE = "at_once", "At once, one email each"
+        DIGEST = "digest", "In a daily digest at 08:00"
+        NEVER = "never", "Not at all"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_settings"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="An IANA time zone name, such as Europe/Paris. Empty: the portal's TIME_ZONE.",
+    )
+    email_problems = models.BooleanField(
+        "email me at once when an upload fails or needs review",
+        default=True,
+        help_text="Failed, processing failed and needs review.",
+    )
+    email_done = models.CharField(
+        "when an upload is done",
+        max_length=16,
+        choices=Done.choices,
+        default=Done.DIGEST,
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "person's settings"
+        verbose_name_plural = "people's settings"
+
+    def __str__(self):
+        return f"Settings of {self.user}"
+
+    @classmethod
+    def of(cls, user):
+        """The person's settings, or the defaults (unsaved) if they never chose any."""
+        try:
+            return user.person_settings
+        except cls.DoesNotExist:
+            return cls(user=user)
+
+    @property
+    def zone(self):
+        """The time zone this person's times are shown in."""
+        return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
 
 
 class Lane(models.Model):

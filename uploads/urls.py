@@ -25,6 +25,7 @@ urlpatterns = [
         pages.submission_move_to_front,
         name="submission_move_to_front",
     ),
+    path("settings/", pages.person_settings, name="person_settings"),
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),

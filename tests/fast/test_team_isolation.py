@@ -33,7 +33,7 @@ ONE_BATCH = [
 # below; the batch template names the user's own first team, tested below).
 NO_SUBMISSIONS = {
     "login", "logout", "healthz", "memories_callback", "submission_new", "sending_resume",
-    "batch_new", "batch_template",
+    "batch_new", "batch_template", "person_settings",
 }  # fmt: skip
 
 

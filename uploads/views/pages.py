@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 
 from .. import services
 from ..filters import ANYONE, SubmissionFilterForm
-from ..forms import SubmissionForm
-from ..models import Submission, Tally, TransitionError
+from ..forms import PersonSettingsForm, SubmissionForm
+from ..models import PersonSettings, Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
 from ..reports import export, stats
 from ..sending import admission, queue
@@ -264,3 +264,14 @@ def submission_move_to_front(request, pk):
         done="Moved to the front of the team’s line.",
         too_late="It is no longer waiting: it was not moved.",
     )
+
+
+@login_required
+def person_settings(request):
+    """The person's own settings: time zone and notifications."""
+    form = PersonSettingsForm(request.POST or None, instance=PersonSettings.of(request.user))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your settings are saved.")
+        return redirect("person_settings")
+    return render(request, "uploads/person_settings.html", {"form": form})
