@@ -60,8 +60,12 @@ def test_racing_workers_claim_and_send_each_submission_once(
     assert wait_for(settled, timeout=40)
     assert len(workers_that_ran_tasks()) >= 2  # they raced, not took turns
     for submission in submissions:
-        claims = submission.events.filter(kind=Event.Kind.CLAIMED).count()
-        assert claims == 1, f"submission {submission.pk} claimed {claims} times"
+        # A send that memories.ai did not take (on a loaded machine, a timeout) goes back
+        # to the queue and is claimed again; a second claim without a way back is the race.
+        events = list(submission.events.order_by("id").values_list("kind", "to_status"))
+        claims = sum(kind == Event.Kind.CLAIMED for kind, _ in events)
+        returns = sum(kind != Event.Kind.CREATED and to == Status.QUEUED for kind, to in events)
+        assert claims == 1 + returns, f"{submission.pk} claimed {claims} times: {events}"
     sent_urls = sorted(record.fields["url"][0] for record in sandbox.uploads)
     assert sent_urls == sorted(s.url for s in submissions)
 
