@@ -50,7 +50,9 @@ def test_a_refused_send_keeps_the_apis_code_and_message(queued, sandbox):
     assert (queued.error_code, queued.error_message) == ("0001", "url is not a video")
 
 
-def test_rate_limited_goes_back_to_the_queue_and_the_gate_waits(queued, sandbox):
+def test_rate_limited_goes_back_to_the_queue_and_the_gate_waits(queued, sandbox, settings):
+    # A backoff long enough that a busy machine cannot reach its end before the last line.
+    settings.SEND_RETRY_BASE_SECONDS = 30
     sandbox.set_fault("rate_limit", times=1)
     sending.send_next()
     queued.refresh_from_db()
