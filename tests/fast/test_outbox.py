@@ -39,7 +39,9 @@ def test_a_claimed_notice_is_not_claimed_again_while_its_lease_holds(notice):
 def test_a_status_change_writes_its_rows_in_a_fixed_number_of_queries(team_a, alice, bob):
     """However many endpoints and people: the settings, the endpoints, one insert."""
     for n in range(3):
-        WebhookEndpoint.objects.create(team=team_a, url=f"https://h{n}.example.com/", topics=["submission.failed"])  # fmt: skip
+        WebhookEndpoint.objects.create(
+            team=team_a, url=f"https://h{n}.example.com/", topics=[Topic.FAILED]
+        )
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
     with CaptureQueriesContext(connection) as queries:
         submission.transition(Status.FAILED, kind=Event.Kind.REFUSED, message="Refused.")
