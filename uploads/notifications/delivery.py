@@ -77,7 +77,8 @@ def deliver_one(notice):
 
 
 def _deliver_email(notice):
-    if not notice.recipient.email or not email.still_wanted(notice):
+    recipient = notice.recipient
+    if not (recipient.is_active and recipient.email) or not email.still_wanted(notice):
         _finish(notice, state=Notice.State.DROPPED)
         return
     try:
