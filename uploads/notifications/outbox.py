@@ -192,14 +192,20 @@ def _alert_rows(people, topic, facts):
     ]
 
 
-def test_event(endpoint, actor):
-    facts = {"message": f"A test event, sent by {actor.get_username()}.", "team": endpoint.team_id}
-    facts["at"] = timezone.now().isoformat()
-    return write([Notice(topic=Topic.TEST, channel=Notice.Channel.WEBHOOK, endpoint=endpoint,
-                          facts=facts)])  # fmt: skip
+def queue_test_event(endpoint, actor):
+    """A "test" event for one endpoint, from its page's button."""
+    facts = {
+        "message": f"A test event, sent by {actor.get_username()}.",
+        "team": endpoint.team_id,
+        "at": timezone.now().isoformat(),
+    }
+    test = Notice(topic=Topic.TEST, channel=Notice.Channel.WEBHOOK, endpoint=endpoint)
+    test.facts = facts
+    return write([test])
 
 
 def write(rows):
+    """Insert the rows in one query; wake the notifications worker once the change commits."""
     if not rows:
         return 0
     Notice.objects.bulk_create(rows)

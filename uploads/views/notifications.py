@@ -68,7 +68,7 @@ def webhook_detail(request, slug, pk):
 def webhook_test(request, slug, pk):
     endpoint = get_endpoint(request.user, slug, pk)
     with transaction.atomic():
-        outbox.test_event(endpoint, request.user)
+        outbox.queue_test_event(endpoint, request.user)
     messages.success(request, "A test event is on its way; its delivery appears below.")
     return redirect(endpoint)
 
