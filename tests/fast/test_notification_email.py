@@ -1,6 +1,7 @@
 """Emails, received by a real SMTP server (aiosmtpd) on loopback: each person's choices,
 the daily digest, batch summaries, superusers' alerts and the unsubscribe link."""
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -233,3 +234,22 @@ def test_an_email_written_before_unsubscribing_is_not_sent_after(mailbox, alice,
     deliver_outbox()
     assert mailbox.messages == []
     assert Notice.objects.get().state == Notice.State.DROPPED
+
+
+def test_an_email_the_mail_server_did_not_take_is_tried_again_later(
+    mailbox, settings, alice, sending
+):
+    working = settings.MAILERS
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    options = {"host": "127.0.0.1", "port": port, "timeout": 5}
+    settings.MAILERS = {"default": {**working["default"], "OPTIONS": options}}
+    finish(sending, Status.FAILED)
+    deliver_outbox()
+    notice = Notice.objects.get()
+    assert notice.state == Notice.State.PENDING and "mail server" in notice.last_error
+    settings.MAILERS = working
+    Notice.objects.update(due_at=notice.created_at)
+    deliver_outbox()
+    assert len(mailbox.to("alice@example.com")) == 1
