@@ -207,3 +207,17 @@ def test_send_a_test_event_appears_in_the_delivery_log(client, manager, endpoint
     assert event["type"] == "test"
     page = client.get(reverse("webhook_detail", args=["alpha", endpoint.pk])).content.decode()
     assert '<td data-label="Status code">204</td>' in page
+
+
+def test_superusers_see_endpoints_and_their_read_only_log_in_the_admin(
+    client, superuser, endpoint, receiver, team_a, alice
+):
+    done(team_a, alice)
+    deliver_outbox()
+    client.force_login(superuser)
+    page = client.get(reverse("admin:uploads_webhookendpoint_change", args=[endpoint.pk]))
+    assert page.status_code == 200 and "submission.done" in page.content.decode()
+    notice = Notice.objects.get(channel="webhook")
+    assert client.get(reverse("admin:uploads_notice_changelist")).status_code == 200
+    change = reverse("admin:uploads_notice_change", args=[notice.pk])
+    assert client.post(change, {"state": "pending"}).status_code == 403
