@@ -119,11 +119,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # "default" carries the sender's wake-ups, the heartbeat and polling; "batches" the
-# checks of "Submit many" batches, for a worker of its own (Procfile, make run).
+# checks of "Submit many" batches, and "notifications" emails and webhooks, each for a
+# worker of its own (Procfile, make run): neither ever delays the sender.
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default", "batches"],
+        "QUEUES": ["default", "batches", "notifications"],
     }
 }
 
@@ -352,6 +353,59 @@ LOGGING = {
         "django.server": {"filters": ["mask_callback_tokens"]},
     },
 }
+
+# --- notifications (emails and team webhooks) ------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 (STARTTLS with +tls: smtp+tls://...),
+# smtps://user:password@host:465 (TLS from the start), consolemail:// (printed in the
+# log). Unset: the console backend, as under `make run`; set it in production, or the
+# emails are only in the log. Read with django-environ into Django's MAILERS.
+MAIL_TIMEOUT_SECONDS = env.float("EMAIL_TIMEOUT", default=20.0)
+
+
+def mailer_from_url(url):
+    config = env.email_url_config(url)
+    options = {}
+    if config["EMAIL_BACKEND"].endswith(".smtp.EmailBackend"):
+        options = {
+            "host": config["EMAIL_HOST"],
+            "port": config["EMAIL_PORT"],
+            "username": config["EMAIL_HOST_USER"] or "",
+            "password": config["EMAIL_HOST_PASSWORD"] or "",
+            "timeout": MAIL_TIMEOUT_SECONDS,
+        }
+        if url.startswith("smtps://"):
+            options["use_ssl"] = True
+        elif config.get("EMAIL_USE_TLS"):
+            options["use_tls"] = True
+    return {"BACKEND": config["EMAIL_BACKEND"], "OPTIONS": options}
+
+
+MAILERS = {"default": mailer_from_url(secret("EMAIL_URL") or "consolemail://")}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Memories Portal <portal@localhost>")
+# A notification that cannot be delivered is tried again with backoff (base * 2**attempt
+# seconds, capped) for this long; then it is given up and, for a webhook, its endpoint
+# is disabled and the team's managers are emailed.
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=3600.0)
+NOTIFY_RETRY_FOR_SECONDS = env.float("NOTIFY_RETRY_FOR_SECONDS", default=24 * 3600.0)
+# How long a worker holds a notification it is sending; one killed meanwhile leaves it
+# to be sent again once this runs out (run_periodic wakes a worker for it).
+NOTIFY_LEASE_SECONDS = env.float("NOTIFY_LEASE_SECONDS", default=120.0)
+# A webhook delivery's whole exchange (DNS, connect, answer) must fit in this.
+WEBHOOK_DEADLINE = env.float("WEBHOOK_DEADLINE", default=10.0)
+# Host names whose webhooks may reach internal addresses (chat, CI on the intranet),
+# on any port. Empty: webhooks get the same refusals as submitted video URLs.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# Superusers are emailed when more than this many submissions need review, or the
+# oldest has waited longer than NEEDS_REVIEW_ALERT_AGE_SECONDS (once per episode).
+NEEDS_REVIEW_ALERT_COUNT = env.int("NEEDS_REVIEW_ALERT_COUNT", default=20)
+NEEDS_REVIEW_ALERT_AGE_SECONDS = env.float("NEEDS_REVIEW_ALERT_AGE_SECONDS", default=3600.0)
+# The daily digest leaves at this hour of each person's own time zone.
+DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
+
+# Test-only: the notifications worker sleeps after claiming a notification, before
+# sending it, when this is "before_delivery", so a test can kill it there.
+NOTIFY_TEST_PAUSE = env.str("NOTIFY_TEST_PAUSE", default="")
 
 # Test-only: the sending worker sleeps at this named point ("before_claim",
 # "before_request", "before_leaving" or "after_request") so a test can stall or

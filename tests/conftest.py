@@ -368,3 +368,97 @@ def pytest_collection_modifyitems(config, items):
             "These tests start servers or processes and belong in tests/live/: "
             + "; ".join(misplaced)
         )
+
+
+# --- notifications: a real SMTP server and a webhook receiver, both on loopback ----------
+
+
+class Mailbox:
+    """What a local aiosmtpd server received, as parsed messages."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        from email import message_from_bytes, policy
+
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def to(self, address):
+        with self.lock:
+            return [m for m in self.messages if address in m["To"]]
+
+    def text(self, message):
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def mailbox(settings):
+    """A real SMTP server (aiosmtpd) on loopback; Django's SMTP mailer points at it."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    with socket.socket() as probe:  # a free port: aiosmtpd connects to its own to start
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        }
+    }
+    settings.PUBLIC_BASE_URL = "https://portal.example.com"
+    yield box
+    controller.stop()
+
+
+class Receiver:
+    """A webhook receiver: records each POST; answers `answers` in turn, then 204."""
+
+    def __init__(self):
+        self.requests = []
+        self.answers = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append((self.path, dict(self.headers), body))
+                    status, headers = receiver.answers.pop(0) if receiver.answers else (204, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def deliver_outbox():
+    """Send what the outbox holds now, as the notifications worker would."""
+    from uploads.notifications import delivery
+
+    return delivery.deliver_due()

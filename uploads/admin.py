@@ -9,12 +9,14 @@ from .models import (
     BatchRow,
     Event,
     Membership,
+    Notice,
     PersonSettings,
     Status,
     Submission,
     Team,
     TransitionError,
     UploadGate,
+    WebhookEndpoint,
 )
 from .sending import admission
 from .tasks import wake_sender
@@ -268,3 +270,40 @@ class BatchRowAdmin(ReadOnlyAdmin):
     def short_url(self, obj):
         url = obj.given.get("url", "")
         return url if len(url) <= 60 else url[:57] + "…"
+
+
+class DeliveryInline(admin.TabularInline):
+    """An endpoint's last deliveries, read-only."""
+
+    model = Notice
+    fields = ["created_at", "topic", "state", "status_code", "duration_ms", "attempts"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        # Bounded: the page must not grow with the log.
+        recent = Notice.objects.filter(pk__in=super().get_queryset(request).values("pk")[:100])
+        return recent.order_by("-created_at")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "team", "format", "is_active", "created_at"]
+    list_filter = ["is_active", "format"]
+    search_fields = ["url", "team__name"]
+    fields = ["team", "url", "format", "topics", "is_active", "disabled_reason", "created_by"]
+    readonly_fields = ["created_by"]
+    inlines = [DeliveryInline]
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "topic", "channel", "recipient", "endpoint", "state", "attempts"]
+    list_filter = ["state", "channel", "topic"]
+    list_select_related = ["recipient", "endpoint"]
+    search_fields = ["uid"]
+    raw_id_fields = ["submission", "batch", "digest"]

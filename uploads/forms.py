@@ -289,5 +289,5 @@ class PersonSettingsForm(forms.ModelForm):
 
     class Meta:
         model = PersonSettings
-        fields = ["time_zone", "email_problems", "email_done"]
+        fields = ["time_zone", "email_problems", "email_done", "email_alerts"]
         widgets = {"email_done": forms.RadioSelect}

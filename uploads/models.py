@@ -142,6 +142,12 @@ class PersonSettings(models.Model):
         choices=Done.choices,
         default=Done.DIGEST,
     )
+    email_alerts = models.BooleanField(
+        "email me about the portal's own problems",
+        default=True,
+        help_text="For superusers: sending paused, needs review building up. "
+        "For team managers: a webhook endpoint disabled after a day of failures.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -681,6 +687,11 @@ class Submission(VideoRequest):
                 used=F("used") - 1
             )
         Submission.objects.filter(pk=self.pk).update(**changes)
+        # Who is told of it, written in this same transaction (after the row's own write,
+        # so a batch sees this row in its new status).
+        from .notifications import outbox
+
+        outbox.status_changed(self, to, message)
         return self.events.create(
             kind=kind,
             from_status=self.status,
@@ -1260,11 +1271,20 @@ class UploadGate(models.Model):
 
     @classmethod
     def pause(cls, reason):
-        cls._row().update(paused=True, paused_reason=reason, paused_at=timezone.now())
+        from .notifications import outbox
+
+        with transaction.atomic():
+            cls._row().update(paused=True, paused_reason=reason, paused_at=timezone.now())
+            # Superusers are emailed once per pause, not at each refused attempt.
+            outbox.sending_paused(reason)
 
     @classmethod
     def resume(cls):
-        cls._row().update(paused=False, paused_reason="", paused_at=None)
+        from .notifications import outbox
+
+        with transaction.atomic():
+            cls._row().update(paused=False, paused_reason="", paused_at=None)
+            outbox.sending_resumed()
 
     @classmethod
     def note_poll_problem(cls, problem):
@@ -1321,6 +1341,8 @@ class Batch(models.Model):
         related_name="+",
     )
     cancel_finished_at = models.DateTimeField(null=True, blank=True)
+    # When its summary email was written (every row final): it is written once.
+    summary_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -1374,3 +1396,7 @@ class BatchRow(VideoRequest):
 
     def __str__(self):
         return f"Line {self.line}: {self.given.get('url', '')[:60]}"
+
+
+# The notifications' tables live in their own room; imported here so Django finds them.
+from .notifications.records import AlertEpisode, Notice, WebhookEndpoint  # noqa: E402, F401

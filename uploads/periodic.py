@@ -1,5 +1,6 @@
 """Periodic work: worker heartbeats, recovery of abandoned sends, held work let into the
-queue as room frees, wake-ups, status polling.
+queue as room frees, wake-ups, status polling, and notifications (daily digests, the
+needs-review alert, batch summaries, redelivery of what a killed worker left).
 
 Django's tasks framework has no scheduler; `manage.py run_periodic` calls
 `run_once` in a loop. Every step is safe to run in several processes at once
@@ -17,10 +18,11 @@ from django.core.management import call_command
 from django.db.models.functions import Now
 
 from .models import Batch, Status, Submission, UploadGate
+from .notifications import alerts, delivery, digest
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.admission import release_held
 from .sending.polling import poll_once
-from .tasks import request_heartbeat, start_batch_check, wake_sender
+from .tasks import request_heartbeat, start_batch_check, wake_notifier, wake_sender
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ def restart_stalled_batch_checks():
     return restarted
 
 
+def ensure_notifier_awake():
+    """Notifications due (a retry's time came, or a killed worker's lease ran out) get a
+    worker's run, even if the wake-up was lost."""
+    if delivery.due().exists():
+        wake_notifier()
+        return True
+    return False
+
+
 def prune_task_results():
     """Task results older than a week go (the worker keeps one per task run)."""
     call_command("prune_db_task_results", min_age_days=7, verbosity=0)
@@ -85,6 +96,10 @@ def run_once(prune=False):
     step("wake-up", lambda: ensure_sender_awake())
     polled = step("polling", lambda: poll_once(), 0)
     step("batch checks", lambda: restart_stalled_batch_checks())
+    step("batch summaries", lambda: alerts.finish_batches())
+    step("review alert", lambda: alerts.check_review_pile())
+    step("digests", lambda: digest.send_due_digests())
+    step("notifications", lambda: ensure_notifier_awake())
     if prune:
         step("pruning", lambda: prune_task_results())
     return {"recovered": recovered, "released": released, "polled": polled, "failed": failed}

@@ -14,12 +14,16 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from .batches import checking
 from .models import UploadGate
+from .notifications import delivery
 from .resilience import retry_database_errors
 from .sending import sender as sending
 
 # Batches are checked (and cancelled) on a queue of their own, by a worker of their
 # own (`db_worker --queue-name batches`): the sender never waits behind their checks.
 BATCH_QUEUE = "batches"
+# Emails and webhooks too (`db_worker --queue-name notifications`): a slow mail server
+# or receiver never delays a send.
+NOTIFICATIONS_QUEUE = "notifications"
 
 
 @task()
@@ -40,14 +44,15 @@ def wake_sender(at=None):
     sent), so a rare duplicate from a race is harmless; this only keeps a long
     queue from piling up one pending wake-up per submission.
     """
+    return _due_by(send_next_submission, at)
+
+
+def _due_by(task, at=None):
+    """Enqueue `task` to run at `at` (default: now) unless a run is waiting for then or earlier."""
     at = max(at or timezone.now(), timezone.now())
-    if (
-        waiting(send_next_submission)
-        .filter(Q(run_after__lte=at) | Q(run_after=get_date_max()))
-        .exists()
-    ):
+    if waiting(task).filter(Q(run_after__lte=at) | Q(run_after=get_date_max())).exists():
         return None
-    return send_next_submission.using(run_after=at).enqueue()
+    return task.using(run_after=at).enqueue()
 
 
 @task()
@@ -101,3 +106,20 @@ def _waiting_for(task, batch_id):
 def waiting(task):
     """This task's enqueued runs that no worker has started yet."""
     return DBTaskResult.objects.filter(task_path=task.module_path, status=TaskResultStatus.READY)
+
+
+@task(queue_name=NOTIFICATIONS_QUEUE)
+@retry_database_errors
+def deliver_notifications():
+    """Send what the outbox holds that is due; come back when the next retry is due."""
+    handled = delivery.deliver_due()
+    if delivery.due().exists():
+        wake_notifier()
+    elif (at := delivery.next_due_at()) is not None:
+        wake_notifier(at=at)
+    return f"{handled} handled"
+
+
+def wake_notifier(at=None):
+    """Make sure a run of deliver_notifications is due at `at` (default: now) or earlier."""
+    return _due_by(deliver_notifications, at)

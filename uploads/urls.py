@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import batches, callbacks, operations, pages
+from .views import batches, callbacks, notifications, operations, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -26,6 +26,26 @@ urlpatterns = [
         name="submission_move_to_front",
     ),
     path("settings/", pages.person_settings, name="person_settings"),
+    path("unsubscribe/<str:token>/", notifications.unsubscribe, name="unsubscribe"),
+    path("teams/<slug:slug>/webhooks/", notifications.webhook_list, name="webhook_list"),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/", notifications.webhook_detail, name="webhook_detail"
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/test/",
+        notifications.webhook_test,
+        name="webhook_test",
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/enable/",
+        notifications.webhook_enable,
+        name="webhook_enable",
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/delete/",
+        notifications.webhook_delete,
+        name="webhook_delete",
+    ),
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),

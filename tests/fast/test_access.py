@@ -25,6 +25,11 @@ PUBLIC = {
 # live-status and batch-progress fragments tell htmx to stop polling (286) rather
 # than swap a login page into the page. They show nothing.
 EMPTY_FOR_ANONYMOUS = {"submission_statuses": 286, "batch_progress": 286}
+# --- notifications: the unsubscribe link needs no login (its signed token is the proof);
+# a forged token is refused with a reason.
+PUBLIC["unsubscribe"] = {400}
+# ---
+
 # Redirects of anonymous users that go elsewhere than a login page, and where.
 # (The admin sends an anonymous logout to its index, which asks for the login.)
 REDIRECTS = {"admin:logout": "admin:index"}

@@ -21,6 +21,7 @@ def documented_production_environment(secrets_dir):
     contents = {
         "SECRET_KEY_FILE": "a-long-random-secret-for-the-deploy-check-0123456789-abcdefghijk\n",
         "MEMORIES_API_KEY_FILE": KEY + "\n",
+        "EMAIL_URL_FILE": "smtp://portal:mail-password@mail.example.com:587\n",
     }
     for name in [name for name in env if name.endswith("_FILE")]:
         env[name] = str(secrets_dir / name.lower())

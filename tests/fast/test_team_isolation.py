@@ -37,6 +37,45 @@ NO_SUBMISSIONS = {
 }  # fmt: skip
 
 
+# --- notifications: a team's webhook pages are its managers' only (404 for another
+# team, and for members); the unsubscribe link shows no submissions.
+ONE_WEBHOOK = [
+    ("webhook_detail", "get"),
+    ("webhook_test", "post"),
+    ("webhook_enable", "post"),
+    ("webhook_delete", "post"),
+]
+OTHERS |= {"webhook_list"}
+NO_SUBMISSIONS |= {"unsubscribe"}
+
+
+@pytest.fixture
+def their_webhook(team_a, manager):
+    from uploads.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(team=team_a, url="https://hooks.example.com/a")
+
+
+@pytest.mark.parametrize(("name", "method"), ONE_WEBHOOK)
+def test_another_teams_webhook_is_404_and_unchanged(
+    client, outsider, bob, their_webhook, name, method
+):
+    url = reverse(name, args=[their_webhook.team.slug, their_webhook.pk])
+    for person in (outsider, bob):  # bob is a member of team A, not a manager
+        assert_hidden(client, person, url, method=method)
+    their_webhook.refresh_from_db()
+    assert their_webhook.is_active and not their_webhook.notices.exists()
+
+
+def test_another_teams_webhook_list_is_404(client, outsider, bob, team_a):
+    for person in (outsider, bob):
+        assert_hidden(client, person, reverse("webhook_list", args=[team_a.slug]))
+        assert_hidden(client, person, reverse("webhook_list", args=[team_a.slug]), method="post")
+
+
+# ---
+
+
 @pytest.fixture
 def theirs(team_a, alice):
     """A submission of team A, with some history."""
@@ -47,7 +86,10 @@ def theirs(team_a, alice):
 
 def test_every_view_outside_the_admin_is_checked_here():
     checked = (
-        {name for name, _ in ONE_SUBMISSION + ONE_BATCH} | set(LISTINGS) | OTHERS | NO_SUBMISSIONS
+        {name for name, _ in ONE_SUBMISSION + ONE_BATCH + ONE_WEBHOOK}
+        | set(LISTINGS)
+        | OTHERS
+        | NO_SUBMISSIONS
     )
     unchecked = [
         name

@@ -125,3 +125,11 @@ def test_busy_cores_never_outlive_their_maximum_and_can_be_turned_off(monkeypatc
     with busy.busy_cores() as spinning:
         assert spinning.pids == []
     assert str(spinning) == "busy cores: off (BENCH_BUSY=0)"
+
+
+def test_the_notifications_benchmark_runs_and_reports():
+    result = run("bench_notifications.py", timeout=60, BENCH_NOTIFY_STATUSES="30")
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    for figure in ("5 people:", "50 people:", "queries per notification", "ratio "):
+        assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "0 failed" in result.stdout

@@ -23,3 +23,20 @@ def probe_options(team):
         "large_files_allowed": team.large_files_allowed,
         "deadline": settings.URL_PROBE_DEADLINE,
     }
+
+
+def webhook_options():
+    """Options for probe.post: the URL checker's refusals, and the hosts allowed explicitly."""
+    return {
+        **address_options(),
+        "trusted_hosts": settings.WEBHOOK_ALLOWED_HOSTS,
+        "deadline": settings.WEBHOOK_DEADLINE,
+    }
+
+
+def webhook_host_allowed(host):
+    """Whether an administrator allowed this host name for webhooks (WEBHOOK_ALLOWED_HOSTS)."""
+    host = (host or "").lower().rstrip(".")
+    return bool(host) and host in {
+        h.strip().lower().rstrip(".") for h in settings.WEBHOOK_ALLOWED_HOSTS
+    }

@@ -28,6 +28,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -132,6 +133,9 @@ class _Options:
     size_limit: int = GB
     resolver: Resolver | None = None
     extra_allowed_networks: tuple[IPNetwork, ...] = ()
+    # Host names a person allowed explicitly (WEBHOOK_ALLOWED_HOSTS): these may be
+    # internal, on any port; every other host is judged as always.
+    trusted_hosts: frozenset[str] = frozenset()
 
 
 def probe_url(
@@ -192,13 +196,50 @@ def _make_options(
     *,
     allowed_ports: Iterable[int] = DEFAULT_PORTS,
     extra_allowed_networks: Iterable[IPNetwork | str] = (),
+    trusted_hosts: Iterable[str] = (),
     **options: Any,
 ) -> _Options:
     return _Options(
         allowed_ports=tuple(allowed_ports),
         extra_allowed_networks=tuple(ipaddress.ip_network(n) for n in extra_allowed_networks),
+        trusted_hosts=frozenset(h.strip().lower().rstrip(".") for h in trusted_hosts if h.strip()),
         **options,
     )
+
+
+@dataclass
+class PostResult:
+    status_code: int
+    body: bytes  # the start of the answer, at most `max_bytes`
+    seconds: float
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, deadline: float = 10.0, **options: Any
+) -> PostResult:
+    """POST `body` to a user-given URL (a webhook) through the same guarded, pinned connection.
+
+    The same refusals as a probe (`ProbeRefused` for an internal address in any written
+    form, `ProbeUnreachable` when it does not answer in `deadline` seconds), except for
+    the `trusted_hosts` an administrator allowed. Redirects are not followed (a POST is
+    not repeated somewhere else): a redirect is answered as a `ProbeRefused` naming it.
+    Any status code is returned; reading its body stops at `max_bytes`.
+    """
+    started = time.monotonic()
+    with _Fetcher(_make_options(deadline=deadline, **options)) as fetcher:
+        fetcher.check(url)
+        response = fetcher.send("POST", url, headers, data=body)
+        try:
+            if response.status_code in REDIRECT_STATUSES:
+                location = response.headers.get("Location", "")
+                raise ProbeRefused(
+                    f"It answered with a redirect ({response.status_code}) to "
+                    f"{_shown(location)}; webhooks do not follow redirects."
+                )
+            answer, _ = fetcher.read_body(response, fetcher.options.max_bytes)
+        finally:
+            response.close()
+    return PostResult(response.status_code, answer, time.monotonic() - started)
 
 
 # --- formatting -----------------------------------------------------------------
@@ -339,6 +380,9 @@ class _Fetcher:
 
     def check(self, url: str, *, redirected: bool = False) -> str:
         """`check_url` with this probe's options (no DNS); raises ProbeRefused."""
+        parts = urlsplit(url.strip())
+        if parts.scheme in ("http", "https") and self.trusts(parts.hostname):
+            return url.strip()
         try:
             return check_url(
                 url,
@@ -348,6 +392,9 @@ class _Fetcher:
         except UnsafeURL as error:
             prefix = f"It redirects to {_shown(url)}. " if redirected else ""
             raise ProbeRefused(prefix + error.message) from None
+
+    def trusts(self, host: str | None) -> bool:
+        return bool(host) and host.lower().rstrip(".") in self.options.trusted_hosts
 
     def address_allowed(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         if address_problem(ip) is None:
@@ -361,6 +408,8 @@ class _Fetcher:
         except UnsafeURL as error:
             raise ProbeRefused(error.message) from None
         addresses = [literal] if literal is not None else self.lookup(host, port)
+        if self.trusts(host):
+            return str(addresses[0])
         for ip in addresses:
             if not self.address_allowed(ip):
                 raise ProbeRefused(_private_name_message(host, ip))
@@ -422,7 +471,9 @@ class _Fetcher:
             current = self.check(urljoin(current, location.strip()), redirected=True)
         raise AssertionError("not reached")
 
-    def send(self, method: str, url: str, headers: dict[str, str] | None) -> requests.Response:
+    def send(
+        self, method: str, url: str, headers: dict[str, str] | None, data: bytes | None = None
+    ) -> requests.Response:
         host = urlsplit(url).hostname or url
         remaining = self.deadline.remaining()
         try:
@@ -430,6 +481,7 @@ class _Fetcher:
                 method,
                 url,
                 headers=headers,
+                data=data,
                 stream=True,
                 allow_redirects=False,
                 timeout=(remaining, remaining),

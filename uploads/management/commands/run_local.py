@@ -23,7 +23,8 @@ DEMO_LOGIN_FILE = Path(settings.BASE_DIR) / ".demo-login"
 
 class Command(BaseCommand):
     help = (
-        "Migrate, create a demo login, and run web server, workers (sending, batch checks), "
+        "Migrate, create a demo login, and run web server, workers (sending, batch checks, "
+        "notifications), "
         "periodic work and (without a key) the sandbox."
     )
 
@@ -50,6 +51,11 @@ class Command(BaseCommand):
             # Checks of "Submit many" batches, on their own queue: the sender never waits.
             "batches": [
                 sys.executable, "manage.py", "db_worker", "--no-reload", "--queue-name", "batches",
+            ],
+            # Emails and webhooks, on their own queue: a slow receiver never delays sending.
+            "notifications": [
+                sys.executable, "manage.py", "db_worker", "--no-reload",
+                "--queue-name", "notifications",
             ],
             "periodic": [sys.executable, "manage.py", "run_periodic"],
         }  # fmt: skip

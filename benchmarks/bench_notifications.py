@@ -1,0 +1,166 @@
+"""Notifications: 1,000 final statuses fanned out to 3 webhook endpoints and to people.
+
+In one process on benchmarks/settings.py and a fresh SQLite file, twice: with 5 people
+and with 50. Each round makes a team with 3 endpoints (local receivers on loopback that
+answer 204; loopback is let through for this benchmark only) and 1,000 processing
+submissions spread over its people (half get "done" at once by email, half in the
+digest), moves each to Done through `Submission.transition` (each in its own
+transaction, as callbacks do), then sends the outbox as the notifications worker does
+(`delivery.deliver_due`, webhooks over real HTTP through the URL checker, emails to
+Django's in-memory mailer).
+
+Figures per round: status changes per second and the outbox's queries per change;
+notifications sent per second and queries per notification. Goal: queries per
+notification do not grow with the number of people (50 people ÷ 5 people ≤ 1.10).
+
+    .venv/bin/python benchmarks/bench_notifications.py      (BENCH_NOTIFY_STATUSES)
+"""
+
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import harness
+from machine import machine
+
+STATUSES = int(os.environ.get("BENCH_NOTIFY_STATUSES", 1_000))
+ENDPOINTS = 3
+RATIO_GOAL = 1.10
+
+
+class Answer204(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class QueryCounter:
+    """Counts every query, and those of the outbox (notices, endpoints, people's settings)."""
+
+    def __init__(self):
+        self.all = self.outbox = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.all += 1
+        if any(table in sql for table in ("notice", "webhook", "personsettings")):
+            self.outbox += 1
+        return execute(sql, params, many, context)
+
+
+def receivers():
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Answer204) for _ in range(ENDPOINTS)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    return servers
+
+
+def setup():
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="benchmarks.settings",
+        DATABASE_URL=harness.fresh_sqlite("bench_notifications.sqlite3"),
+        ENV_FILE="/nonexistent",
+        URL_PROBE_ALLOW_PRIVATE="1",
+        URL_PROBE_ALLOWED_PORTS=",".join(str(p) for p in range(1024, 65536)),
+        PUBLIC_BASE_URL="https://portal.example.com",
+    )
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    call_command("migrate", verbosity=0)
+
+
+def round_with(people_count, servers):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from uploads.models import Event, Membership, PersonSettings, Status, Submission, Team
+    from uploads.notifications import delivery
+    from uploads.notifications.records import Notice, Topic, WebhookEndpoint
+
+    team = Team.objects.create(name=f"Bench {people_count}")
+    people = []
+    for i in range(people_count):
+        person = get_user_model().objects.create_user(
+            f"p{people_count}-{i}", email=f"p{people_count}-{i}@example.com"
+        )
+        Membership.objects.create(team=team, user=person)
+        done = PersonSettings.Done.AT_ONCE if i % 2 else PersonSettings.Done.DIGEST
+        PersonSettings.objects.create(user=person, email_done=done)
+        people.append(person)
+    for server in servers:
+        WebhookEndpoint.objects.create(
+            team=team, url=f"http://127.0.0.1:{server.server_address[1]}/", topics=[Topic.DONE]
+        )
+    Submission.objects.bulk_create(
+        Submission(
+            team=team,
+            submitter=people[i % people_count],
+            url=f"https://videos.example.com/{people_count}/{i}.mp4",
+            status=Status.PROCESSING,
+        )
+        for i in range(STATUSES)
+    )
+    submissions = list(Submission.objects.filter(team=team))
+
+    counter = QueryCounter()
+    started = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        for submission in submissions:
+            submission.transition(Status.PARSED, kind=Event.Kind.CALLBACK, message="PARSE")
+    change_seconds = time.perf_counter() - started
+    outbox_queries = counter.outbox
+
+    counter = QueryCounter()
+    started = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        sent = 0
+        while handled := delivery.deliver_due(time_budget=60):
+            sent += handled
+    send_seconds = time.perf_counter() - started
+    assert not Notice.objects.filter(state=Notice.State.PENDING).exists(), "some were not sent"
+    failed = Notice.objects.filter(state=Notice.State.FAILED).count()
+    per_notification = counter.all / sent
+    print(
+        f"  {people_count} people: {STATUSES} status changes at "
+        f"{STATUSES / change_seconds:.0f}/s, {outbox_queries / STATUSES:.2f} outbox queries "
+        f"each; {sent} notifications ({ENDPOINTS * STATUSES} webhooks, "
+        f"{sent - ENDPOINTS * STATUSES} emails, {failed} failed) sent at "
+        f"{sent / send_seconds:.0f}/s, {1000 * send_seconds / sent:.2f} ms and "
+        f"{per_notification:.2f} queries per notification",
+        flush=True,
+    )
+    return per_notification
+
+
+def main():
+    print(f"notifications: {machine()}")
+    setup()
+    servers = receivers()
+    few = round_with(5, servers)
+    many = round_with(50, servers)
+    ratio = many / few
+    ok = ratio <= RATIO_GOAL
+    print(
+        f"queries per notification, 50 people ÷ 5 people: ratio {ratio:.3f} "
+        f"(goal ≤ {RATIO_GOAL}){'' if ok else ' MISSED'}"
+    )
+    for server in servers:
+        server.shutdown()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The door for emails: a notice becomes one message, sent through Django's email backend.
+
+Every message has a plain-text part, links to the portal's pages (absolute, from
+PUBLIC_BASE_URL) and a one-click unsubscribe (List-Unsubscribe and
+List-Unsubscribe-Post) through a signed link that needs no login.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMessage
+from django.urls import reverse
+
+from ..models import PersonSettings, Status, Team
+from .records import Topic
+
+UNSUBSCRIBE_SALT = "uploads.notifications.unsubscribe"
+
+
+class EmailNotSent(Exception):
+    """The mail server refused or could not be reached: the notice is tried again."""
+
+
+def unsubscribe_token(user):
+    return signing.dumps({"u": user.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_user_id(token):
+    """The user a token was made for, or None for a forged or damaged one."""
+    try:
+        return int(signing.loads(token, salt=UNSUBSCRIBE_SALT)["u"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def absolute(path):
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def send(notice):
+    """Send one email notice; EmailNotSent if the mail server did not take it."""
+    message = compose(notice)
+    try:
+        message.send()
+    except OSError as exc:  # smtplib's errors are OSErrors, and so are refused connections
+        raise EmailNotSent(f"The mail server did not take it: {exc}") from None
+
+
+def compose(notice):
+    user = notice.recipient
+    zone = PersonSettings.of(user).zone
+    subject, lines = WRITERS[notice.topic](notice, zone)
+    unsubscribe = absolute(reverse("unsubscribe", args=[unsubscribe_token(user)]))
+    body = "\n".join(
+        [
+            f"Hello {user.get_short_name() or user.get_username()},",
+            "",
+            *lines,
+            "",
+            "--",
+            f"Choose which emails you get: {absolute(reverse('person_settings'))}#notifications",
+            f"Stop all of them: {unsubscribe}",
+        ]
+    )
+    return EmailMessage(
+        subject=f"[Memories Portal] {subject}",
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+
+
+def _when(iso, zone):
+    moment = datetime.fromisoformat(iso).astimezone(zone)
+    return moment.strftime("%Y-%m-%d %H:%M ") + (moment.tzname() or "")
+
+
+def _submission_lines(facts, zone):
+    link = absolute(reverse("submission_detail", args=[facts["submission"]]))
+    lines = [
+        f"Submission #{facts['submission']}: {facts['status_label']}",
+        f"  {facts['url']}",
+        f"  at {_when(facts['at'], zone)}",
+    ]
+    if facts.get("message"):
+        lines.append(f"  {facts['message']}")
+    lines.append(f"  {link}")
+    return lines
+
+
+def _submission(notice, zone):
+    facts = notice.facts
+    verb = {
+        Topic.DONE: "is done",
+        Topic.PARSE_ERROR: "failed in processing",
+        Topic.FAILED: "failed",
+        Topic.NEEDS_REVIEW: "needs review",
+    }[notice.topic]
+    return f"Submission #{facts['submission']} {verb}", _submission_lines(facts, zone)
+
+
+def _digest(notice, zone):
+    items = list(notice.items.order_by("created_at", "pk"))
+    lines = [f"{len(items)} of your submissions were done since the last digest:", ""]
+    for item in items:
+        lines += [*_submission_lines(item.facts, zone), ""]
+    return f"Your daily digest: {len(items)} done", lines
+
+
+def _batch(notice, zone):
+    facts = notice.facts
+    counts = facts["counts"]
+    link = absolute(reverse("batch_detail", args=[facts["batch"]]))
+    lines = [f"Every row of batch #{facts['batch']} ({facts['source']}) is finished:", ""]
+    lines += [f"  {Status(status).label}: {n}" for status, n in sorted(counts.items())]
+    if facts.get("needs_review"):
+        lines += [
+            "",
+            f"{facts['needs_review']} have needed review for more than a day; "
+            "they are reported here rather than holding this summary back.",
+        ]
+    lines += ["", link]
+    return f"Batch #{facts['batch']} finished", lines
+
+
+def _paused(notice, zone):
+    return "Sending is paused", [
+        "Sending to memories.ai stopped; nothing more is sent until a superuser resumes it.",
+        "",
+        f"Reason: {notice.facts['reason']}",
+        "",
+        f"Resume it from the dashboard: {absolute(reverse('home'))}",
+    ]
+
+
+def _review(notice, zone):
+    facts = notice.facts
+    return "Submissions are waiting for review", [
+        f"{facts['count']} submissions need review; the oldest has waited since "
+        f"{_when(facts['oldest'], zone)}.",
+        "",
+        f"{absolute(reverse('submission_list'))}?status={Status.NEEDS_REVIEW}",
+    ]
+
+
+def _endpoint(notice, zone):
+    facts = notice.facts
+    team = Team.objects.filter(pk=facts["team"]).first()
+    link = absolute(reverse("webhook_detail", args=[team.slug, facts["endpoint"]])) if team else ""
+    return "A webhook endpoint was disabled", [
+        f"The endpoint {facts['url']} of {team} failed for a day and was disabled:",
+        f"  {facts['reason']}",
+        "",
+        f"Enable it again once it answers: {link}",
+    ]
+
+
+WRITERS = {
+    Topic.DONE: _submission,
+    Topic.PARSE_ERROR: _submission,
+    Topic.FAILED: _submission,
+    Topic.NEEDS_REVIEW: _submission,
+    Topic.DIGEST: _digest,
+    Topic.BATCH_FINISHED: _batch,
+    Topic.SENDING_PAUSED: _paused,
+    Topic.REVIEW_PILING_UP: _review,
+    Topic.ENDPOINT_DISABLED: _endpoint,
+}
+
+
+def still_wanted(notice):
+    """False when the person turned these emails off after the notice was written."""
+    person = PersonSettings.of(notice.recipient)
+    if notice.topic in (Topic.SENDING_PAUSED, Topic.REVIEW_PILING_UP, Topic.ENDPOINT_DISABLED):
+        return person.email_alerts
+    if notice.topic in (Topic.PARSE_ERROR, Topic.FAILED, Topic.NEEDS_REVIEW):
+        return person.email_problems
+    if notice.topic == Topic.BATCH_FINISHED:
+        return person.email_problems or person.email_done != PersonSettings.Done.NEVER
+    return notice.topic == Topic.DIGEST or person.email_done != PersonSettings.Done.NEVER

@@ -1,0 +1,112 @@
+"""Team webhooks (for the team's managers) and the unsubscribe link (no login)."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ..models import PersonSettings
+from ..notifications import outbox
+from ..notifications.email import unsubscribe_user_id
+from ..notifications.forms import WebhookEndpointForm
+from ..notifications.records import Notice, WebhookEndpoint
+from .access import get_team_for_user
+
+LOG_SIZE = 100
+SHOW_ONCE_KEY = "webhook_secret_once"  # the session key, not a secret
+
+
+def get_managed_team(user, slug):
+    """The team, for its managers and superusers; 404 for anyone else (members included)."""
+    team = get_team_for_user(user, slug)
+    if not team.can_see_members:  # managers and superusers
+        raise Http404("No such team.")
+    return team
+
+
+def get_endpoint(user, slug, pk):
+    team = get_managed_team(user, slug)
+    return get_object_or_404(WebhookEndpoint.objects.select_related("team"), team=team, pk=pk)
+
+
+@login_required
+def webhook_list(request, slug):
+    team = get_managed_team(request.user, slug)
+    form = WebhookEndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        endpoint = WebhookEndpoint.objects.create(
+            team=team,
+            url=form.cleaned_data["url"],
+            format=form.cleaned_data["format"],
+            topics=form.cleaned_data["topics"],
+            created_by=request.user,
+        )
+        # Shown once, on the next page only: it is never displayed again.
+        request.session[SHOW_ONCE_KEY] = [endpoint.pk, endpoint.secret]
+        return redirect(endpoint)
+    endpoints = WebhookEndpoint.objects.filter(team=team)
+    context = {"team": team, "form": form, "endpoints": endpoints}
+    return render(request, "uploads/webhook_list.html", context)
+
+
+@login_required
+def webhook_detail(request, slug, pk):
+    endpoint = get_endpoint(request.user, slug, pk)
+    shown = request.session.pop(SHOW_ONCE_KEY, None)
+    secret = shown[1] if shown and shown[0] == endpoint.pk else None
+    log = Notice.objects.filter(endpoint=endpoint).order_by("-created_at", "-pk")[:LOG_SIZE]
+    context = {"team": endpoint.team, "endpoint": endpoint, "secret": secret, "log": log}
+    return render(request, "uploads/webhook_detail.html", context)
+
+
+@login_required
+@require_POST
+def webhook_test(request, slug, pk):
+    endpoint = get_endpoint(request.user, slug, pk)
+    with transaction.atomic():
+        outbox.queue_test_event(endpoint, request.user)
+    messages.success(request, "A test event is on its way; its delivery appears below.")
+    return redirect(endpoint)
+
+
+@login_required
+@require_POST
+def webhook_enable(request, slug, pk):
+    endpoint = get_endpoint(request.user, slug, pk)
+    enable = request.POST.get("enable") == "1"
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=enable, disabled_reason="")
+    messages.success(request, "The endpoint is enabled." if enable else "The endpoint is disabled.")
+    return redirect(endpoint)
+
+
+@login_required
+@require_POST
+def webhook_delete(request, slug, pk):
+    endpoint = get_endpoint(request.user, slug, pk)
+    endpoint.delete()
+    messages.success(request, "The endpoint is deleted.")
+    return redirect("webhook_list", slug)
+
+
+# The link at the foot of every email. No login: it must work from any mail client, and
+# the signed token is the proof. CSRF-exempt: a mail client's one-click POST
+# (List-Unsubscribe-Post) carries no CSRF token, and the token is what guards it. GET only
+# shows a confirmation, since mail scanners follow links.
+@csrf_exempt
+def unsubscribe(request, token):
+    user_id = unsubscribe_user_id(token)
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return render(request, "uploads/unsubscribe.html", {"invalid": True}, status=400)
+    if request.method == "POST":
+        person = PersonSettings.of(user)
+        person.email_problems = False
+        person.email_done = PersonSettings.Done.NEVER
+        person.email_alerts = False
+        person.save()
+        return render(request, "uploads/unsubscribe.html", {"done": True, "person": user})
+    return render(request, "uploads/unsubscribe.html", {"person": user})
