@@ -5,6 +5,7 @@ from django.utils.html import format_html
 
 from . import services
 from .models import (
+    ApiToken,
     Batch,
     BatchRow,
     Event,
@@ -259,3 +260,20 @@ class BatchRowAdmin(ReadOnlyAdmin):
     def short_url(self, obj):
         url = obj.given.get("url", "")
         return url if len(url) <= 60 else url[:57] + "…"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Every API token, to see and revoke (tokens are made by their owners, on the Tokens
+    page; only their hash is stored, so there is nothing here to copy)."""
+
+    list_display = ["name", "user", "prefix", "scopes", "created_at", "expires_at",
+                    "last_used_at", "revoked_at"]  # fmt: skip
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = sum(token.revoke() for token in queryset)
+        self.message_user(request, f"Revoked {revoked} tokens.", messages.SUCCESS)

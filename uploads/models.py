@@ -1259,6 +1259,8 @@ class Batch(models.Model):
         default=False, help_text="URLs the team had already submitted were sent again."
     )
     queued_count = models.PositiveIntegerField(default=0)
+    # The API's `"confirm": true`: the ready rows are queued as soon as the check ends.
+    confirm_when_checked = models.BooleanField(default=False)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -1321,3 +1323,7 @@ class BatchRow(VideoRequest):
 
     def __str__(self):
         return f"Line {self.line}: {self.given.get('url', '')[:60]}"
+
+
+# The API's tables (tokens, request counts, idempotency keys), in a module of their own.
+from .tokens import ApiToken, IdempotencyKey, TokenMinute  # noqa: E402, F401
