@@ -278,7 +278,6 @@ SPECTACULAR_SETTINGS = {
     "`Authorization: Bearer <token>`. Errors are application/problem+json.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"SubmissionStatus": "uploads.models.Status.choices"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
