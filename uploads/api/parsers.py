@@ -32,7 +32,12 @@ def _text(body, what):
         raise ParseError(f"The {what} body is not UTF-8.") from None
 
 
-class LimitedJSONParser(parsers.JSONParser):
+class LimitedJSONParser(parsers.BaseParser):
+    """JSON, read from the request's stream (REST framework's own JSONParser reads
+    `request.body`, which holds it to the pages' DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+
+    media_type = "application/json"
+
     def parse(self, stream, media_type=None, parser_context=None):
         request = parser_context["request"]
         text = _text(read_body(stream, request.META), "JSON")

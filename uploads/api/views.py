@@ -16,7 +16,6 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -365,7 +364,7 @@ class NotFound(APIView):
     """Any other path under /api/v1/: a problem+json 404, not the pages' HTML."""
 
     authentication_classes = permission_classes = throttle_classes = []
-    parser_classes = [JSONParser]
+    parser_classes = [LimitedJSONParser]
     schema = None
 
     def get(self, request, rest):
