@@ -126,3 +126,9 @@ def test_superusers_list_and_revoke_any_token_in_the_admin(client, superuser, al
     assert response.status_code == 302
     client.logout()
     unauthorized(client, headers)
+
+
+def test_a_logged_in_session_is_not_a_token(client, alice):
+    """No cookie authenticates the API, so no other site can make a browser use it."""
+    client.force_login(alice)
+    unauthorized(client, {})
