@@ -132,3 +132,19 @@ def test_a_logged_in_session_is_not_a_token(client, alice):
     """No cookie authenticates the API, so no other site can make a browser use it."""
     client.force_login(alice)
     unauthorized(client, {})
+
+
+def test_a_service_user_gets_a_token_from_the_command_line(client, team_a):
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    out = StringIO()
+    arguments = ["--name", "cams", "--service-user", "--team", team_a.slug, "--scope", "submit"]
+    call_command("create_api_token", "camera-bot", *arguments, "--scope", "read", stdout=out)
+    secret = out.getvalue().strip().splitlines()[-1]
+    bot = get_user_model().objects.get(username="camera-bot")
+    assert not bot.has_usable_password()
+    me = client.get(ME, HTTP_AUTHORIZATION=f"Bearer {secret}").json()
+    assert me["username"] == "camera-bot" and me["teams"][0]["slug"] == team_a.slug
