@@ -4,7 +4,6 @@ Every change of a submission's status goes through one method here, inside a
 transaction, refusing a move from the wrong state and writing one event.
 """
 
-import hashlib
 import logging
 import secrets
 import time
@@ -22,6 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+# The API's tables (tokens, request counts, idempotency keys) and the hash of every
+# token the portal hands out, in a module of their own.
+from .tokens import ApiToken, IdempotencyKey, TokenMinute, hash_token  # noqa: F401
 from .urlcheck import identity
 
 
@@ -297,10 +299,6 @@ class CallbackLimitReached(Exception):
 def new_callback_token() -> str:
     """A fresh unguessable callback token (256 bits); only its hash is ever stored."""
     return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class SecondsBetween(Func):
@@ -1323,7 +1321,3 @@ class BatchRow(VideoRequest):
 
     def __str__(self):
         return f"Line {self.line}: {self.given.get('url', '')[:60]}"
-
-
-# The API's tables (tokens, request counts, idempotency keys), in a module of their own.
-from .tokens import ApiToken, IdempotencyKey, TokenMinute  # noqa: E402, F401

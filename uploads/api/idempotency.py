@@ -72,11 +72,9 @@ def respond_once(request, prepare, create):
 
 
 def _create(prepare, create):
+    """Without a key: `create` makes the object in its service's own transaction."""
     prepared = prepare()
-    if isinstance(prepared, Response):
-        return prepared
-    with transaction.atomic():
-        return create(prepared)
+    return prepared if isinstance(prepared, Response) else create(prepared)
 
 
 def _earlier(token, key):
