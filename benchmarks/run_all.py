@@ -1,6 +1,6 @@
 """`make bench`: run every benchmarks/bench_*.py in turn; fail if any misses its goal.
 
-That is bench_batches, bench_callbacks, bench_chaos, bench_dispatch, bench_pages,
+That is bench_api, bench_batches, bench_callbacks, bench_chaos, bench_dispatch, bench_pages,
 bench_playlist and bench_queue.
 """
 
