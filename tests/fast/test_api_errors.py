@@ -41,6 +41,7 @@ def test_a_wrong_method_is_405_with_allow(client, as_alice):
         ('{"url": NaN}', "application/json", 400, "NaN"),
         ("[" * 100_000, "application/json", 400, "nests too deeply"),
         (b"\xff\xfe", "application/json", 400, "not UTF-8"),
+        ('{"team": "a", "url": "\\ud800"}', "application/json", 400, "lone UTF-16 surrogate"),
         ("url=x", "application/x-www-form-urlencoded", 415, "Unsupported media type"),
         ("url\nx", "text/csv", 415, "Unsupported media type"),
     ],
@@ -73,3 +74,14 @@ def test_ids_beyond_the_database_are_404(client, as_alice):
     assert_problem(client.get(f"/api/v1/submissions/{2**70}", **as_alice), 404)
     assert_problem(client.get(f"/api/v1/batches/{2**70}", **as_alice), 404)
     assert_problem(client.get("/api/v1/batches/1?after_line=99999999999", **as_alice), 404)
+
+
+def test_odd_numbers_and_characters_are_400_not_500(client, as_alice, team_a):
+    for query in ("?page_size=²", "?page_size=-1", "?cursor=" + "A" * 41):
+        assert_problem(client.get("/api/v1/submissions" + query, **as_alice), 400)
+    rows = [{"url": "https://videos.example.com/a.mp4", "camera_model": "EOS\x00"}]
+    response = client.post(
+        "/api/v1/batches", {"team": team_a.slug, "rows": rows},
+        content_type="application/json", **as_alice,
+    )  # fmt: skip
+    assert "NUL" in assert_problem(response, 400)["errors"]["rows"][0]

@@ -181,3 +181,9 @@ def test_me_and_teams_name_ones_teams_and_roles(client, manager, team_a, team_b)
         {"slug": team_a.slug, "name": "Alpha", "unique_id": "alpha-scope", "role": "manager"}
     ]
     assert client.get("/api/v1/me", **headers).json()["teams"][0]["slug"] == team_a.slug
+
+
+def test_a_manager_cancelling_what_no_longer_waits_is_told_so(client, manager, alice, team_a):
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.PARSED)
+    response = post(client, bearer(manager), {}, f"{SUBMISSIONS}/{submission.pk}/cancel")
+    assert response.status_code == 409

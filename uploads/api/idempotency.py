@@ -100,6 +100,6 @@ def _replay(earlier, fingerprint):
 def _fingerprint(request):
     """The request as a key's first use saw it: method, path, query and parsed body."""
     data = request.data
-    body = data.hex() if isinstance(data, bytes) else json.dumps(data, sort_keys=True, default=str)
-    seen = f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}\n{body}"
-    return hashlib.sha256(seen.encode()).hexdigest()
+    body = data if isinstance(data, bytes) else json.dumps(data, sort_keys=True).encode()
+    seen = f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}\n"
+    return hashlib.sha256(seen.encode() + body).hexdigest()

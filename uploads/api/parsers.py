@@ -42,11 +42,14 @@ class LimitedJSONParser(parsers.BaseParser):
         request = parser_context["request"]
         text = _text(read_body(stream, request.META), "JSON")
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise ParseError(f"The body is not valid JSON: {exc}.") from None
         except RecursionError:
             raise ParseError("The JSON nests too deeply.") from None
+        if "\\ud" in text.lower():
+            _refuse_lone_surrogates(data)
+        return data
 
 
 class CSVParser(parsers.BaseParser):
@@ -57,6 +60,14 @@ class CSVParser(parsers.BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return read_body(stream, parser_context["request"].META)
+
+
+def _refuse_lone_surrogates(data):
+    """A \\ud800-style escape without its pair is no text: no database stores it."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ParseError("The JSON holds a lone UTF-16 surrogate (\\ud800 to \\udfff).") from None
 
 
 def _refuse_constant(name):

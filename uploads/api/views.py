@@ -25,7 +25,7 @@ from ..batches.forms import SHARED, BatchForm
 from ..filters import SubmissionFilterForm
 from ..forms import SubmissionForm, teams_of
 from ..models import Submission, TransitionError
-from ..views.access import can_cancel, get_batch_for_user, get_submission_for_user
+from ..views.access import get_batch_for_user, get_submission_for_user, manages
 from ..views.pages import with_places
 from . import serializers as s
 from .errors import Conflict, form_errors, invalid, problem
@@ -182,13 +182,22 @@ def _created(request, submission):
     return Response(body, status=201, headers={"Location": request.build_absolute_uri(url)})
 
 
+def _whole_number(value, low, high):
+    """The text as a whole number from low to high, or None."""
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if low <= number <= high else None
+
+
 def _page_size(value, errors):
     if value in (None, ""):
         return DEFAULT_PAGE_SIZE
-    if value.isdigit() and 1 <= int(value) <= MAX_PAGE_SIZE:
-        return int(value)
-    errors["page_size"] = [f"A number from 1 to {MAX_PAGE_SIZE}."]
-    return DEFAULT_PAGE_SIZE
+    size = _whole_number(value, 1, MAX_PAGE_SIZE)
+    if size is None:
+        errors["page_size"] = [f"A number from 1 to {MAX_PAGE_SIZE}."]
+    return size or DEFAULT_PAGE_SIZE
 
 
 def _encode_cursor(at, pk):
@@ -224,7 +233,9 @@ class SubmissionCancel(APIView):
     )
     def post(self, request, pk):
         submission = get_submission_for_user(request.user, pk)
-        if submission.submitter_id != request.user.pk and not can_cancel(request.user, submission):
+        if submission.submitter_id != request.user.pk and not manages(
+            request.user, submission.team_id
+        ):
             return problem(
                 403, "Only its submitter or a manager of its team can cancel a submission.",
                 code="permission_denied",
@@ -336,10 +347,10 @@ class BatchDetail(APIView):
     )
     def get(self, request, pk):
         batch = get_batch_for_user(request.user, pk)
-        after = request.query_params.get("after_line", "0")
-        if not after.isdigit() or int(after) >= 2**31:
+        after = _whole_number(request.query_params.get("after_line", "0"), 0, 2**31 - 1)
+        if after is None:
             return invalid({"after_line": ["A line number."]})
-        return Response(_batch_body(request, batch, int(after)))
+        return Response(_batch_body(request, batch, after))
 
 
 class BatchConfirm(APIView):

@@ -99,6 +99,8 @@ def read_records(records: list[dict[str, str]], max_rows: int) -> list[Row]:
             header = _header(list(record))
         except BatchInputError as exc:
             raise BatchInputError(f"Row {number}: {exc.message}") from None
+        if any("\x00" in value for value in record.values()):
+            raise BatchInputError(f"Row {number} holds a NUL character: it is not plain text.")
         rows.append((number, _cells(header, list(record.values()))))
     return rows
 
