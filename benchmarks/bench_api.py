@@ -19,13 +19,11 @@ import re
 import subprocess
 import sys
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import requests
 from busy import busy_cores  # beside this script
-from harness import REPO, free_port, fresh_sqlite, start_gunicorn, stop_gunicorn
+from harness import REPO, free_port, fresh_sqlite, start_gunicorn, stop_gunicorn, timed_answers
 from machine import machine
 
 THREADS = int(os.environ.get("BENCH_THREADS", 8))
@@ -87,25 +85,17 @@ def _csrf(html):
 
 
 def drive(clients, kind, numbers):
-    """Send one request per number from THREADS threads; (seconds, {status: count})."""
-    local, counts, lock = threading.local(), {}, threading.Lock()
-    pool_of_clients = iter(clients)
+    """One request per number from THREADS threads, each with a client of its own;
+    (seconds, {status: count})."""
+    local, lock, free = threading.local(), threading.Lock(), iter(clients)
 
-    def send(n):
+    def ask(n):
         if not hasattr(local, "client"):
             with lock:
-                local.client = next(pool_of_clients)
-        try:
-            code = getattr(local.client, kind)(n)
-        except requests.RequestException as exc:
-            code = f"error: {type(exc).__name__}"
-        with lock:
-            counts[code] = counts.get(code, 0) + 1
+                local.client = next(free)
+        return getattr(local.client, kind)(n)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(send, numbers))
-    return time.perf_counter() - started, counts
+    return timed_answers(THREADS, ask, numbers)
 
 
 def measure(clients, label, first):
