@@ -17,7 +17,5 @@ class UploadsConfig(AppConfig):
     def ready(self):
         # A migration that rebuilds the submissions table (SQLite) drops its triggers.
         post_migrate.connect(_ensure_counters, sender=self, dispatch_uid="uploads.counters")
-        # The API's token scheme, for its OpenAPI schema; batches' held rows join the
-        # queue as room frees (admission.release_held).
-        from .api import schema  # noqa: F401
+        # Batches' held rows join the queue as room frees (admission.release_held).
         from .batches import service  # noqa: F401
