@@ -175,7 +175,8 @@ def test_a_teammate_may_see_but_not_cancel(client, bob, team_a, alice):
     assert submission.status == Status.QUEUED
 
 
-def test_me_and_teams_name_ones_teams_and_roles(client, manager, team_a, team_b):
+def test_me_and_teams_name_ones_teams_and_roles(client, manager, alice, team_a, team_b):
+    assert client.get("/api/v1/teams", **bearer(alice)).json()[0]["role"] == "member"
     headers = bearer(manager)
     assert client.get("/api/v1/teams", **headers).json() == [
         {"slug": team_a.slug, "name": "Alpha", "unique_id": "alpha-scope", "role": "manager"}

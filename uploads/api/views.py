@@ -12,7 +12,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db.models import F, Q
+from django.db.models import Q
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -24,7 +24,7 @@ from ..batches import service as batches
 from ..batches.forms import SHARED, BatchForm
 from ..filters import SubmissionFilterForm
 from ..forms import SubmissionForm, teams_of
-from ..models import Submission, TransitionError
+from ..models import Membership, Submission, TransitionError
 from ..views.access import get_batch_for_user, get_submission_for_user, manages
 from ..views.pages import with_places
 from . import serializers as s
@@ -90,7 +90,13 @@ class Me(APIView):
 
 
 def _teams_with_roles(user):
-    return teams_of(user).annotate(role=F("memberships__role")).filter(memberships__user=user)
+    """The user's teams (teams_of), each with `.role`: the user's own role in it."""
+    memberships = Membership.objects.filter(user=user, team__in=teams_of(user))
+    teams = []
+    for membership in memberships.select_related("team").order_by("team__name"):
+        membership.team.role = membership.role
+        teams.append(membership.team)
+    return teams
 
 
 class Teams(APIView):
