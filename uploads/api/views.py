@@ -269,7 +269,7 @@ class Batches(APIView):
                 "the team of every row without its own, and the other shared "
                 "values and flags of the JSON body, as query parameters.",
             ),
-        ],  # fmt: skip
+        ],
         responses={202: s.BatchSerializer},
         summary="Submit many: rows as JSON, or a CSV body (checked in the background)",
     )
@@ -312,6 +312,7 @@ def _batch_form(request):
         given = _object(request.data, BATCH_FIELDS)
         if isinstance(given, Response):
             return given
+        given = dict(given)  # request.data stays as it came (the Idempotency-Key's record)
         rows = given.pop("rows", None)
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             return invalid({"rows": ["A list of rows, each an object of the CSV's columns."]})
