@@ -30,13 +30,17 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from harness import free_port, fresh_postgres, start_gunicorn, stop_gunicorn  # beside this
+from harness import (  # beside this
+    free_port,
+    fresh_postgres,
+    start_gunicorn,
+    stop_gunicorn,
+    timed_answers,
+)
 from machine import machine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,28 +120,18 @@ def plan(tokens):
 def drive(base, requests_to_send):
     """Send every (method, path, body) from THREADS threads; return (seconds, status counts)."""
     local = threading.local()
-    counts, lock = {}, threading.Lock()
 
-    def send(item):
+    def ask(item):
         method, path, body = item
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
-        try:
-            response = session.request(
-                method, base + path, data=body, timeout=60,
-                headers={"Content-Type": "application/json"} if body else {},
-            )  # fmt: skip
-            code = response.status_code
-        except requests.RequestException as exc:
-            code = f"error: {type(exc).__name__}"
-        with lock:
-            counts[code] = counts.get(code, 0) + 1
+        return session.request(
+            method, base + path, data=body, timeout=60,
+            headers={"Content-Type": "application/json"} if body else {},
+        ).status_code  # fmt: skip
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(send, requests_to_send))
-    return time.perf_counter() - started, counts
+    return timed_answers(THREADS, ask, requests_to_send)
 
 
 class Tally:

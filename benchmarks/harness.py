@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -235,3 +236,22 @@ def create_batch(user, team, urls):
 
     rows = [(line, {"url": url}) for line, url in enumerate(urls, start=1)]
     return service.create(user, rows=rows, source="benchmark", shared={"team": team.slug})
+
+
+def timed_answers(threads, ask, items):
+    """Call `ask(item)` for every item from `threads` threads; (seconds, {answer: count}),
+    an answer being what `ask` returned or the name of the requests error it raised."""
+    counts, lock = {}, threading.Lock()
+
+    def send(item):
+        try:
+            answer = ask(item)
+        except requests.RequestException as exc:
+            answer = f"error: {type(exc).__name__}"
+        with lock:
+            counts[answer] = counts.get(answer, 0) + 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, items))
+    return time.perf_counter() - started, counts

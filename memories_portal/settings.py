@@ -56,6 +56,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    # The API (/api/v1/, uploads/api/) and its OpenAPI schema; the docs page's
+    # Swagger UI files come from the sidecar package, served as static files (no CDN).
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # Before django_tasks_db: its `db_worker` command is the portal's own
     # (uploads/management/commands/db_worker.py), which outlives database errors.
     "uploads",
@@ -244,6 +249,42 @@ BATCH_CHECK_STEP_SECONDS = env.float("BATCH_CHECK_STEP_SECONDS", default=10.0)
 BATCH_CHECK_STALLED_SECONDS = env.float("BATCH_CHECK_STALLED_SECONDS", default=300.0)
 if BATCH_CHECK_CONCURRENCY < 1:
     problems.append("BATCH_CHECK_CONCURRENCY must be at least 1")
+
+# --- the API (/api/v1/) ------------------------------------------------------------
+# Requests per token per minute, counted in a database row that every gunicorn worker
+# on every machine shares; one more answers 429 with Retry-After.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
+# The largest body the API reads (a 10,000-row batch as JSON or CSV fits). The pages keep
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB): the API reads its bodies itself.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+# How long an Idempotency-Key's first answer is kept for a retry.
+API_IDEMPOTENCY_HOURS = env.float("API_IDEMPOTENCY_HOURS", default=24.0)
+if API_REQUESTS_PER_MINUTE < 1:
+    problems.append("API_REQUESTS_PER_MINUTE must be at least 1")
+REST_FRAMEWORK = {
+    # Tokens only: no session cookie, so no CSRF to forge (uploads/api/authentication.py).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["uploads.api.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["uploads.api.authentication.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["uploads.api.throttling.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["uploads.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "uploads.api.errors.problem_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Memories Portal API",
+    "DESCRIPTION": "Submit video URLs to memories.ai through the portal, from scripts and "
+    "pipelines. Authenticate with a personal access token (the Tokens page): "
+    "`Authorization: Bearer <token>`. Errors are application/problem+json.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"SubmissionStatus": "uploads.models.Status.choices"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "uploads.api.schema.add_problem_responses",
+    ],
+}
 
 # --- the callback --------------------------------------------------------------
 # memories.ai sends a few small JSON fields; anything bigger is not a callback.

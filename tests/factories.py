@@ -74,3 +74,11 @@ def seed(n, team, people):
     for i in range(n):
         submissions[0].events.create(kind=Event.Kind.NOTE, message=f"Note {i}", actor=people[0])
     return submissions
+
+
+def bearer(user, scopes=("read", "submit"), **kwargs):
+    """A new API token of `user`: the request headers that send it (Django test client)."""
+    from uploads.models import ApiToken
+
+    _, secret = ApiToken.issue(user, name="tests", scopes=scopes, **kwargs)
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}

@@ -26,6 +26,14 @@ def assert_hidden(client, user, url, *, method="get", data=None):
     return response
 
 
+def assert_api_hidden(client, headers, url, *, method="get"):
+    """The API's 404 for another team's object (`headers`: a token of a user outside it)."""
+    response = getattr(client, method)(url, **headers)
+    assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+    assert response["Content-Type"] == "application/problem+json"
+    return response
+
+
 def assert_not_listed(client, user, url, submissions, *, data=None):
     client.force_login(user)
     response = client.get(url, data or {})

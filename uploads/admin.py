@@ -5,6 +5,7 @@ from django.utils.html import format_html
 
 from . import services
 from .models import (
+    ApiToken,
     Batch,
     BatchRow,
     Event,
@@ -307,3 +308,20 @@ class NoticeAdmin(ReadOnlyAdmin):
     list_select_related = ["recipient", "endpoint"]
     search_fields = ["uid"]
     raw_id_fields = ["submission", "batch", "digest"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Every API token, to see and revoke (tokens are made by their owners, on the Tokens
+    page; only their hash is stored, so there is nothing here to copy)."""
+
+    list_display = ["name", "user", "prefix", "scopes", "created_at", "expires_at",
+                    "last_used_at", "revoked_at"]  # fmt: skip
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = sum(token.revoke() for token in queryset)
+        self.message_user(request, f"Revoked {revoked} tokens.", messages.SUCCESS)

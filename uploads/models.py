@@ -4,7 +4,6 @@ Every change of a submission's status goes through one method here, inside a
 transaction, refusing a move from the wrong state and writing one event.
 """
 
-import hashlib
 import logging
 import secrets
 import time
@@ -23,6 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+# The API's tables (tokens, request counts, idempotency keys) and the hash of every
+# token the portal hands out, in a module of their own.
+from .tokens import ApiToken, IdempotencyKey, TokenMinute, hash_token  # noqa: F401
 from .urlcheck import identity
 
 
@@ -356,10 +358,6 @@ class CallbackLimitReached(Exception):
 def new_callback_token() -> str:
     """A fresh unguessable callback token (256 bits); only its hash is ever stored."""
     return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class SecondsBetween(Func):
@@ -1332,6 +1330,8 @@ class Batch(models.Model):
         default=False, help_text="URLs the team had already submitted were sent again."
     )
     queued_count = models.PositiveIntegerField(default=0)
+    # The API's `"confirm": true`: the ready rows are queued as soon as the check ends.
+    confirm_when_checked = models.BooleanField(default=False)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

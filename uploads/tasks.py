@@ -76,6 +76,10 @@ def check_batch(batch_id):
     if checking.check_step(batch_id):
         start_batch_check(batch_id)
         return "more to check"
+    from .batches.service import confirm_if_asked  # it queues this task: imported late
+
+    if confirm_if_asked(batch_id):
+        return "checked and queued"
     return "checked"
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import batches, callbacks, notifications, operations, pages
+from .views import batches, callbacks, notifications, operations, pages, tokens
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -46,6 +46,8 @@ urlpatterns = [
         notifications.webhook_delete,
         name="webhook_delete",
     ),
+    path("tokens/", tokens.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),

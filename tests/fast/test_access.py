@@ -33,6 +33,9 @@ PUBLIC["unsubscribe"] = {400}
 # Redirects of anonymous users that go elsewhere than a login page, and where.
 # (The admin sends an anonymous logout to its index, which asks for the login.)
 REDIRECTS = {"admin:logout": "admin:index"}
+# The API (/api/v1/) takes a token, never a session: without one, 401 as problem+json.
+# Its schema and docs page describe it and show no data: public; other paths are 404.
+API_PUBLIC = {"api:schema": {200}, "api:docs": {200}, "api:not_found": {404}}
 NAMED_GROUP = re.compile(r"\(\?P<(\w+)>([^()]*)\)")
 WORD_ALTERNATIVES = re.compile(r"\w+(\|\w+)*")
 
@@ -60,6 +63,7 @@ def test_the_walk_finds_the_views_it_must():
     names = {name for _, name, _ in url_patterns()}
     assert {"submission_detail", "memories_callback", "admin:uploads_submission_change"} <= names
     assert {"submission_move_to_front", "batch_move_to_front"} <= names
+    assert {"api:submission", "api:batch_confirm", "tokens"} <= names
     assert len(ALL_VIEWS) > 40
 
 
@@ -70,6 +74,13 @@ def test_every_view_needs_a_login_except_the_public_few(client, path, name, patt
     response = client.get(path)
     if name in PUBLIC:
         assert response.status_code in PUBLIC[name], (path, response.status_code)
+        return
+    if name in API_PUBLIC:
+        assert response.status_code in API_PUBLIC[name], (path, response.status_code)
+        return
+    if name.startswith("api:"):
+        assert response.status_code == 401, (path, response.status_code)
+        assert response["Content-Type"] == "application/problem+json", path
         return
     if name in EMPTY_FOR_ANONYMOUS:
         assert response.status_code == EMPTY_FOR_ANONYMOUS[name], (path, response.status_code)

@@ -60,9 +60,12 @@ def test_the_login_page_is_protected(client):
 def test_the_callback_and_health_answers_carry_the_headers_too(client):
     assert_protected(client.get("/healthz"))
     assert_protected(client.post(reverse("memories_callback", args=["x" * 43])))
+    assert_protected(client.get(reverse("api:me")))  # a 401 problem
 
 
-@pytest.mark.parametrize("page", ["submission_list", "submission_new", "detail"])
+@pytest.mark.parametrize(
+    "page", ["submission_list", "submission_new", "detail", "tokens", "api:docs"]
+)
 def test_the_portals_pages_have_no_inline_script(client, alice, team_a, page):
     submission = SubmissionFactory(team=team_a, submitter=alice)
     client.force_login(alice)

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import SubmissionFactory
-from tests.isolation import assert_hidden, assert_not_listed, url_patterns
+from tests.factories import SubmissionFactory, bearer
+from tests.isolation import assert_api_hidden, assert_hidden, assert_not_listed, url_patterns
 from uploads.models import Batch, BatchRow, Event, Status, Submission, UploadGate
 
 pytestmark = pytest.mark.django_db
@@ -84,12 +84,24 @@ def theirs(team_a, alice):
     return submission
 
 
+# --- the API (a token acts within its user's teams) --------------------------------
+API_ONE_SUBMISSION = [("api:submission", "get"), ("api:submission_cancel", "post")]
+API_ONE_BATCH = [("api:batch", "get"), ("api:batch_confirm", "post")]
+# Checked below: the list, one's teams, a batch's team; the rest show no submissions
+# (tokens: one's own only, tested in test_api_tokens).
+API_OTHERS = {"api:submissions", "api:me", "api:teams", "api:batches"}
+API_NO_SUBMISSIONS = {"api:schema", "api:docs", "api:not_found", "tokens", "token_revoke"}
+API_CHECKED = {name for name, _ in API_ONE_SUBMISSION + API_ONE_BATCH} | API_OTHERS
+
+
 def test_every_view_outside_the_admin_is_checked_here():
     checked = (
         {name for name, _ in ONE_SUBMISSION + ONE_BATCH + ONE_WEBHOOK}
         | set(LISTINGS)
         | OTHERS
         | NO_SUBMISSIONS
+        | API_CHECKED
+        | API_NO_SUBMISSIONS
     )
     unchecked = [
         name
@@ -182,3 +194,42 @@ def test_the_helpers_catch_a_leak(client, bob, theirs):
         assert_hidden(client, bob, theirs.get_absolute_url())
     with pytest.raises(AssertionError):
         assert_not_listed(client, bob, theirs.get_absolute_url(), [theirs])
+
+
+@pytest.mark.parametrize(("name", "method"), API_ONE_SUBMISSION)
+def test_the_api_answers_404_for_another_teams_submission(client, outsider, theirs, name, method):
+    assert_api_hidden(client, bearer(outsider), reverse(name, args=[theirs.pk]), method=method)
+    theirs.refresh_from_db()
+    assert theirs.status == Status.QUEUED
+
+
+@pytest.mark.parametrize(("name", "method"), API_ONE_BATCH)
+@pytest.mark.parametrize("who", ["outsider", "bob"])
+def test_the_api_answers_404_for_another_persons_batch(
+    client, request, their_batch, name, method, who
+):
+    headers = bearer(request.getfixturevalue(who))
+    response = assert_api_hidden(
+        client, headers, reverse(name, args=[their_batch.pk]), method=method
+    )
+    assert b"secret.example.com" not in response.content
+
+
+def test_the_api_lists_and_names_only_ones_own_teams(client, outsider, theirs, team_a, team_b):
+    headers = bearer(outsider)
+    for query in ("", "?submitter=any", "?status=queued&submitter=any"):
+        listed = client.get(reverse("api:submissions") + query, **headers).json()["results"]
+        assert listed == []
+    assert_api_hidden(client, headers, reverse("api:submissions") + f"?team={team_a.slug}")
+    assert_api_hidden(
+        client, headers, reverse("api:submissions") + f"?submitter={theirs.submitter_id}"
+    )
+    assert [t["slug"] for t in client.get(reverse("api:teams"), **headers).json()] == [team_b.slug]
+    assert [t["slug"] for t in client.get(reverse("api:me"), **headers).json()["teams"]] == [
+        team_b.slug
+    ]
+    response = client.post(
+        reverse("api:batches"), {"team": team_a.slug, "rows": [{"url": theirs.url}]},
+        content_type="application/json", **headers,
+    )  # fmt: skip
+    assert response.status_code == 400 and "team" in response.json()["errors"]

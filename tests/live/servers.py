@@ -34,6 +34,6 @@ def answers(url):
     """True once something listens at `url`."""
     try:
         requests.get(url, timeout=2)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or still starting
         return False
     return True

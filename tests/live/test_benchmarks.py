@@ -42,6 +42,18 @@ def test_the_dispatch_benchmark_runs_with_a_batch_being_checked():
     assert "meanwhile the batches worker checked" in result.stdout
 
 
+def test_the_api_benchmark_runs_and_reports():
+    # A few creates of each, without busy cores: it starts, measures both and prints the
+    # table; missing the goal (too few requests to mean much) exits 1, a crash has no table.
+    result = run(
+        "bench_api.py", timeout=60, BENCH_API_REQUESTS="12", BENCH_API_ROUNDS="1",
+        BENCH_THREADS="3", BENCH_BUSY="0",
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert "| quiet | " in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "answered" not in result.stderr, result.stderr[-3000:]  # every create succeeded
+
+
 def test_the_batches_benchmark_runs_and_reports():
     result = run("bench_batches.py", BENCH_BATCHES_ROWS="300", BENCH_BATCHES_LINKS="40")
     assert result.returncode in (0, 1), result.stderr[-3000:]

@@ -29,10 +29,15 @@ class BatchForm(forms.Form):
     )
     file = forms.FileField(label="Or a CSV file", required=False)
 
-    def __init__(self, *args, user, file_problem=None, **kwargs):
-        """`file_problem`: why the upload's file was not read (too large)."""
+    def __init__(self, *args, user, file_problem=None, records=None, **kwargs):
+        """`file_problem`: why the upload's file was not read (too large). `records`: the
+        rows as {column: text} records instead of a paste or a file (the API's JSON)."""
         super().__init__(*args, **kwargs)
         self.file_problem = file_problem
+        self.records = records
+        if records is not None:
+            # Where a problem with the records is said, as "urls" or "file" for the page.
+            self.fields["rows"] = forms.Field(required=False)
         for name in SHARED:
             self.fields[name] = copy.deepcopy(SubmissionForm.base_fields[name])
         self.fields["team"].queryset = teams_of(user)
@@ -58,7 +63,10 @@ class BatchForm(forms.Form):
             return cleaned
         pasted, upload = cleaned.get("urls", "").strip(), cleaned.get("file")
         try:
-            if pasted and upload:
+            if self.records is not None:
+                cleaned["rows"] = reading.read_records(self.records, self.max_rows)
+                cleaned["source"] = "api"
+            elif pasted and upload:
                 self.add_error("urls", "Paste URLs or upload a file, not both.")
             elif upload:
                 cleaned["rows"] = reading.read_csv(upload.file, self.max_rows)
@@ -69,7 +77,8 @@ class BatchForm(forms.Form):
             elif "file" not in self.errors:
                 self.add_error("urls", "Paste URLs, one a line, or upload a CSV file.")
         except reading.BatchInputError as exc:
-            self.add_error("file" if upload else "urls", exc.message)
+            where = "rows" if self.records is not None else "file" if upload else "urls"
+            self.add_error(where, exc.message)
         return cleaned
 
     def shared_values(self):

@@ -86,6 +86,25 @@ def read_csv(binary: io.RawIOBase | io.BufferedIOBase, max_rows: int) -> list[Ro
         text.detach()  # the upload is the caller's to close
 
 
+def read_records(records: list[dict[str, str]], max_rows: int) -> list[Row]:
+    """Rows given as records ({column: text}, as a CSV's rows after its header), numbered
+    from 1; the same columns as a CSV's and the same limits."""
+    if len(records) > max_rows:
+        raise _too_many(max_rows)
+    if not records:
+        raise BatchInputError("Give at least one row.")
+    rows: list[Row] = []
+    for number, record in enumerate(records, start=1):
+        try:
+            header = _header(list(record))
+        except BatchInputError as exc:
+            raise BatchInputError(f"Row {number}: {exc.message}") from None
+        if any("\x00" in value for value in record.values()):
+            raise BatchInputError(f"Row {number} holds a NUL character: it is not plain text.")
+        rows.append((number, _cells(header, list(record.values()))))
+    return rows
+
+
 def _read_rows(text: io.TextIOWrapper, max_rows: int) -> list[Row]:
     first = text.readline()
     if not first.strip():

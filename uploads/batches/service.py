@@ -28,9 +28,12 @@ class NotConfirmable(Exception):
     """The batch is still being checked, or was queued already."""
 
 
-def create(user, *, rows, source, shared):
+def create(user, *, rows, source, shared, confirm_when_checked=False, **choices):
     """A batch of `rows` ((line, {field: text}) from reading.read_*), each with the `shared`
-    values where it has none of its own; its check starts in the background."""
+    values where it has none of its own; its check starts in the background.
+
+    `confirm_when_checked`: its ready rows are queued as soon as the check ends, with
+    the `choices` of `confirm` (confirm_public, send_again)."""
     with transaction.atomic():
         batch = Batch.objects.create(
             created_by=user,
@@ -38,6 +41,8 @@ def create(user, *, rows, source, shared):
             shared=shared,
             row_count=len(rows),
             progress_at=Now(),
+            confirm_when_checked=confirm_when_checked,
+            **choices,
         )
         BatchRow.objects.bulk_create(
             (BatchRow(batch=batch, line=line, given={**shared, **own}) for line, own in rows),
@@ -115,6 +120,23 @@ def confirm(batch, user, *, confirm_public=False, send_again=False):
         counts["held"] -= counts["queued"]
         Batch.objects.filter(pk=batch.pk).update(queued_count=counts["queued"])
     return counts
+
+
+def confirm_if_asked(batch_id):
+    """Queue a checked batch's ready rows if it was made with "confirm when checked";
+    the counts of `confirm`, or None."""
+    batch = Batch.objects.select_related("created_by").get(pk=batch_id)
+    if not batch.confirm_when_checked:
+        return None
+    try:
+        return confirm(
+            batch,
+            batch.created_by,
+            confirm_public=batch.confirm_public,
+            send_again=batch.send_again,
+        )
+    except NotConfirmable:
+        return None  # queued already
 
 
 def _admit_rows(user, batch, team, rows):

@@ -57,6 +57,10 @@ class Worker(db_worker.Worker):
 
 class Command(db_worker.Command):
     help = db_worker.Command.help + ", carrying on through database errors"
+    # A worker serves no pages: Django's start-up checks would import every URL and view
+    # (the API's REST framework among them, about 0.3 s) before it takes its first task,
+    # and a woken worker is on its way to an upload slot. `manage.py check` still checks.
+    requires_system_checks = []
 
     def handle(self, *args, **options):
         if options.get("queue_name") == BATCH_QUEUE:

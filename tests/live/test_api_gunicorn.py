@@ -1,0 +1,76 @@
+"""The API under gunicorn with two workers: the per-token limit holds across them, and
+two requests at once with one Idempotency-Key make one submission."""
+
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.conftest import database_url, wait_for
+from tests.factories import bearer
+from tests.live.servers import answers, free_port, gunicorn
+from uploads.models import Submission
+
+LIMIT = 12
+
+
+@pytest.fixture
+def portal(tmp_path):
+    port = free_port()
+    env = {
+        "DATABASE_URL": database_url(),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+        "API_REQUESTS_PER_MINUTE": str(LIMIT),
+    }
+    base = f"http://127.0.0.1:{port}"
+    with (tmp_path / "gunicorn.log").open("w") as log:
+        server = gunicorn(env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def authorization(user):
+    return {"Authorization": bearer(user)["HTTP_AUTHORIZATION"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_limit_holds_across_workers(portal, alice):
+    headers = authorization(alice)
+    if time.time() % 60 > 45:  # the whole burst within one minute
+        time.sleep(61 - time.time() % 60)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: (
+                    requests.get(f"{portal}/api/v1/me", headers=headers, timeout=20).status_code
+                ),
+                range(3 * LIMIT),
+            )
+        )
+    assert statuses.count(200) == LIMIT, statuses
+    assert statuses.count(429) == 2 * LIMIT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_with_one_key_make_one_submission(portal, alice, team_a, clip_url):
+    headers = {**authorization(alice), "Idempotency-Key": "one"}
+    body = {"team": team_a.slug, "url": clip_url}
+    start = threading.Barrier(4)
+
+    def submit(_):
+        start.wait()
+        return requests.post(f"{portal}/api/v1/submissions", json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers_ = list(pool.map(submit, range(4)))
+    assert {a.status_code for a in answers_} == {201}, [a.text[:300] for a in answers_]
+    assert len({a.json()["id"] for a in answers_}) == 1
+    assert Submission.objects.count() == 1

@@ -1,0 +1,105 @@
+"""Idempotency-Key on a create: a retry gets the first answer instead of a second object.
+
+The key is inserted in the transaction that makes the object, under a unique constraint
+(token, key): of two requests with one key, the second's insert waits for the first
+to commit and then fails, and it answers with what the first made. A key is kept
+API_IDEMPOTENCY_HOURS (24 h); only a successful answer is kept (after an error the
+same key may be tried again).
+"""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+
+from ..models import IdempotencyKey
+from .errors import problem
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+class _NotKept(Exception):
+    """The create answered an error: its transaction, key included, is rolled back."""
+
+    def __init__(self, response):
+        self.response = response
+
+
+def respond_once(request, prepare, create):
+    """`prepare()`: the request checked (the form, the URL check: outside any
+    transaction), returning a value or an error Response; `create(value)`: the
+    object made and its Response, inside the key's transaction."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return _create(prepare, create)
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        return problem(
+            400,
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            code="invalid_idempotency_key",
+        )
+    fingerprint = _fingerprint(request)
+    earlier = _earlier(request.auth, key)
+    if earlier is not None:
+        return _replay(earlier, fingerprint)
+    prepared = prepare()
+    if isinstance(prepared, Response):
+        return prepared
+    try:
+        with transaction.atomic():
+            record = IdempotencyKey.objects.create(
+                token=request.auth, key=key, request_hash=fingerprint
+            )
+            response = create(prepared)
+            if not 200 <= response.status_code < 300:
+                raise _NotKept(response)
+            record.status_code, record.response = response.status_code, response.data
+            record.save(update_fields=["status_code", "response"])
+            return response
+    except _NotKept as refused:
+        return refused.response
+    except IntegrityError:
+        # Another request with this key committed first: its answer is this one's.
+        earlier = _earlier(request.auth, key)
+        if earlier is None:
+            raise
+        return _replay(earlier, fingerprint)
+
+
+def _create(prepare, create):
+    """Without a key: `create` makes the object in its service's own transaction."""
+    prepared = prepare()
+    return prepared if isinstance(prepared, Response) else create(prepared)
+
+
+def _earlier(token, key):
+    """The key's kept answer, after dropping the token's keys older than the kept time."""
+    kept_since = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+    IdempotencyKey.objects.filter(token=token, created_at__lt=kept_since).delete()
+    return IdempotencyKey.objects.filter(token=token, key=key).first()
+
+
+def _replay(earlier, fingerprint):
+    if earlier.request_hash != fingerprint:
+        return problem(
+            422,
+            f"This {HEADER} was used with another request in the last "
+            f"{settings.API_IDEMPOTENCY_HOURS:g} hours: use a new key for a new request.",
+            code="idempotency_key_reused",
+        )
+    return Response(
+        earlier.response, status=earlier.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def _fingerprint(request):
+    """The request as a key's first use saw it: method, path, query and parsed body."""
+    data = request.data
+    body = data if isinstance(data, bytes) else json.dumps(data, sort_keys=True).encode()
+    seen = f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}\n"
+    return hashlib.sha256(seen.encode() + body).hexdigest()

@@ -1,0 +1,62 @@
+"""The Tokens page: a person's personal access tokens for the API (uploads/api/)."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from ..models import ApiToken
+
+EXPIRIES = [("30", "in 30 days"), ("90", "in 90 days"), ("365", "in a year"), ("", "never")]
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What it is for, e.g. “camera pipeline on host cam-3”."
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=ApiToken.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ApiToken.Scope.READ],
+        error_messages={"required": "Choose what the token may do: read, submit, or both."},
+    )
+    expires_in = forms.ChoiceField(label="Expires", choices=EXPIRIES, required=False, initial="90")
+
+    def expires_at(self):
+        days = self.cleaned_data["expires_in"]
+        return timezone.now() + timedelta(days=int(days)) if days else None
+
+
+@never_cache  # the page that shows a new token once must not be kept anywhere
+@login_required
+def tokens(request):
+    """One's tokens, and a form for a new one, whose secret is shown once, here."""
+    form = TokenForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        token, secret = ApiToken.issue(
+            request.user,
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.expires_at(),
+        )
+        form = TokenForm()
+    return render(
+        request,
+        "uploads/tokens.html",
+        {"form": form, "secret": secret, "tokens": request.user.api_tokens.all()},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    if token.revoke():
+        messages.success(request, f"Revoked “{token.name}”: it no longer works.")
+    return redirect("tokens")
