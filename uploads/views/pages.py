@@ -144,7 +144,9 @@ def submission_export(request):
         )
     submissions = form.filter(Submission.objects.visible_to(request.user))
     response = StreamingHttpResponse(
-        export.csv_lines(submissions, base_url=request.build_absolute_uri("/")[:-1]),
+        export.csv_lines(
+            submissions, base_url=request.build_absolute_uri("/")[:-1], zone=request.zone
+        ),
         content_type="text/csv; charset=utf-8",
     )
     filename = f"submissions-{timezone.localdate():%Y-%m-%d}.csv"
