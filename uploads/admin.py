@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -17,7 +16,6 @@ from .models import (
     UploadGate,
 )
 from .sending import admission
-from .tasks import wake_sender
 
 
 class MembershipInline(admin.TabularInline):
@@ -132,28 +130,15 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send again (failed or needs review)")
     def resend(self, request, queryset):
-        moved = self._move_each(
-            request,
-            queryset.filter(status__in=[Status.FAILED, Status.NEEDS_REVIEW]),
-            Status.QUEUED,
-            "Sent back to the queue by an administrator.",
-            error_code="",
-            error_message="",
-            not_before=None,
-            request_started_at=None,
+        moved = self._each(
+            request, queryset.filter(status__in=services.RESENDABLE), services.resend
         )
-        if moved:
-            transaction.on_commit(wake_sender)
         self.message_user(request, f"{moved} submission(s) queued to be sent again.")
 
     @admin.action(description="Mark as failed (needs review)")
     def mark_failed(self, request, queryset):
-        moved = self._move_each(
-            request,
-            queryset.filter(status=Status.NEEDS_REVIEW),
-            Status.FAILED,
-            "Marked failed by an administrator after review.",
-        )
+        markable = queryset.filter(status__in=services.MARKABLE_FAILED)
+        moved = self._each(request, markable, services.mark_failed)
         self.message_user(request, f"{moved} submission(s) marked failed.")
 
     @admin.action(description="Move to the front of their team's line (waiting ones)")
@@ -163,13 +148,11 @@ class SubmissionAdmin(admin.ModelAdmin):
             request, f"{len(moved)} submission(s) moved to the front of their team's line."
         )
 
-    def _move_each(self, request, queryset, to, message, **fields):
+    def _each(self, request, queryset, act):
         moved = 0
         for submission in queryset:
             try:
-                submission.transition(
-                    to, kind=Event.Kind.ADMIN, message=message, actor=request.user, **fields
-                )
+                act(request.user, submission)
                 moved += 1
             except TransitionError as exc:
                 self.message_user(request, str(exc), messages.WARNING)

@@ -277,6 +277,21 @@ def time_zone_choices():
     return [("", default), *((name, name) for name in sorted(zoneinfo.available_timezones()))]
 
 
+def submission_form_initial(submission):
+    """The form's values for submitting `submission` again (its team and what was asked)."""
+    initial = {name: getattr(submission, name) for name in Submission.ASKED}
+    initial["team"] = submission.team_id
+    initial["tags"] = ", ".join(submission.tags or ())
+    for name in ("latitude", "longitude"):
+        if initial[name] is not None:
+            initial[name] = f"{initial[name].normalize():f}"
+    if submission.datetime_taken:
+        initial["datetime_taken"] = timezone.localtime(submission.datetime_taken).replace(
+            tzinfo=None
+        )
+    return initial
+
+
 class PersonSettingsForm(forms.ModelForm):
     """One person's own settings: their time zone and the emails they get."""
 

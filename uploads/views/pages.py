@@ -7,11 +7,11 @@ from django.http.response import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
 from ..filters import ANYONE, SubmissionFilterForm
-from ..forms import PersonSettingsForm, SubmissionForm
+from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
 from ..models import PersonSettings, Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
 from ..reports import export, stats
@@ -20,7 +20,10 @@ from ..sending import sender as sending
 from ..urlcheck.findings import UrlCheck
 from .access import (
     can_cancel,
+    can_mark_failed,
     can_move_to_front,
+    can_resend,
+    can_submit_again,
     get_dashboard_user,
     get_submission_for_user,
     get_submissions_for_user,
@@ -29,6 +32,25 @@ from .access import (
 )
 
 PAGE_SIZE = 25
+# The question each action that asks first asks, and its button: in the <dialog> on the
+# submission's page and on the confirmation page alike.
+CONFIRM = {
+    "cancel": (
+        "Cancel this submission? It leaves the queue and is not sent; you can submit it "
+        "again later.",
+        "Yes, cancel it",
+    ),
+    "resend": (
+        "Send this submission to memories.ai again? It costs another upload; if memories.ai "
+        "did receive it the first time, the video will be there twice.",
+        "Send it again",
+    ),
+    "mark_failed": (
+        "Mark this submission failed? Do this once you know memories.ai did not receive it; "
+        "its submitter can then submit it again.",
+        "Mark it failed",
+    ),
+}
 # The status fragment answers for at most this many submissions per request.
 MAX_LIVE_IDS = 100
 
@@ -178,9 +200,21 @@ def submission_statuses(request):
     )
 
 
+def _again_initial(request):
+    """?again=<pk>: the form prefilled from one of the person's submissions that ended
+    without being processed (Submit again); nothing for anything else."""
+    try:
+        pk = int(request.GET.get("again", ""))
+    except ValueError:
+        return {}
+    submission = get_submission_for_user(request.user, pk)
+    return submission_form_initial(submission) if can_submit_again(submission) else {}
+
+
 @login_required
 def submission_new(request):
-    form = SubmissionForm(request.POST or None, user=request.user)
+    initial = {} if request.method == "POST" else _again_initial(request)
+    form = SubmissionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             submission = services.submit(request.user, form.cleaned_data)
@@ -199,28 +233,47 @@ def submission_new(request):
 
 @login_required
 def submission_detail(request, pk):
+    """A submission's page. While it may change, its body asks for itself again every few
+    seconds (htmx, `?part=body`): the badge, memories.ai's status, the problem, the place
+    in the queue, the actions and the timeline all change together."""
     submission = get_submission_for_user(request.user, pk)
     with_places([submission])
     events = submission.events.select_related("actor").order_by("created_at", "id")
     manager = manages(request.user, submission.team_id)
-    return render(
-        request,
-        "uploads/submission_detail.html",
-        {
-            "submission": submission,
-            "events": events,
-            "can_cancel": can_cancel(request.user, submission, manager=manager),
-            "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
-            "probe_facts": UrlCheck.facts_of(submission.probe),
-            "live_ids": live_ids([submission]),
-        },
-    )
+    context = {
+        "submission": submission,
+        "events": events,
+        "can_cancel": can_cancel(request.user, submission, manager=manager),
+        "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
+        "can_resend": can_resend(request.user, submission),
+        "can_mark_failed": can_mark_failed(request.user, submission),
+        "can_submit_again": can_submit_again(submission),
+        "probe_facts": UrlCheck.facts_of(submission.probe),
+        "confirm": CONFIRM,
+    }
+    if request.GET.get("part") == "body":
+        return render(request, "uploads/_submission_body.html", context)
+    return render(request, "uploads/submission_detail.html", context)
 
 
-def _act_on_one(request, pk, *, allowed, refused, act, done, too_late):
+def _act_on_one(request, pk, *, allowed, refused, act, done, too_late, confirm=None):
     """A POST that changes one submission: allowed(user, submission) or the `refused`
-    message; act(submission) True when done, False when it moved on meanwhile."""
+    message; act(submission) True when done, False when it moved on meanwhile.
+
+    `confirm`: (question, button) for actions that ask first: a GET shows the question
+    (the page a <dialog> stands in for), and a POST without `confirmed` acts on nothing."""
     submission = get_submission_for_user(request.user, pk)
+    if confirm and (request.method == "GET" or not request.POST.get("confirmed")):
+        if not allowed(request.user, submission):
+            messages.error(request, refused)
+            return redirect(submission)
+        question, button = confirm
+        return render(
+            request,
+            "uploads/submission_confirm.html",
+            {"submission": submission, "question": question, "button": button},
+            status=200 if request.method == "GET" else 400,
+        )
     if not allowed(request.user, submission):
         messages.error(request, refused)
     elif act(submission):
@@ -231,24 +284,64 @@ def _act_on_one(request, pk, *, allowed, refused, act, done, too_late):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def submission_cancel(request, pk):
-    def cancel(submission):
-        try:
-            services.cancel(request.user, submission)
-        except TransitionError:
-            return False
-        return True
-
     return _act_on_one(
         request,
         pk,
         allowed=can_cancel,
         refused="Only a waiting submission can be cancelled, by its submitter "
         "or a manager of its team.",
-        act=cancel,
+        act=_moved(services.cancel, request.user),
         done="Cancelled.",
         too_late="It is no longer waiting: it could not be cancelled.",
+        confirm=CONFIRM["cancel"],
+    )
+
+
+def _moved(act, user):
+    """act(user, submission) as a yes/no: False when the submission moved on meanwhile."""
+
+    def attempt(submission):
+        try:
+            act(user, submission)
+        except TransitionError:
+            return False
+        return True
+
+    return attempt
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_resend(request, pk):
+    """An administrator sends a failed or needs-review submission again, once confirmed."""
+    return _act_on_one(
+        request,
+        pk,
+        allowed=can_resend,
+        refused="Only an administrator can send again a submission that failed or needs "
+        "review.",
+        act=_moved(services.resend, request.user),
+        done="Queued to be sent again.",
+        too_late="It moved on meanwhile: it was not sent again.",
+        confirm=CONFIRM["resend"],
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_mark_failed(request, pk):
+    """An administrator settles a needs-review submission as failed, once confirmed."""
+    return _act_on_one(
+        request,
+        pk,
+        allowed=can_mark_failed,
+        refused="Only an administrator can mark failed a submission that needs review.",
+        act=_moved(services.mark_failed, request.user),
+        done="Marked failed.",
+        too_late="It moved on meanwhile: it was not marked failed.",
+        confirm=CONFIRM["mark_failed"],
     )
 
 
