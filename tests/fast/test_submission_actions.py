@@ -37,7 +37,7 @@ def test_cancel_asks_first_and_a_post_without_the_answer_cancels_nothing(client,
 def test_cancel_is_a_secondary_button_that_opens_a_dialog(client, alice, team_a):
     submission = SubmissionFactory(team=team_a, submitter=alice)
     html = page_of(client, alice, submission)
-    assert 'class="button button-secondary" href="/submissions/%d/cancel/"' % submission.pk in html
+    assert f'class="button button-secondary" href="/submissions/{submission.pk}/cancel/"' in html
     assert 'data-opens-dialog="confirm-cancel"' in html
     assert '<dialog class="confirm-dialog" id="confirm-cancel"' in html
 

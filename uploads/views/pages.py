@@ -320,8 +320,7 @@ def submission_resend(request, pk):
         request,
         pk,
         allowed=can_resend,
-        refused="Only an administrator can send again a submission that failed or needs "
-        "review.",
+        refused="Only an administrator can send a failed or needs-review submission again.",
         act=_moved(services.resend, request.user),
         done="Queued to be sent again.",
         too_late="It moved on meanwhile: it was not sent again.",
