@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -107,22 +108,78 @@ API_FIELDS = [
 ]
 
 
+class SubmissionAdminForm(forms.ModelForm):
+    """Tags as the form takes them (comma-separated words), not as JSON text."""
+
+    tags = forms.CharField(
+        required=False, help_text="Comma-separated.", widget=forms.TextInput(attrs={"size": 60})
+    )
+
+    class Meta:
+        model = Submission
+        # Everything the admin shows: the admin reads its fields from this form.
+        exclude = ["callback_token_hash"]  # noqa: DJ006
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "tags" in self.fields:
+            self.initial["tags"] = ", ".join(self.instance.tags or ())
+
+    def clean_tags(self):
+        words = (word.strip() for word in self.cleaned_data["tags"].split(","))
+        return list(dict.fromkeys(word for word in words if word))
+
+
+class SentSubmissionForm(forms.ModelForm):
+    class Meta:
+        model = Submission
+        exclude = ["callback_token_hash", "tags"]  # noqa: DJ006 (the admin reads its fields here)
+
+
+# What was asked of memories.ai: fixed once the submission left the queue (the video at
+# memories.ai was made from these; changing them here would make the record lie).
+SENT_AS = ["url", "team", "submitter", *Submission.ASKED[1:], "confirm_public"]
+
+
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["id", "short_url", "team", "submitter", "status", "video_no", "created_at"]
+    # The status comes second and the URL is short: at 1280 px, beside the filters, the
+    # status column stays in view.
+    list_display = ["id", "status", "short_url", "team", "submitter", "video_no", "created_at"]
+    form = SubmissionAdminForm
     list_filter = ["status", "team", "created_at"]
     search_fields = ["url", "video_no", "tags", "camera_model"]
     date_hierarchy = "created_at"
     list_select_related = ["team", "submitter"]
     readonly_fields = API_FIELDS
-    exclude = ["callback_token_hash"]
     raw_id_fields = ["submitter"]
     inlines = [EventInline]
     actions = ["resend", "mark_failed", "move_to_front"]
 
     @admin.display(description="URL")
     def short_url(self, obj):
-        return obj.url if len(obj.url) <= 60 else obj.url[:57] + "…"
+        return obj.url if len(obj.url) <= 40 else obj.url[:37] + "…"
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return ", ".join(obj.tags or ()) or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or obj.status == Status.QUEUED:
+            return API_FIELDS
+        sent_as = [name if name != "tags" else "tag_list" for name in SENT_AS]
+        return [*API_FIELDS, *sent_as]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None and obj.status != Status.QUEUED:
+            # Sent: tags are shown as words (tag_list), not as an input.
+            kwargs["form"] = SentSubmissionForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_exclude(self, request, obj=None):
+        if obj is not None and obj.status != Status.QUEUED:
+            return SentSubmissionForm._meta.exclude
+        return SubmissionAdminForm._meta.exclude
 
     def has_delete_permission(self, request, obj=None):
         # The timeline is the audit trail: submissions are never deleted here.
@@ -161,11 +218,11 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 @admin.register(UploadGate)
 class UploadGateAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "paused_reason", "next_allowed_at", "worker_heartbeat_at"]
+    list_display = ["__str__", "sending", "paused_reason", "next_allowed_at", "worker_heartbeat_at"]
     readonly_fields = [
         "next_allowed_at",
         "rate_limited_streak",
-        "paused",
+        "sending",
         "paused_reason",
         "paused_at",
         "worker_heartbeat_at",
@@ -177,6 +234,11 @@ class UploadGateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="sending")
+    def sending(self, obj):
+        # Words, not the boolean icons: a red ✕ for "not paused" read as an alarm.
+        return "Paused" if obj.paused else "Running"
 
     @admin.action(description="Resume sending")
     def resume_sending(self, request, queryset):
