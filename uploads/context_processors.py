@@ -4,13 +4,15 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
 
-from .filters import ANYONE
+from .filters import ANYONE, NEEDS_ATTENTION
 from .models import Membership, Status, Submission, UploadGate
 
 
 def needs_attention_url(team_slug=None):
-    """The one list of submissions that need a person: the list, filtered (oldest first)."""
-    query = {"status": Status.NEEDS_REVIEW, "submitter": ANYONE, "sort": "date"}
+    """The one list of submissions that need a person (needs review or failed, oldest
+    first): the list, filtered as filters.needs_attention filters; the team dashboard's
+    "Needs attention" shows its first few and links here."""
+    query = {"status": NEEDS_ATTENTION, "submitter": ANYONE, "sort": "date"}
     if team_slug is not None:
         query["team"] = team_slug
     return reverse("submission_list") + "?" + urlencode(query)

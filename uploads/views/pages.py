@@ -10,7 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
-from ..filters import ANYONE, SubmissionFilterForm
+from ..context_processors import needs_attention_url
+from ..filters import ANYONE, SubmissionFilterForm, needs_attention
 from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
 from ..models import PersonSettings, Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
@@ -69,10 +70,29 @@ def live_ids(*groups):
     return [s.pk for group in groups for s in group if not s.is_final]
 
 
+def _period(request):
+    """?days=: one of stats.PERIODS (30 without it); None for anything else."""
+    raw = request.GET.get("days", str(stats.CHART_DAYS))
+    return int(raw) if raw in {str(days) for days in stats.PERIODS} else None
+
+
 def _dashboard(request, scope, *, title, list_query, team=None):
     """`scope`: the dashboard's selection, as filters that Submission and Tally both take."""
+    days = _period(request)
+    if days is None:
+        return HttpResponseBadRequest(
+            "days: one of " + ", ".join(map(str, stats.PERIODS)) + ".", content_type="text/plain"
+        )
     submissions = Submission.objects.filter(**scope)
-    members = stats.member_breakdown(team) if team and team.can_see_members else None
+    managed = bool(team and team.can_see_members)
+    members = stats.member_breakdown(team) if managed else None
+    # A manager's list of what needs a person: the first few of the very list the
+    # needs-review banner links to.
+    attention = (
+        list(needs_attention(submissions).select_related("submitter")[: stats.ATTENTION_SHOWN])
+        if managed
+        else None
+    )
     failures = stats.recent_failures(submissions)
     if team:
         # The team's next ones, in the order its line will send them.
@@ -86,7 +106,10 @@ def _dashboard(request, scope, *, title, list_query, team=None):
         {
             "title": title,
             "team": team,
-            "figures": stats.figures(submissions, Tally.objects.filter(**scope)),
+            "figures": stats.figures(submissions, Tally.objects.filter(**scope), days),
+            "periods": stats.PERIODS,
+            "attention": attention,
+            "attention_url": needs_attention_url(team.slug) if team else "",
             "quota": admission.quota(team) if team else None,
             "failures": failures,
             "waiting": waiting,
