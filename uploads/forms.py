@@ -118,6 +118,9 @@ class SubmissionForm(forms.Form):
         # Each checkbox is offered once its question arises (or when it was ticked).
         self.offer_confirm_public = bool(self.data.get("confirm_public"))
         self.offer_send_again = bool(self.data.get("send_again"))
+        # Typed in the person's own zone (activated for the request), and said so.
+        zone = timezone.get_current_timezone_name()
+        self.fields["datetime_taken"].help_text = f"In your time zone, {zone}."
         if teams is None:
             self.fields["team"].queryset = teams_of(user)
         else:
