@@ -116,13 +116,24 @@ def test_submit_again_prefills_the_form(client, alice, team_a):
     assert form["camera_model"].value() == "GoPro"
 
 
-def test_submit_again_of_another_teams_submission_is_404_and_bad_numbers_are_ignored(
+def test_submit_again_of_another_teams_submission_is_404_and_bad_numbers_a_400(
     client, alice, outsider, team_a
 ):
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.FAILED)
     client.force_login(outsider)
     assert client.get(reverse("submission_new") + f"?again={submission.pk}").status_code == 404
-    assert client.get(reverse("submission_new") + "?again=x").status_code == 200
+    for bad in ("x", "-1", "1e3", "", "9" * 25):
+        response = client.get(reverse("submission_new") + f"?again={bad}")
+        assert response.status_code == 400, bad
+        assert b"again: the number of a submission." in response.content
+
+
+def test_submit_again_of_a_submission_that_was_processed_is_a_400(client, alice, team_a):
+    done = SubmissionFactory(team=team_a, submitter=alice, status=Status.PARSED)
+    client.force_login(alice)
+    response = client.get(reverse("submission_new") + f"?again={done.pk}")
+    assert response.status_code == 400
+    assert b"only a failed, processing failed or cancelled submission" in response.content
 
 
 @pytest.mark.parametrize("status", [Status.FAILED, Status.PARSE_ERROR, Status.NEEDS_REVIEW])

@@ -223,20 +223,33 @@ def submission_statuses(request):
     )
 
 
+class _BadAgain(ValueError):
+    """?again= names no submission that can be submitted again: the reason, for a 400."""
+
+
 def _again_initial(request):
-    """?again=<pk>: the form prefilled from one of the person's submissions that ended
-    without being processed (Submit again); nothing for anything else."""
-    try:
-        pk = int(request.GET.get("again", ""))
-    except ValueError:
+    """?again=<pk>: the form prefilled from a submission of one's teams that ended without
+    being processed (Submit again); {} without it."""
+    raw = request.GET.get("again")
+    if raw is None:
         return {}
-    submission = get_submission_for_user(request.user, pk)
-    return submission_form_initial(submission) if can_submit_again(submission) else {}
+    if not raw.isdigit() or int(raw) >= 2**63:  # larger ones cannot exist (nor be bound)
+        raise _BadAgain("again: the number of a submission.")
+    submission = get_submission_for_user(request.user, int(raw))
+    if not can_submit_again(submission):
+        raise _BadAgain(
+            "again: only a failed, processing failed or cancelled submission can be "
+            "submitted again."
+        )
+    return submission_form_initial(submission)
 
 
 @login_required
 def submission_new(request):
-    initial = {} if request.method == "POST" else _again_initial(request)
+    try:
+        initial = {} if request.method == "POST" else _again_initial(request)
+    except _BadAgain as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
     form = SubmissionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
