@@ -210,3 +210,14 @@ def test_the_paused_banner_tells_everyone_and_the_reason_only_to_superusers(
     client.force_login(superuser)
     html = client.get(reverse("home")).content.decode()
     assert "Bad key" in html and "Resume sending" in html
+
+
+def test_the_live_part_answers_alone_and_stops_a_logged_out_page(client, alice, team_a):
+    submission = SubmissionFactory(team=team_a, submitter=alice, api_status="UNPARSE")
+    url = submission.get_absolute_url() + "?part=body"
+    response = client.get(url)
+    assert response.status_code == 286 and response.content == b""
+    client.force_login(alice)
+    body = client.get(url).content.decode()
+    assert body.lstrip().startswith('<div id="submission-body"') or 'id="submission-body"' in body
+    assert "<html" not in body and "UNPARSE" in body and 'hx-trigger="every 3s"' in body

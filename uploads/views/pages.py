@@ -267,11 +267,18 @@ def submission_new(request):
     return render(request, "uploads/submission_form.html", {"form": form})
 
 
-@login_required
 def submission_detail(request, pk):
     """A submission's page. While it may change, its body asks for itself again every few
     seconds (htmx, `?part=body`): the badge, memories.ai's status, the problem, the place
     in the queue, the actions and the timeline all change together."""
+    if request.GET.get("part") == "body" and not request.user.is_authenticated:
+        # 286 tells htmx to stop polling: a logged-out page must not swap in the login form.
+        return HttpResponse(status=286)
+    return _submission_detail(request, pk)
+
+
+@login_required
+def _submission_detail(request, pk):
     submission = get_submission_for_user(request.user, pk)
     with_places([submission])
     events = submission.events.select_related("actor").order_by("created_at", "id")
