@@ -74,7 +74,10 @@ PAGES = (
     ("list, tag filter", "member", "/submissions/?submitter=any&tag=beach"),
     ("my dashboard", "member", "/"),
     ("team dashboard", "manager", "/teams/team-00/"),
+    ("team dashboard, 90 days", "manager", "/teams/team-00/?days=90"),
 )
+# The member reads their pages in a time zone of their own (one more query a request).
+MEMBER_ZONE = "Europe/Paris"
 # The measured member is their team's busiest uploader.
 BUSY_SHARE = 0.3
 
@@ -293,7 +296,12 @@ def prepare_pages(backend, size):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from uploads.models import PersonSettings
+
     people = seed_people()
+    PersonSettings.objects.update_or_create(
+        user=people["member"], defaults={"time_zone": MEMBER_ZONE}
+    )
     clients = {role: logged_in(user) for role, user in people.items()}
     have = 0
     for step in SIZES:

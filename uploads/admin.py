@@ -1,5 +1,5 @@
+from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -20,7 +20,6 @@ from .models import (
     WebhookEndpoint,
 )
 from .sending import admission
-from .tasks import wake_sender
 
 
 class MembershipInline(admin.TabularInline):
@@ -112,22 +111,78 @@ API_FIELDS = [
 ]
 
 
+class SubmissionAdminForm(forms.ModelForm):
+    """Tags as the form takes them (comma-separated words), not as JSON text."""
+
+    tags = forms.CharField(
+        required=False, help_text="Comma-separated.", widget=forms.TextInput(attrs={"size": 60})
+    )
+
+    class Meta:
+        model = Submission
+        # Everything the admin shows: the admin reads its fields from this form.
+        exclude = ["callback_token_hash"]  # noqa: DJ006
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "tags" in self.fields:
+            self.initial["tags"] = ", ".join(self.instance.tags or ())
+
+    def clean_tags(self):
+        words = (word.strip() for word in self.cleaned_data["tags"].split(","))
+        return list(dict.fromkeys(word for word in words if word))
+
+
+class SentSubmissionForm(forms.ModelForm):
+    class Meta:
+        model = Submission
+        exclude = ["callback_token_hash", "tags"]  # noqa: DJ006 (the admin reads its fields here)
+
+
+# What was asked of memories.ai: fixed once the submission left the queue (the video at
+# memories.ai was made from these; changing them here would make the record lie).
+SENT_AS = ["url", "team", "submitter", *Submission.ASKED[1:], "confirm_public"]
+
+
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["id", "short_url", "team", "submitter", "status", "video_no", "created_at"]
+    # The status comes second and the URL is short: at 1280 px, beside the filters, the
+    # status column stays in view.
+    list_display = ["id", "status", "short_url", "team", "submitter", "video_no", "created_at"]
+    form = SubmissionAdminForm
     list_filter = ["status", "team", "created_at"]
     search_fields = ["url", "video_no", "tags", "camera_model"]
     date_hierarchy = "created_at"
     list_select_related = ["team", "submitter"]
     readonly_fields = API_FIELDS
-    exclude = ["callback_token_hash"]
     raw_id_fields = ["submitter"]
     inlines = [EventInline]
     actions = ["resend", "mark_failed", "move_to_front"]
 
     @admin.display(description="URL")
     def short_url(self, obj):
-        return obj.url if len(obj.url) <= 60 else obj.url[:57] + "…"
+        return obj.url if len(obj.url) <= 40 else obj.url[:37] + "…"
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return ", ".join(obj.tags or ()) or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or obj.status == Status.QUEUED:
+            return API_FIELDS
+        sent_as = [name if name != "tags" else "tag_list" for name in SENT_AS]
+        return [*API_FIELDS, *sent_as]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None and obj.status != Status.QUEUED:
+            # Sent: tags are shown as words (tag_list), not as an input.
+            kwargs["form"] = SentSubmissionForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_exclude(self, request, obj=None):
+        if obj is not None and obj.status != Status.QUEUED:
+            return SentSubmissionForm._meta.exclude
+        return SubmissionAdminForm._meta.exclude
 
     def has_delete_permission(self, request, obj=None):
         # The timeline is the audit trail: submissions are never deleted here.
@@ -135,28 +190,15 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send again (failed or needs review)")
     def resend(self, request, queryset):
-        moved = self._move_each(
-            request,
-            queryset.filter(status__in=[Status.FAILED, Status.NEEDS_REVIEW]),
-            Status.QUEUED,
-            "Sent back to the queue by an administrator.",
-            error_code="",
-            error_message="",
-            not_before=None,
-            request_started_at=None,
+        moved = self._each(
+            request, queryset.filter(status__in=services.RESENDABLE), services.resend
         )
-        if moved:
-            transaction.on_commit(wake_sender)
         self.message_user(request, f"{moved} submission(s) queued to be sent again.")
 
     @admin.action(description="Mark as failed (needs review)")
     def mark_failed(self, request, queryset):
-        moved = self._move_each(
-            request,
-            queryset.filter(status=Status.NEEDS_REVIEW),
-            Status.FAILED,
-            "Marked failed by an administrator after review.",
-        )
+        markable = queryset.filter(status__in=services.MARKABLE_FAILED)
+        moved = self._each(request, markable, services.mark_failed)
         self.message_user(request, f"{moved} submission(s) marked failed.")
 
     @admin.action(description="Move to the front of their team's line (waiting ones)")
@@ -166,13 +208,11 @@ class SubmissionAdmin(admin.ModelAdmin):
             request, f"{len(moved)} submission(s) moved to the front of their team's line."
         )
 
-    def _move_each(self, request, queryset, to, message, **fields):
+    def _each(self, request, queryset, act):
         moved = 0
         for submission in queryset:
             try:
-                submission.transition(
-                    to, kind=Event.Kind.ADMIN, message=message, actor=request.user, **fields
-                )
+                act(request.user, submission)
                 moved += 1
             except TransitionError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
@@ -181,11 +221,11 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 @admin.register(UploadGate)
 class UploadGateAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "paused_reason", "next_allowed_at", "worker_heartbeat_at"]
+    list_display = ["__str__", "sending", "paused_reason", "next_allowed_at", "worker_heartbeat_at"]
     readonly_fields = [
         "next_allowed_at",
         "rate_limited_streak",
-        "paused",
+        "sending",
         "paused_reason",
         "paused_at",
         "worker_heartbeat_at",
@@ -197,6 +237,11 @@ class UploadGateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="sending")
+    def sending(self, obj):
+        # Words, not the boolean icons: a red ✕ for "not paused" read as an alarm.
+        return "Paused" if obj.paused else "Running"
 
     @admin.action(description="Resume sending")
     def resume_sending(self, request, queryset):

@@ -4,13 +4,15 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
 
-from .filters import ANYONE
+from .filters import ANYONE, NEEDS_ATTENTION
 from .models import Membership, Status, Submission, UploadGate
 
 
 def needs_attention_url(team_slug=None):
-    """The one list of submissions that need a person: the list, filtered (oldest first)."""
-    query = {"status": Status.NEEDS_REVIEW, "submitter": ANYONE, "sort": "date"}
+    """The one list of submissions that need a person (needs review or failed, oldest
+    first): the list, filtered as filters.needs_attention filters; the team dashboard's
+    "Needs attention" shows its first few and links here."""
+    query = {"status": NEEDS_ATTENTION, "submitter": ANYONE, "sort": "date"}
     if team_slug is not None:
         query["team"] = team_slug
     return reverse("submission_list") + "?" + urlencode(query)
@@ -56,18 +58,32 @@ class NeedsReview:
         return self.found[1]
 
 
+class Paused:
+    """Whether sending is paused (and why, shown to superusers only), looked up only if a
+    page shows the banner: everyone is told, since their send times stop meanwhile."""
+
+    @cached_property
+    def gate(self):
+        return UploadGate.objects.filter(pk=1, paused=True).only("paused_reason").first()
+
+    def __bool__(self):
+        return self.gate is not None
+
+    @property
+    def reason(self):
+        return self.gate.paused_reason if self.gate else ""
+
+
 def portal(request):
     """What every page needs: the banners and the user's teams for the navigation."""
-    teams, paused_reason, needs_review = [], "", None
+    teams, paused, needs_review = [], None, None
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         teams = list(user.teams.filter(is_active=True).order_by("name").values("name", "slug"))
-        if user.is_staff:
-            gate = UploadGate.objects.filter(pk=1, paused=True).first()
-            paused_reason = gate.paused_reason if gate else ""
+        paused = Paused()
         needs_review = NeedsReview(user)
     return {
-        "sending_paused_reason": paused_reason,
+        "sending_paused": paused,
         "needs_review": needs_review,
         "sandbox_mode": settings.MEMORIES_SANDBOX and not settings.MEMORIES_API_KEY,
         "nav_teams": teams,

@@ -17,6 +17,17 @@ from .models import Status, Tag, Team
 
 ME, ANYONE = "me", "any"
 
+# What needs a person: the manager's "Needs attention" list on the team dashboard and the
+# list the needs-review banner links to are both this one selection, oldest first.
+NEEDS_ATTENTION = "attention"
+ATTENTION_STATUSES = (Status.NEEDS_REVIEW, Status.FAILED)
+
+
+def needs_attention(submissions):
+    """The ones that need a person (needs review, failed), oldest first."""
+    return submissions.filter(status__in=ATTENTION_STATUSES).order_by("created_at", "id")
+
+
 # Statuses in the order a submission lives through them, for sorting by status.
 LIFECYCLE = (
     Status.QUEUED,
@@ -66,7 +77,14 @@ class SubmissionFilterForm(forms.Form):
         max_length=200,
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "URL, video no., camera"}),
     )
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Status.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            (NEEDS_ATTENTION, "Needs attention (needs review or failed)"),
+            *Status.choices,
+        ],
+    )
     team = forms.ModelChoiceField(
         queryset=Team.objects.none(),
         required=False,
@@ -140,7 +158,9 @@ class SubmissionFilterForm(forms.Form):
             submissions = submissions.filter(submitter=self.user)
         elif submitter != ANYONE:
             submissions = submissions.filter(submitter_id=int(submitter))
-        if f.get("status"):
+        if f.get("status") == NEEDS_ATTENTION:
+            submissions = submissions.filter(status__in=ATTENTION_STATUSES)
+        elif f.get("status"):
             submissions = submissions.filter(status=f["status"])
         if f.get("team"):
             submissions = submissions.filter(team=f["team"])

@@ -118,6 +118,9 @@ class SubmissionForm(forms.Form):
         # Each checkbox is offered once its question arises (or when it was ticked).
         self.offer_confirm_public = bool(self.data.get("confirm_public"))
         self.offer_send_again = bool(self.data.get("send_again"))
+        # Typed in the person's own zone (activated for the request), and said so.
+        zone = timezone.get_current_timezone_name()
+        self.fields["datetime_taken"].help_text = f"In your time zone, {zone}."
         if teams is None:
             self.fields["team"].queryset = teams_of(user)
         else:
@@ -275,6 +278,21 @@ def _degrees(value, limit, name):
 def time_zone_choices():
     default = f"The portal's time zone ({settings.TIME_ZONE})"
     return [("", default), *((name, name) for name in sorted(zoneinfo.available_timezones()))]
+
+
+def submission_form_initial(submission):
+    """The form's values for submitting `submission` again (its team and what was asked)."""
+    initial = {name: getattr(submission, name) for name in Submission.ASKED}
+    initial["team"] = submission.team_id
+    initial["tags"] = ", ".join(submission.tags or ())
+    for name in ("latitude", "longitude"):
+        if initial[name] is not None:
+            initial[name] = f"{initial[name].normalize():f}"
+    if submission.datetime_taken:
+        initial["datetime_taken"] = timezone.localtime(submission.datetime_taken).replace(
+            tzinfo=None
+        )
+    return initial
 
 
 class PersonSettingsForm(forms.ModelForm):

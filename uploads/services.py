@@ -12,6 +12,8 @@ __all__ = [
     "cancel",
     "move_to_front",
     "queue_new",
+    "mark_failed",
+    "resend",
     "resume_sending",
     "submit",
     "submit_rows",
@@ -19,6 +21,11 @@ __all__ = [
 
 # The form's cleaned values a submission is made of (uploads.forms.SubmissionForm).
 FORM_VALUES = (*Submission.ASKED, "confirm_public")
+
+# What an administrator may send again (each upload costs credits: a person decides), and
+# what they may settle as failed after looking into it.
+RESENDABLE = frozenset({Status.FAILED, Status.NEEDS_REVIEW})
+MARKABLE_FAILED = frozenset({Status.NEEDS_REVIEW})
 
 
 def submit(user, data):
@@ -83,6 +90,36 @@ def cancel(user, submission):
     """Cancel a waiting submission; TransitionError if it no longer waits."""
     return submission.transition(
         Status.CANCELLED, kind=Event.Kind.CANCELLED, message="Cancelled.", actor=user
+    )
+
+
+def resend(user, submission):
+    """An administrator sends a failed or needs-review submission again: back to the queue,
+    its error cleared. TransitionError if it moved on meanwhile."""
+    event = submission.transition(
+        Status.QUEUED,
+        kind=Event.Kind.ADMIN,
+        message="Sent back to the queue by an administrator.",
+        actor=user,
+        only_from=RESENDABLE,
+        error_code="",
+        error_message="",
+        not_before=None,
+        request_started_at=None,
+    )
+    transaction.on_commit(wake_sender)
+    return event
+
+
+def mark_failed(user, submission):
+    """An administrator settles a needs-review submission as failed, after looking into it.
+    TransitionError if it moved on meanwhile."""
+    return submission.transition(
+        Status.FAILED,
+        kind=Event.Kind.ADMIN,
+        message="Marked failed by an administrator after review.",
+        actor=user,
+        only_from=MARKABLE_FAILED,
     )
 
 

@@ -12,6 +12,12 @@ urlpatterns = [
     path("submissions/new/", pages.submission_new, name="submission_new"),
     path("submissions/<int:pk>/", pages.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", pages.submission_cancel, name="submission_cancel"),
+    path("submissions/<int:pk>/resend/", pages.submission_resend, name="submission_resend"),
+    path(
+        "submissions/<int:pk>/mark-failed/",
+        pages.submission_mark_failed,
+        name="submission_mark_failed",
+    ),
     path("batches/new/", batches.batch_new, name="batch_new"),
     path("batches/template.csv", batches.batch_template, name="batch_template"),
     path("batches/<int:pk>/", batches.batch_detail, name="batch_detail"),

@@ -40,7 +40,7 @@ def test_paste_a_list_watch_the_checks_queue_it_and_see_it_finish(
     urls = [f"{slow_links.url}/clip.mp4?take={n}" for n in range(9)]
     urls.append(f"{slow_links.url}/page.html")
     log_in(page, alice)
-    page.get_by_role("link", name="Submit many").click()
+    page.get_by_role("link", name="Submit many", exact=True).click()
     page.get_by_label("URLs, one a line").fill("\n".join(urls))
     page.get_by_label("Tags").fill("archive, 2025")
     page.get_by_role("button", name="Check these URLs").click()

@@ -34,7 +34,10 @@ def test_my_dashboard_shows_counts_and_a_chart_with_its_numbers(page, alice, bob
     expect(tiles.locator("[data-status=queued] .tile-count")).to_have_text("1")
     expect(page.locator("[data-figure=success-rate]")).to_have_text("67%")
     expect(page.locator("[data-figure=median]")).to_have_text("4 min")
-    expect(page.locator(".item .reason")).to_have_text("The URL answered 404.")
+    # In plain words for a member; what was recorded is on the submission's page.
+    expect(page.locator(".item .reason")).to_have_text(
+        "It was not sent to memories.ai. What to do next"
+    )
 
     chart = page.get_by_role("img", name="Submissions per day, last 30 days")
     expect(chart).to_be_visible()

@@ -95,3 +95,47 @@ def test_a_teams_admin_page_links_to_its_dashboard(client, superuser, team_a):
     response = client.get(f"/admin/r/{content_type.pk}/{team_a.pk}/")
     assert response.status_code == 302
     assert response.url.endswith(reverse("team_dashboard", args=[team_a.slug]))
+
+
+def test_what_was_sent_is_read_only_and_tags_are_words(client, superuser, alice, team_a):
+    waiting = SubmissionFactory(team=team_a, submitter=alice, tags=["beach", "dawn"])
+    sent = SubmissionFactory(team=team_a, submitter=alice, status=Status.PROCESSING, tags=["a"])
+    client.force_login(superuser)
+    page = client.get(reverse("admin:uploads_submission_change", args=[waiting.pk]))
+    html = page.content.decode()
+    assert 'name="url"' in html and 'name="tags"' in html
+    assert 'value="beach, dawn"' in html
+    page = client.get(reverse("admin:uploads_submission_change", args=[sent.pk]))
+    html = page.content.decode()
+    for name in ("url", "team", "tags", "latitude"):
+        assert f'name="{name}"' not in html, name
+    assert '["a"]' not in html
+    client.post(
+        reverse("admin:uploads_submission_change", args=[sent.pk]),
+        {"url": "https://elsewhere.example/x.mp4", "tags": "changed", "team": team_a.pk,
+         "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0},
+    )  # fmt: skip
+    sent.refresh_from_db()
+    assert sent.url != "https://elsewhere.example/x.mp4" and sent.tags == ["a"]
+
+
+def test_tags_typed_in_the_admin_are_kept_as_a_list(client, superuser, alice, team_a):
+    waiting = SubmissionFactory(team=team_a, submitter=alice, tags=["beach"])
+    client.force_login(superuser)
+    url = reverse("admin:uploads_submission_change", args=[waiting.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update({"tags": "beach, dawn , beach", "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0})
+    data = {k: v for k, v in data.items() if v is not False}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    waiting.refresh_from_db()
+    assert waiting.tags == ["beach", "dawn"]
+
+
+def test_the_upload_gate_says_running_in_words(client, superuser):
+    UploadGate.objects.update_or_create(pk=1, defaults={"paused": False})
+    client.force_login(superuser)
+    html = client.get(reverse("admin:uploads_uploadgate_change", args=[1])).content.decode()
+    assert "Running" in html
+    assert "icon-no.svg" not in html

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,7 +22,29 @@ def test_the_home_page_is_my_dashboard(client, alice, team_a):
     assert response.status_code == 200
     assert response.context["title"] == "My dashboard"
     page = response.content.decode()
+    assert "<svg" not in page and 'class="tiles"' not in page  # nothing to count yet
+    assert "Submit your first video" in page
+    SubmissionFactory(team=team_a, submitter=alice)
+    page = client.get(reverse("home")).content.decode()
     assert "<svg" in page and "Submissions per day, last 30 days" in page
+    assert "Submit your first video" not in page
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_the_period_selector_shows_that_many_days(client, alice, team_a, days):
+    SubmissionFactory(team=team_a, submitter=alice)
+    client.force_login(alice)
+    page = client.get(reverse("home"), {"days": days}).content.decode()
+    assert f"Submissions per day, last {days} days" in page
+    assert f"The {days} days before:" in page
+
+
+@pytest.mark.parametrize("days", ["8", "x", "-30", "30.0"])
+def test_a_period_that_is_not_offered_is_a_400_with_the_reason(client, alice, team_a, days):
+    client.force_login(alice)
+    response = client.get(reverse("home"), {"days": days})
+    assert response.status_code == 400
+    assert b"days: one of 7, 30, 90" in response.content
 
 
 def test_my_dashboard_counts_only_my_own_submissions(client, alice, bob, outsider, team_a, team_b):
@@ -84,8 +107,13 @@ def test_recent_failures_show_the_last_five_with_reasons_and_links(client, alice
     response = client.get(reverse("home"))
     assert response.context["failures"] == failures[:1:-1]
     page = response.content.decode()
-    assert "Reason number 6" in page and "Reason number 1" not in page
+    # A member reads plain words; what was recorded (a code, an HTTP answer) is for staff.
+    assert "It was not sent to memories.ai." in page and "Reason number" not in page
     assert failures[6].get_absolute_url() in page
+    alice.is_staff = True
+    alice.save()
+    page = client.get(reverse("home")).content.decode()
+    assert "Reason number 6" in page and "Reason number 1" not in page
 
 
 def test_waiting_items_show_their_place_in_the_queue(client, alice, bob, team_a):

@@ -32,7 +32,7 @@ def cancelled(client, alice, team_a, caplog, django_capture_on_commit_callbacks)
     client.force_login(alice)
     caplog.set_level(logging.INFO, logger="uploads.events")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("submission_cancel", args=[submission.pk]))
+        client.post(reverse("submission_cancel", args=[submission.pk]), {"confirmed": "yes"})
     return submission, event_records(caplog)
 
 

@@ -32,7 +32,7 @@ def test_superusers_see_every_team_in_the_banner(client, superuser, two_for_revi
     client.force_login(superuser)
     page = client.get(reverse("home")).content.decode()
     assert "2 submissions need review" in page
-    assert "status=needs_review" in page
+    assert "status=attention" in page
 
 
 def test_a_manager_sees_only_their_own_teams_and_the_link_shows_them(
@@ -41,11 +41,11 @@ def test_a_manager_sees_only_their_own_teams_and_the_link_shows_them(
     client.force_login(manager)
     page = client.get(reverse("home")).content.decode()
     assert "One submission needs review" in page
-    link = reverse("submission_list") + "?status=needs_review&amp;submitter=any&amp;sort=date"
+    link = reverse("submission_list") + "?status=attention&amp;submitter=any&amp;sort=date"
     assert f"{link}&amp;team={team_a.slug}" in page
     listed = client.get(
         reverse("submission_list"),
-        {"status": "needs_review", "submitter": "any", "sort": "date", "team": team_a.slug},
+        {"status": "attention", "submitter": "any", "sort": "date", "team": team_a.slug},
     )
     assert list(listed.context["page"].object_list) == [two_for_review[0]]
 

@@ -25,19 +25,21 @@ PAGES = {
 
 # What each page costs today (session, user, navigation, then the page's own
 # queries): a ceiling, so that a new per-page query is a decision, not an accident.
-# Full pages include one query for the needs-review banner.
+# Every request reads the person's time zone (one query); full pages include one
+# query for the needs-review banner and one for the paused banner.
 # The queue's places cost four queries (the people's lanes, the teams' order, one
 # window over the shown ones' lines, the gate); pages limited to one's teams read
 # their ids first; a submission's page asks whether one manages its team; the
 # dashboards read the ids of the newest failures (and the team's next in line)
-# before the rows, and the team dashboard reads the month's quota.
+# before the rows, and the team dashboard reads the month's quota and, for managers,
+# the first of what needs attention.
 MOST = {
-    "list": 13,
-    "filtered list": 14,
-    "detail": 12,
-    "my dashboard": 16,
-    "team dashboard": 19,
-    "status fragment": 9,  # no banner
+    "list": 15,
+    "filtered list": 16,
+    "detail": 14,
+    "my dashboard": 18,
+    "team dashboard": 22,
+    "status fragment": 10,  # no banner
 }
 
 

@@ -101,7 +101,8 @@ def test_the_daily_chart_stacks_outcomes_per_day(alice, team_a):
     SubmissionFactory(
         team=team_a, submitter=alice, status=Status.PARSED, created_at=now - timedelta(days=2)
     )
-    chart = stats.daily_chart(Submission.objects.all())
+    dates = stats.chart_days(30)
+    chart = stats.daily_chart(dates, stats.daily_counts(Submission.objects.all(), dates))
     assert len(chart.rows) == 30
     assert [layout.frame for layout in chart.layouts] == [charts.WIDE, charts.NARROW]
     today = chart.layouts[0].bars[-1]
@@ -175,3 +176,22 @@ def test_the_drawing_has_a_rect_per_segment_and_escapes_its_text():
     assert 'class="series-done"' in svg and 'class="series-failed"' in svg
     assert "2 done &lt;b&gt;, 2 failed" in svg
     assert "<b>" not in svg
+
+
+def test_a_period_is_compared_with_the_one_before(alice, team_a):
+    now = timezone.now()
+    for days_ago, status in [
+        (1, Status.PARSED),
+        (2, Status.FAILED),
+        (8, Status.PARSED),
+        (20, "queued"),
+    ]:
+        SubmissionFactory(
+            team=team_a, submitter=alice, status=status, created_at=now - timedelta(days=days_ago)
+        )
+    submissions = Submission.objects.all()
+    period = stats.figures(submissions, Tally.objects.all(), days=7).period
+    assert (period.now.submitted, period.now.done, period.now.failed) == (2, 1, 1)
+    assert (period.before.submitted, period.before.done) == (1, 1)
+    assert period.now.success_rate_display == "50%"
+    assert len(stats.figures(submissions, Tally.objects.all(), days=90).chart.rows) == 90

@@ -76,7 +76,7 @@ def test_another_teams_member_gets_404(client, alice, outsider, team_a):
     submission = SubmissionFactory(team=team_a, submitter=alice)
     client.force_login(outsider)
     assert client.get(submission.get_absolute_url()).status_code == 404
-    response = client.post(reverse("submission_cancel", args=[submission.pk]))
+    response = client.post(reverse("submission_cancel", args=[submission.pk]), {"confirmed": "yes"})
     assert response.status_code == 404
     submission.refresh_from_db()
     assert submission.status == Status.QUEUED
@@ -122,7 +122,7 @@ def test_my_uploads_paginates(client, alice, team_a):
 def test_a_submitter_cancels_their_waiting_submission(client, alice, team_a):
     submission = SubmissionFactory(team=team_a, submitter=alice)
     client.force_login(alice)
-    client.post(reverse("submission_cancel", args=[submission.pk]))
+    client.post(reverse("submission_cancel", args=[submission.pk]), {"confirmed": "yes"})
     submission.refresh_from_db()
     assert submission.status == Status.CANCELLED
     assert submission.events.get(kind=Event.Kind.CANCELLED).actor == alice
@@ -131,11 +131,11 @@ def test_a_submitter_cancels_their_waiting_submission(client, alice, team_a):
 def test_a_teammate_cannot_cancel_but_a_manager_can(client, alice, bob, manager, team_a):
     submission = SubmissionFactory(team=team_a, submitter=alice)
     client.force_login(bob)
-    client.post(reverse("submission_cancel", args=[submission.pk]))
+    client.post(reverse("submission_cancel", args=[submission.pk]), {"confirmed": "yes"})
     submission.refresh_from_db()
     assert submission.status == Status.QUEUED
     client.force_login(manager)
-    client.post(reverse("submission_cancel", args=[submission.pk]))
+    client.post(reverse("submission_cancel", args=[submission.pk]), {"confirmed": "yes"})
     submission.refresh_from_db()
     assert submission.status == Status.CANCELLED
 
@@ -144,7 +144,7 @@ def test_a_teammate_cannot_cancel_but_a_manager_can(client, alice, bob, manager,
 def test_only_waiting_submissions_can_be_cancelled(client, alice, team_a, status):
     submission = SubmissionFactory(team=team_a, submitter=alice, status=status)
     client.force_login(alice)
-    client.post(reverse("submission_cancel", args=[submission.pk]))
+    client.post(reverse("submission_cancel", args=[submission.pk]), {"confirmed": "yes"})
     submission.refresh_from_db()
     assert submission.status == status
 

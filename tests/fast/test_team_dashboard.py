@@ -1,6 +1,9 @@
 """A team's dashboard (`/teams/<slug>/`): members see totals, managers also see each member."""
 
+from datetime import timedelta
+
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import SubmissionFactory, TeamFactory
 from uploads.models import Status
@@ -68,6 +71,7 @@ def test_the_team_figures_never_count_another_teams_rows(client, manager, team_a
 
 
 def test_the_status_tiles_link_to_the_teams_list(client, alice, team_a):
+    SubmissionFactory(team=team_a, submitter=alice)
     client.force_login(alice)
     page = client.get(url(team_a)).content.decode()
     assert f"/submissions/?submitter=any&amp;team={team_a.slug}&amp;status=failed" in page
@@ -80,3 +84,26 @@ def test_a_member_of_two_teams_sees_each_separately(client, alice, team_a):
     client.force_login(alice)
     assert client.get(url(team_a)).context["figures"].total == 0
     assert client.get(url(other)).context["figures"].total == 1
+
+
+def test_a_manager_sees_what_needs_attention_oldest_first_and_only_their_teams(
+    client, alice, manager, outsider, team_a, team_b
+):
+    now = timezone.now()
+    newer = SubmissionFactory(team=team_a, submitter=alice, status=Status.FAILED)
+    older = SubmissionFactory(
+        team=team_a, submitter=alice, status=Status.NEEDS_REVIEW, created_at=now - timedelta(1)
+    )
+    SubmissionFactory(team=team_a, submitter=alice, status=Status.PARSED)
+    theirs = SubmissionFactory(team=team_b, submitter=outsider, status=Status.FAILED)
+    client.force_login(manager)
+    response = client.get(url(team_a))
+    assert response.context["attention"] == [older, newer]
+    assert theirs.url not in response.content.decode()
+    assert "status=attention&amp;submitter=any&amp;sort=date&amp;team=alpha" in (
+        response.content.decode()
+    )
+    client.force_login(alice)
+    response = client.get(url(team_a))
+    assert response.context["attention"] is None
+    assert "Needs attention" not in response.content.decode()

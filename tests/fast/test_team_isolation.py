@@ -12,8 +12,13 @@ pytestmark = pytest.mark.django_db
 # Views about one submission: (URL name, method).
 ONE_SUBMISSION = [
     ("submission_detail", "get"),
+    ("submission_cancel", "get"),
     ("submission_cancel", "post"),
     ("submission_move_to_front", "post"),
+    ("submission_resend", "get"),
+    ("submission_resend", "post"),
+    ("submission_mark_failed", "get"),
+    ("submission_mark_failed", "post"),
 ]
 # Views that list or export submissions (home is my dashboard).
 LISTINGS = ["submission_list", "submission_export", "home"]

@@ -63,12 +63,14 @@ def safe_cell(value):
     return value
 
 
-def _when(value):
-    return timezone.localtime(value).isoformat() if value else ""
+def _when(value, zone):
+    return timezone.localtime(value, zone).isoformat() if value else ""
 
 
-def csv_lines(submissions, *, base_url):
-    """The CSV text, one line at a time, header first."""
+def csv_lines(submissions, *, base_url, zone=None):
+    """The CSV text, one line at a time, header first; times in `zone` (the person's: the
+    lines are written after the view has returned, outside its activated zone)."""
+    zone = zone or timezone.get_current_timezone()
     writer = csv.writer(_Echo())
     yield writer.writerow(HEADER)
     detail = reverse("submission_detail", args=[0]).replace("/0/", "/{}/")
@@ -85,9 +87,9 @@ def csv_lines(submissions, *, base_url):
             video_no,
             camera,
             "; ".join(str(tag) for tag in tags or ()),
-            _when(taken),
-            _when(created),
-            _when(finished),
+            _when(taken, zone),
+            _when(created, zone),
+            _when(finished, zone),
             error_code,
             error_message,
             base_url + detail.format(pk),

@@ -18,8 +18,11 @@ from ..models import Status, Submission, Tally, ids_of_each, seconds_to_finish
 from . import charts
 
 CHART_DAYS = 30
+# The periods a dashboard can show, in days; each is compared with the one before it.
+PERIODS = (7, 30, 90)
 RECENT_FAILURES = 5
 WAITING_SHOWN = 10
+ATTENTION_SHOWN = 10
 
 # The outcomes charts are split by, each a group of statuses, in stacking order.
 OUTCOMES = (
@@ -35,11 +38,33 @@ SETTLED_STATUSES = (Status.PARSED, *FAILURE_STATUSES)
 
 
 @dataclass
+class PeriodTotals:
+    """What was submitted in a period, and how it ended so far."""
+
+    submitted: int
+    done: int
+    failed: int
+
+    @property
+    def success_rate_display(self):
+        settled = self.done + self.failed
+        return format_rate(self.done / settled if settled else None)
+
+
+@dataclass
+class Period:
+    days: int
+    now: PeriodTotals
+    before: PeriodTotals  # the `days` days before
+
+
+@dataclass
 class Figures:
     counts: dict  # {status value: n}, every status present
     success_rate: float | None
     median_to_parse: timedelta | None
     chart: charts.StackedBarChart
+    period: Period
 
     @property
     def total(self):
@@ -63,18 +88,40 @@ class Figures:
         return [(value, label, self.counts[value]) for value, label in Status.choices]
 
 
-def figures(submissions, tallies):
-    """Status counts, success rate, median time to PARSE and the daily chart.
+def figures(submissions, tallies, days=CHART_DAYS):
+    """Status counts, success rate, median time to PARSE, the daily chart over the last
+    `days` days and that period's totals beside the period before.
 
     `submissions` and `tallies` are the same selection (a team, a person), of
     Submission and of Tally rows.
     """
     counts = status_counts(tallies)
+    dates = chart_days(days)
+    # One query for the chart's days and the whole period before them.
+    daily = daily_counts(submissions, dates, with_before=True)
     return Figures(
         counts=counts,
         success_rate=success_rate(counts),
         median_to_parse=median_time_to_parse(submissions),
-        chart=daily_chart(submissions),
+        chart=daily_chart(dates, daily),
+        period=Period(
+            days,
+            now=_period_totals(daily, lambda day: day is not None),
+            before=_period_totals(daily, lambda day: day is None),
+        ),
+    )
+
+
+def _period_totals(daily, in_period):
+    def total(statuses=None):
+        return sum(
+            n
+            for (day, status), n in daily.items()
+            if in_period(day) and (statuses is None or status in statuses)
+        )
+
+    return PeriodTotals(
+        submitted=total(), done=total((Status.PARSED,)), failed=total(FAILURE_STATUSES)
     )
 
 
@@ -115,8 +162,9 @@ def chart_days(days=CHART_DAYS):
     return [today - timedelta(days=days - 1 - i) for i in range(days)]
 
 
-def daily_counts(submissions, days):
-    """{(date, status): n} for submissions created on the given local dates.
+def daily_counts(submissions, days, *, with_before=False):
+    """{(date, status): n} for submissions created on the given local dates; with
+    `with_before`, also {(None, status): n} for as many days before the first.
 
     One GROUP BY query on the day and the status. The day is found by comparing
     the creation time with each local midnight (computed here, in the current
@@ -129,25 +177,28 @@ def daily_counts(submissions, days):
         timezone.make_aware(datetime.combine(day, time.min), tz)
         for day in (*days, days[-1] + timedelta(days=1))
     ]
-    day = Case(
-        *(When(created_at__lt=bound, then=Value(i)) for i, bound in enumerate(bounds[1:])),
-        output_field=IntegerField(),
-    )
+    start = bounds[0]
+    whens = [When(created_at__lt=bound, then=Value(i)) for i, bound in enumerate(bounds[1:])]
+    if with_before:
+        # The period before, as one more bucket (-1): one more comparison, not one per day.
+        whens.insert(0, When(created_at__lt=bounds[0], then=Value(-1)))
+        before = days[0] - timedelta(days=len(days))
+        start = timezone.make_aware(datetime.combine(before, time.min), tz)
+    day = Case(*whens, output_field=IntegerField())
     rows = (
-        submissions.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1])
+        submissions.filter(created_at__gte=start, created_at__lt=bounds[-1])
         .annotate(day=day)
         .order_by()
         .values_list("day", "status")
         .annotate(n=Count("id"))
     )
-    return {(days[i], status): n for i, status, n in rows}
+    return {(days[i] if i >= 0 else None, status): n for i, status, n in rows}
 
 
-def daily_chart(submissions, days=CHART_DAYS):
-    dates = chart_days(days)
-    counts = daily_counts(submissions, dates)
+def daily_chart(dates, counts):
+    """The chart of `dates` from daily_counts' `counts`."""
     return charts.stacked_bars(
-        title=f"Submissions per day, last {days} days",
+        title=f"Submissions per day, last {len(dates)} days",
         dates=dates,
         series=OUTCOMES,
         count=lambda date, series: sum(counts.get((date, s), 0) for s in series.statuses),

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from ..models import Batch, Membership, Status, Submission, Team
+from ..services import MARKABLE_FAILED, RESENDABLE
 
 
 def get_submission_for_user(user, pk):
@@ -89,3 +90,18 @@ def get_batch_for_user(user, pk):
 def can_change_batch(user, batch):
     """Queueing a batch or cancelling what of it waits: the person who made it, or a superuser."""
     return user.is_superuser or batch.created_by_id == user.pk
+
+
+def can_resend(user, submission):
+    """Sending again costs credits: administrators only, for failed or needs review."""
+    return user.is_superuser and submission.status in RESENDABLE
+
+
+def can_mark_failed(user, submission):
+    """Settling a needs-review submission as failed: administrators only."""
+    return user.is_superuser and submission.status in MARKABLE_FAILED
+
+
+def can_submit_again(submission):
+    """The form, prefilled from it, for what ended without being processed."""
+    return submission.status in {Status.FAILED, Status.PARSE_ERROR, Status.CANCELLED}

@@ -7,11 +7,12 @@ from django.http.response import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
-from ..filters import ANYONE, SubmissionFilterForm
-from ..forms import PersonSettingsForm, SubmissionForm
+from ..context_processors import needs_attention_url
+from ..filters import ANYONE, SubmissionFilterForm, needs_attention
+from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
 from ..models import PersonSettings, Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
 from ..reports import export, stats
@@ -20,7 +21,10 @@ from ..sending import sender as sending
 from ..urlcheck.findings import UrlCheck
 from .access import (
     can_cancel,
+    can_mark_failed,
     can_move_to_front,
+    can_resend,
+    can_submit_again,
     get_dashboard_user,
     get_submission_for_user,
     get_submissions_for_user,
@@ -29,6 +33,25 @@ from .access import (
 )
 
 PAGE_SIZE = 25
+# The question each action that asks first asks, and its button: in the <dialog> on the
+# submission's page and on the confirmation page alike.
+CONFIRM = {
+    "cancel": (
+        "Cancel this submission? It leaves the queue and is not sent; you can submit it "
+        "again later.",
+        "Yes, cancel it",
+    ),
+    "resend": (
+        "Send this submission to memories.ai again? It costs another upload; if memories.ai "
+        "did receive it the first time, the video will be there twice.",
+        "Send it again",
+    ),
+    "mark_failed": (
+        "Mark this submission failed? Do this once you know memories.ai did not receive it; "
+        "its submitter can then submit it again.",
+        "Mark it failed",
+    ),
+}
 # The status fragment answers for at most this many submissions per request.
 MAX_LIVE_IDS = 100
 
@@ -47,10 +70,29 @@ def live_ids(*groups):
     return [s.pk for group in groups for s in group if not s.is_final]
 
 
+def _period(request):
+    """?days=: one of stats.PERIODS (30 without it); None for anything else."""
+    raw = request.GET.get("days", str(stats.CHART_DAYS))
+    return int(raw) if raw in {str(days) for days in stats.PERIODS} else None
+
+
 def _dashboard(request, scope, *, title, list_query, team=None):
     """`scope`: the dashboard's selection, as filters that Submission and Tally both take."""
+    days = _period(request)
+    if days is None:
+        return HttpResponseBadRequest(
+            "days: one of " + ", ".join(map(str, stats.PERIODS)) + ".", content_type="text/plain"
+        )
     submissions = Submission.objects.filter(**scope)
-    members = stats.member_breakdown(team) if team and team.can_see_members else None
+    managed = bool(team and team.can_see_members)
+    members = stats.member_breakdown(team) if managed else None
+    # A manager's list of what needs a person: the first few of the very list the
+    # needs-review banner links to.
+    attention = (
+        list(needs_attention(submissions).select_related("submitter")[: stats.ATTENTION_SHOWN])
+        if managed
+        else None
+    )
     failures = stats.recent_failures(submissions)
     if team:
         # The team's next ones, in the order its line will send them.
@@ -64,7 +106,10 @@ def _dashboard(request, scope, *, title, list_query, team=None):
         {
             "title": title,
             "team": team,
-            "figures": stats.figures(submissions, Tally.objects.filter(**scope)),
+            "figures": stats.figures(submissions, Tally.objects.filter(**scope), days),
+            "periods": stats.PERIODS,
+            "attention": attention,
+            "attention_url": needs_attention_url(team.slug) if team else "",
             "quota": admission.quota(team) if team else None,
             "failures": failures,
             "waiting": waiting,
@@ -144,7 +189,9 @@ def submission_export(request):
         )
     submissions = form.filter(Submission.objects.visible_to(request.user))
     response = StreamingHttpResponse(
-        export.csv_lines(submissions, base_url=request.build_absolute_uri("/")[:-1]),
+        export.csv_lines(
+            submissions, base_url=request.build_absolute_uri("/")[:-1], zone=request.zone
+        ),
         content_type="text/csv; charset=utf-8",
     )
     filename = f"submissions-{timezone.localdate():%Y-%m-%d}.csv"
@@ -176,9 +223,34 @@ def submission_statuses(request):
     )
 
 
+class _BadAgain(ValueError):
+    """?again= names no submission that can be submitted again: the reason, for a 400."""
+
+
+def _again_initial(request):
+    """?again=<pk>: the form prefilled from a submission of one's teams that ended without
+    being processed (Submit again); {} without it."""
+    raw = request.GET.get("again")
+    if raw is None:
+        return {}
+    if not raw.isdigit() or int(raw) >= 2**63:  # larger ones cannot exist (nor be bound)
+        raise _BadAgain("again: the number of a submission.")
+    submission = get_submission_for_user(request.user, int(raw))
+    if not can_submit_again(submission):
+        raise _BadAgain(
+            "again: only a failed, processing failed or cancelled submission can be "
+            "submitted again."
+        )
+    return submission_form_initial(submission)
+
+
 @login_required
 def submission_new(request):
-    form = SubmissionForm(request.POST or None, user=request.user)
+    try:
+        initial = {} if request.method == "POST" else _again_initial(request)
+    except _BadAgain as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    form = SubmissionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             submission = services.submit(request.user, form.cleaned_data)
@@ -195,30 +267,56 @@ def submission_new(request):
     return render(request, "uploads/submission_form.html", {"form": form})
 
 
-@login_required
 def submission_detail(request, pk):
+    """A submission's page. While it may change, its body asks for itself again every few
+    seconds (htmx, `?part=body`): the badge, memories.ai's status, the problem, the place
+    in the queue, the actions and the timeline all change together."""
+    if request.GET.get("part") == "body" and not request.user.is_authenticated:
+        # 286 tells htmx to stop polling: a logged-out page must not swap in the login form.
+        return HttpResponse(status=286)
+    return _submission_detail(request, pk)
+
+
+@login_required
+def _submission_detail(request, pk):
     submission = get_submission_for_user(request.user, pk)
     with_places([submission])
     events = submission.events.select_related("actor").order_by("created_at", "id")
     manager = manages(request.user, submission.team_id)
-    return render(
-        request,
-        "uploads/submission_detail.html",
-        {
-            "submission": submission,
-            "events": events,
-            "can_cancel": can_cancel(request.user, submission, manager=manager),
-            "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
-            "probe_facts": UrlCheck.facts_of(submission.probe),
-            "live_ids": live_ids([submission]),
-        },
-    )
+    context = {
+        "submission": submission,
+        "events": events,
+        "can_cancel": can_cancel(request.user, submission, manager=manager),
+        "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
+        "can_resend": can_resend(request.user, submission),
+        "can_mark_failed": can_mark_failed(request.user, submission),
+        "can_submit_again": can_submit_again(submission),
+        "probe_facts": UrlCheck.facts_of(submission.probe),
+        "confirm": CONFIRM,
+    }
+    if request.GET.get("part") == "body":
+        return render(request, "uploads/_submission_body.html", context)
+    return render(request, "uploads/submission_detail.html", context)
 
 
-def _act_on_one(request, pk, *, allowed, refused, act, done, too_late):
+def _act_on_one(request, pk, *, allowed, refused, act, done, too_late, confirm=None):
     """A POST that changes one submission: allowed(user, submission) or the `refused`
-    message; act(submission) True when done, False when it moved on meanwhile."""
+    message; act(submission) True when done, False when it moved on meanwhile.
+
+    `confirm`: (question, button) for actions that ask first: a GET shows the question
+    (the page a <dialog> stands in for), and a POST without `confirmed` acts on nothing."""
     submission = get_submission_for_user(request.user, pk)
+    if confirm and (request.method == "GET" or not request.POST.get("confirmed")):
+        if not allowed(request.user, submission):
+            messages.error(request, refused)
+            return redirect(submission)
+        question, button = confirm
+        return render(
+            request,
+            "uploads/submission_confirm.html",
+            {"submission": submission, "question": question, "button": button},
+            status=200 if request.method == "GET" else 400,
+        )
     if not allowed(request.user, submission):
         messages.error(request, refused)
     elif act(submission):
@@ -229,24 +327,63 @@ def _act_on_one(request, pk, *, allowed, refused, act, done, too_late):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def submission_cancel(request, pk):
-    def cancel(submission):
-        try:
-            services.cancel(request.user, submission)
-        except TransitionError:
-            return False
-        return True
-
     return _act_on_one(
         request,
         pk,
         allowed=can_cancel,
         refused="Only a waiting submission can be cancelled, by its submitter "
         "or a manager of its team.",
-        act=cancel,
+        act=_moved(services.cancel, request.user),
         done="Cancelled.",
         too_late="It is no longer waiting: it could not be cancelled.",
+        confirm=CONFIRM["cancel"],
+    )
+
+
+def _moved(act, user):
+    """act(user, submission) as a yes/no: False when the submission moved on meanwhile."""
+
+    def attempt(submission):
+        try:
+            act(user, submission)
+        except TransitionError:
+            return False
+        return True
+
+    return attempt
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_resend(request, pk):
+    """An administrator sends a failed or needs-review submission again, once confirmed."""
+    return _act_on_one(
+        request,
+        pk,
+        allowed=can_resend,
+        refused="Only an administrator can send a failed or needs-review submission again.",
+        act=_moved(services.resend, request.user),
+        done="Queued to be sent again.",
+        too_late="It moved on meanwhile: it was not sent again.",
+        confirm=CONFIRM["resend"],
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_mark_failed(request, pk):
+    """An administrator settles a needs-review submission as failed, once confirmed."""
+    return _act_on_one(
+        request,
+        pk,
+        allowed=can_mark_failed,
+        refused="Only an administrator can mark failed a submission that needs review.",
+        act=_moved(services.mark_failed, request.user),
+        done="Marked failed.",
+        too_late="It moved on meanwhile: it was not marked failed.",
+        confirm=CONFIRM["mark_failed"],
     )
 
 

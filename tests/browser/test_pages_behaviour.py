@@ -1,0 +1,125 @@
+"""What the pages do in a browser, at desktop and phone width: confirmations in a dialog,
+Submit again, the error summary, the browser's zone on the Settings page, the period
+selector and the paused banner."""
+
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, with_password
+from tests.factories import SubmissionFactory
+from uploads.models import Status, UploadGate
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+WIDTHS = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """A page at the given size (and browser time zone), logged in through the form."""
+    contexts = []
+
+    def open_page(user, size=DESKTOP, zone="UTC"):
+        with_password(user)
+        context = browser.new_context(base_url=live_server.url, viewport=size, timezone_id=zone)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@WIDTHS
+def test_cancel_asks_in_a_dialog_then_submit_again_fills_the_form(open_page, alice, team_a, size):
+    submission = SubmissionFactory(team=team_a, submitter=alice, camera_model="GoPro 12")
+    page = open_page(alice, size)
+    page.goto(submission.get_absolute_url())
+    cancel = page.get_by_role("link", name="Cancel this submission")
+    expect(cancel).to_have_class("button button-secondary")
+    cancel.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Keep it as it is").click()
+    expect(dialog).to_be_hidden()
+    submission.refresh_from_db()
+    assert submission.status == Status.QUEUED
+
+    cancel.click()
+    dialog.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.locator(f"#live-status-{submission.pk} .badge")).to_have_text("Cancelled")
+    page.get_by_role("link", name="Submit again").click()
+    expect(page.get_by_label("Video URL")).to_have_value(submission.url)
+    expect(page.get_by_label("Camera model")).to_have_value("GoPro 12")
+
+
+def test_an_administrator_resends_from_the_submission_page(open_page, superuser, alice, team_a):
+    submission = SubmissionFactory(
+        team=team_a, submitter=alice, status=Status.NEEDS_REVIEW, error_code="0504"
+    )
+    page = open_page(superuser)
+    page.goto(submission.get_absolute_url())
+    expect(page.locator(".problem-panel")).to_contain_text("What to do next:")
+    page.get_by_role("link", name="Resend").click()
+    page.get_by_role("dialog").get_by_role("button", name="Send it again").click()
+    expect(page.locator(f"#live-status-{submission.pk} .badge")).to_have_text("Waiting")
+    submission.refresh_from_db()
+    assert submission.status == Status.QUEUED
+
+
+@WIDTHS
+def test_after_a_form_error_focus_is_on_a_summary_that_links_to_each_field(
+    open_page, alice, team_a, size
+):
+    page = open_page(alice, size)
+    page.goto("/submissions/new/")
+    page.get_by_label("Video URL").fill("ftp://videos.example.com/clip.mp4")
+    page.get_by_label("Latitude").fill("91")
+    page.get_by_role("button", name="Submit").click()
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name="Latitude: Latitude must be between −90 and 90.").click()
+    expect(page.get_by_label("Latitude")).to_be_focused()
+    # The skip link is the first thing a keyboard reaches.
+    page.goto("/submissions/new/")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
+
+
+def test_the_settings_page_offers_the_browsers_zone_and_times_follow_it(open_page, alice, team_a):
+    submission = SubmissionFactory(
+        team=team_a, submitter=alice, created_at=datetime(2026, 1, 15, 13, 5, tzinfo=UTC)
+    )
+    page = open_page(alice, zone="Europe/Paris")
+    page.goto(submission.get_absolute_url())
+    expect(page.locator(".facts")).to_contain_text("2026-01-15 13:05:00 UTC")
+    page.goto("/settings/")
+    page.get_by_role("button", name="Use this browser’s zone (Europe/Paris)").click()
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Paris")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Your settings are saved.")).to_be_visible()
+    page.goto(submission.get_absolute_url())
+    expect(page.locator(".facts")).to_contain_text("2026-01-15 14:05:00 CET")
+
+
+@WIDTHS
+def test_the_period_selector_changes_the_chart_and_the_banner_tells_of_a_pause(
+    open_page, alice, team_a, size
+):
+    SubmissionFactory(team=team_a, submitter=alice, status=Status.PARSED)
+    UploadGate.get()
+    UploadGate.objects.update(paused=True, paused_reason="No credits left.")
+    page = open_page(alice, size)
+    banner = page.get_by_role("status").filter(has_text="Uploads are paused")
+    expect(banner).to_have_text("Uploads are paused; your place is kept.")
+    page.get_by_role("navigation", name="Period").get_by_role("link", name="7 days").click()
+    expect(page.get_by_role("img", name="Submissions per day, last 7 days")).to_be_visible()
+    expect(page.locator("[data-figure=period-before]")).to_contain_text("The 7 days before:")
