@@ -57,10 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     # The API (/api/v1/, uploads/api/) and its OpenAPI schema; the docs page's
-    # Swagger UI files come from the sidecar package, served as static files (no CDN).
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
     # Before django_tasks_db: its `db_worker` command is the portal's own
     # (uploads/management/commands/db_worker.py), which outlives database errors.
     "uploads",

@@ -43,6 +43,11 @@ PAGES = [
     ("batch_new", "", "alice"),
     ("batch_detail", "", "alice"),
     ("person_settings", "", "alice"),
+    ("tokens", "", "alice"),
+    ("api:docs", "", "anonymous"),
+    ("webhook_list", "", "manager"),
+    ("webhook_detail", "with deliveries", "manager"),
+    ("unsubscribe", "", "anonymous"),
 ]
 
 # Views that are not pages, and why.
@@ -60,6 +65,26 @@ NOT_PAGES = {
     "sending_resume": "POST only",
     "memories_callback": "memories.ai's callback, POST only",
     "healthz": "JSON for monitoring",
+    "token_revoke": "POST only",
+    "webhook_test": "POST only",
+    "webhook_enable": "POST only",
+    "webhook_delete": "POST only",
+    # The API answers JSON to scripts; its docs page (above) is the page.
+    **dict.fromkeys(
+        [
+            "api:me",
+            "api:teams",
+            "api:submissions",
+            "api:submission",
+            "api:submission_cancel",
+            "api:batches",
+            "api:batch",
+            "api:batch_confirm",
+            "api:schema",
+            "api:not_found",
+        ],
+        "JSON for scripts",
+    ),
 }
 
 

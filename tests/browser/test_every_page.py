@@ -16,7 +16,17 @@ from django.utils import timezone
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import SubmissionFactory
 from tests.pages import PAGES
-from uploads.models import Batch, BatchRow, Event, Status, UploadGate
+from uploads.models import (
+    ApiToken,
+    Batch,
+    BatchRow,
+    Event,
+    Notice,
+    Status,
+    UploadGate,
+    WebhookEndpoint,
+)
+from uploads.notifications.email import unsubscribe_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,10 +69,25 @@ def seed(team, alice, manager):
     )  # fmt: skip
     UploadGate.get()
     UploadGate.objects.update(paused=True, paused_reason="memories.ai refused the API key.")
+    endpoint = WebhookEndpoint.objects.create(
+        team=team, url="https://hooks.example.com/" + "portal/" * 8, topics=["submission.failed"]
+    )
+    Notice.objects.create(
+        channel=Notice.Channel.WEBHOOK, endpoint=endpoint, topic="submission.failed",
+        submission=by_status["failed"], state=Notice.State.FAILED, attempts=3,
+        status_code=502, duration_ms=1234, last_error="It answered 502 Bad Gateway.",
+    )  # fmt: skip
+    ApiToken.issue(alice, name="camera pipeline", scopes=["read", "submit"])
     return by_status, batch
 
 
 def url_of(name, variant, by_status, batch, alice, team):
+    if name == "webhook_list":
+        return reverse(name, args=[team.slug])
+    if name == "webhook_detail":
+        return reverse(name, args=[team.slug, team.webhooks.get().pk])
+    if name == "unsubscribe":
+        return reverse(name, args=[unsubscribe_token(alice)])
     if name in ("submission_detail", "submission_cancel", "submission_resend",
                 "submission_mark_failed"):  # fmt: skip
         return reverse(name, args=[by_status[variant].pk])
