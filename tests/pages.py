@@ -48,6 +48,8 @@ PAGES = [
     ("webhook_list", "", "manager"),
     ("webhook_detail", "with deliveries", "manager"),
     ("unsubscribe", "", "anonymous"),
+    ("token_revoke", "", "alice"),
+    ("webhook_delete", "", "manager"),
 ]
 
 # Views that are not pages, and why.
@@ -65,10 +67,8 @@ NOT_PAGES = {
     "sending_resume": "POST only",
     "memories_callback": "memories.ai's callback, POST only",
     "healthz": "JSON for monitoring",
-    "token_revoke": "POST only",
     "webhook_test": "POST only",
     "webhook_enable": "POST only",
-    "webhook_delete": "POST only",
     # The API answers JSON to scripts; its docs page (above) is the page.
     **dict.fromkeys(
         [

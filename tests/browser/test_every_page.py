@@ -84,7 +84,9 @@ def seed(team, alice, manager):
 def url_of(name, variant, by_status, batch, alice, team):
     if name == "webhook_list":
         return reverse(name, args=[team.slug])
-    if name == "webhook_detail":
+    if name == "token_revoke":
+        return reverse(name, args=[alice.api_tokens.get().pk])
+    if name in ("webhook_detail", "webhook_delete"):
         return reverse(name, args=[team.slug, team.webhooks.get().pk])
     if name == "unsubscribe":
         return reverse(name, args=[unsubscribe_token(alice)])

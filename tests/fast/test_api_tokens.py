@@ -148,3 +148,16 @@ def test_a_service_user_gets_a_token_from_the_command_line(client, team_a):
     assert not bot.has_usable_password()
     me = client.get(ME, HTTP_AUTHORIZATION=f"Bearer {secret}").json()
     assert me["username"] == "camera-bot" and me["teams"][0]["slug"] == team_a.slug
+
+
+def test_revoking_asks_first_and_a_get_changes_nothing(client, alice):
+    token, _ = ApiToken.issue(alice, name="nightly", scopes=["read"])
+    client.force_login(alice)
+    page = client.get(reverse("token_revoke", args=[token.pk]))
+    assert page.status_code == 200
+    assert "Yes, revoke it" in page.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    client.post(reverse("token_revoke", args=[token.pk]), {"confirmed": "yes"})
+    token.refresh_from_db()
+    assert token.revoked_at is not None

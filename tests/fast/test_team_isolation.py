@@ -48,6 +48,7 @@ ONE_WEBHOOK = [
     ("webhook_detail", "get"),
     ("webhook_test", "post"),
     ("webhook_enable", "post"),
+    ("webhook_delete", "get"),
     ("webhook_delete", "post"),
 ]
 OTHERS |= {"webhook_list"}

@@ -221,3 +221,15 @@ def test_superusers_see_endpoints_and_their_read_only_log_in_the_admin(
     assert client.get(reverse("admin:uploads_notice_changelist")).status_code == 200
     change = reverse("admin:uploads_notice_change", args=[notice.pk])
     assert client.post(change, {"state": "pending"}).status_code == 403
+
+
+def test_deleting_an_endpoint_asks_first(client, manager, endpoint, team_a):
+    client.force_login(manager)
+    url = reverse("webhook_delete", args=[team_a.slug, endpoint.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Yes, delete it" in page.content.decode()
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    response = client.post(url, {"confirmed": "yes"})
+    assert response.status_code == 302
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from ..models import PersonSettings
 from ..notifications import outbox
@@ -17,6 +17,7 @@ from ..notifications.records import Notice, WebhookEndpoint
 from .access import get_team_for_user
 
 LOG_SIZE = 100
+DELETE = "Delete this endpoint? It receives nothing more, and its delivery log is deleted too."
 SHOW_ONCE_KEY = "webhook_secret_once"  # the session key, not a secret
 
 
@@ -84,9 +85,14 @@ def webhook_enable(request, slug, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def webhook_delete(request, slug, pk):
+    """Delete an endpoint and its delivery log, once confirmed (GET asks)."""
     endpoint = get_endpoint(request.user, slug, pk)
+    if request.method == "GET":
+        context = {"title": "Delete this webhook endpoint", "question": DELETE,
+                   "button": "Yes, delete it", "back": endpoint.get_absolute_url()}  # fmt: skip
+        return render(request, "uploads/confirm.html", context)
     endpoint.delete()
     messages.success(request, "The endpoint is deleted.")
     return redirect("webhook_list", slug)

@@ -6,9 +6,10 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from ..models import ApiToken
 
@@ -53,10 +54,18 @@ def tokens(request):
     )
 
 
+REVOKE = "Revoke this token? Scripts that use it stop working at once; this cannot be undone."
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def token_revoke(request, pk):
+    """Revoke one of the person's own tokens, once confirmed (GET asks)."""
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    if request.method == "GET":
+        context = {"title": f"Revoke “{token.name}”", "question": REVOKE,
+                   "button": "Yes, revoke it", "back": reverse("tokens")}  # fmt: skip
+        return render(request, "uploads/confirm.html", context)
     if token.revoke():
         messages.success(request, f"Revoked “{token.name}”: it no longer works.")
     return redirect("tokens")
