@@ -432,6 +432,7 @@ NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=3600.0)
 NOTIFY_RETRY_FOR_SECONDS = env.float("NOTIFY_RETRY_FOR_SECONDS", default=24 * 3600.0)
 # How long a worker holds a notification it is sending; one killed meanwhile leaves it
 # to be sent again once this runs out (run_periodic wakes a worker for it).
+NOTIFY_KEEP_DAYS = env.float("NOTIFY_KEEP_DAYS", default=30.0)
 NOTIFY_LEASE_SECONDS = env.float("NOTIFY_LEASE_SECONDS", default=120.0)
 # A webhook delivery's whole exchange (DNS, connect, answer) must fit in this.
 WEBHOOK_DEADLINE = env.float("WEBHOOK_DEADLINE", default=10.0)

@@ -16,9 +16,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management import call_command
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from .models import Batch, Status, Submission, UploadGate
 from .notifications import alerts, delivery, digest
+from .notifications.records import Notice
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.admission import release_held
 from .sending.polling import poll_once
@@ -74,6 +76,14 @@ def prune_task_results():
     call_command("prune_db_task_results", min_age_days=7, verbosity=0)
 
 
+def prune_old_notices():
+    """Notifications that are done with (sent, given up, dropped, in a digest) go after
+    NOTIFY_KEEP_DAYS; those still to send stay, whatever their age."""
+    cutoff = timezone.now() - timedelta(days=settings.NOTIFY_KEEP_DAYS)
+    done = [Notice.State.SENT, Notice.State.FAILED, Notice.State.DROPPED, Notice.State.IN_DIGEST]
+    return Notice.objects.filter(state__in=done, created_at__lt=cutoff).delete()[0]
+
+
 def run_once(prune=False):
     """One pass, every step on its own. Returns what was done and the steps that failed."""
     failed = []
@@ -102,4 +112,5 @@ def run_once(prune=False):
     step("notifications", lambda: ensure_notifier_awake())
     if prune:
         step("pruning", lambda: prune_task_results())
+        step("old notifications", lambda: prune_old_notices())
     return {"recovered": recovered, "released": released, "polled": polled, "failed": failed}

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tests.conftest import REPO
 from tests.factories import SubmissionFactory
+from uploads import periodic
 from uploads.models import Event, Status
 from uploads.notifications import delivery
 from uploads.notifications.records import Notice, Topic, WebhookEndpoint
@@ -86,3 +87,25 @@ def test_email_url_configures_the_mailer(url, expected):
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
     assert expected in result.stdout, result.stderr[-2000:]
+
+
+def test_old_notifications_done_with_are_pruned_and_those_to_send_stay(settings, alice):
+    settings.NOTIFY_KEEP_DAYS = 30
+    old = timezone.now() - timedelta(days=31)
+    recent = timezone.now() - timedelta(days=29)
+
+    def notice(state, created_at):
+        return Notice.objects.create(
+            channel=Notice.Channel.EMAIL, recipient=alice, topic=Topic.DONE,
+            state=state, created_at=created_at,
+        )  # fmt: skip
+
+    sent_long_ago = notice(Notice.State.SENT, old)
+    given_up_long_ago = notice(Notice.State.FAILED, old)
+    still_to_send = notice(Notice.State.PENDING, old)
+    waiting_for_digest = notice(Notice.State.DIGEST, old)
+    sent_lately = notice(Notice.State.SENT, recent)
+    assert periodic.prune_old_notices() == 2
+    left = set(Notice.objects.values_list("pk", flat=True))
+    assert left == {still_to_send.pk, waiting_for_digest.pk, sent_lately.pk}
+    assert not {sent_long_ago.pk, given_up_long_ago.pk} & left
