@@ -432,6 +432,11 @@ NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=3600.0)
 NOTIFY_RETRY_FOR_SECONDS = env.float("NOTIFY_RETRY_FOR_SECONDS", default=24 * 3600.0)
 # How long a worker holds a notification it is sending; one killed meanwhile leaves it
 # to be sent again once this runs out (run_periodic wakes a worker for it).
+# A submission's place on a map: {lat} and {lon} are filled in; empty shows no link (an
+# intranet may have a map of its own, or none).
+MAP_URL = env.str(
+    "MAP_URL", default="https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=15/{lat}/{lon}"
+)
 NOTIFY_KEEP_DAYS = env.float("NOTIFY_KEEP_DAYS", default=30.0)
 NOTIFY_LEASE_SECONDS = env.float("NOTIFY_LEASE_SECONDS", default=120.0)
 # A webhook delivery's whole exchange (DNS, connect, answer) must fit in this.

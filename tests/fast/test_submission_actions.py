@@ -162,7 +162,22 @@ def test_gps_is_short_with_a_map_link(client, alice, team_a):
     )
     html = page_of(client, alice, submission)
     assert "43.2965, 5.3698 <a" in html
-    assert "https://www.openstreetmap.org/?mlat=43.296500&amp;mlon=5.369800" in html
+    link = "https://www.openstreetmap.org/?mlat=43.2965&amp;mlon=5.3698#map=15/43.2965/5.3698"
+    assert link in html
+
+
+def test_the_map_is_the_one_map_url_names_or_none(client, alice, team_a, settings):
+    submission = SubmissionFactory(
+        team=team_a, submitter=alice, latitude=Decimal("-33.8568"), longitude=Decimal("151.2153")
+    )
+    settings.MAP_URL = "https://maps.intranet.example/at/{lat},{lon}"
+    assert 'href="https://maps.intranet.example/at/-33.8568,151.2153"' in page_of(
+        client, alice, submission
+    )
+    settings.MAP_URL = ""
+    html = page_of(client, alice, submission)
+    assert "-33.8568, 151.2153" in html
+    assert "map-link" not in html
 
 
 def test_times_are_in_the_persons_zone_with_the_zone_shown(client, alice, team_a):

@@ -1,5 +1,6 @@
 """The pages people use: dashboards, the list and its CSV, a submission, the form."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -293,10 +294,19 @@ def _submission_detail(request, pk):
         "can_submit_again": can_submit_again(submission),
         "probe_facts": UrlCheck.facts_of(submission.probe),
         "confirm": CONFIRM,
+        "map_url": map_url(submission),
     }
     if request.GET.get("part") == "body":
         return render(request, "uploads/_submission_body.html", context)
     return render(request, "uploads/submission_detail.html", context)
+
+
+def map_url(submission):
+    """A link to the place the video was taken, on the map MAP_URL names (none when empty)."""
+    if submission.latitude is None or submission.longitude is None or not settings.MAP_URL:
+        return ""
+    lat, lon = (f"{value.normalize():f}" for value in (submission.latitude, submission.longitude))
+    return settings.MAP_URL.format(lat=lat, lon=lon)
 
 
 def _act_on_one(request, pk, *, allowed, refused, act, done, too_late, confirm=None):
