@@ -3,105 +3,21 @@
 with every `details` open, and no script or style refused by the Content Security Policy.
 And the admin's submission list shows its status column at 1280 px."""
 
-from datetime import timedelta
-from decimal import Decimal
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import SubmissionFactory
-from tests.pages import PAGES
-from uploads.models import (
-    ApiToken,
-    Batch,
-    BatchRow,
-    Event,
-    Notice,
-    Status,
-    UploadGate,
-    WebhookEndpoint,
-)
-from uploads.notifications.email import unsubscribe_token
+from tests.pages import PAGES, seed, url_of
+from uploads.models import Status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AXE = Axe()
 BLOCKING = {"serious", "critical"}
-
-
-def seed(team, alice, manager):
-    """One submission of each status (the failed ones with a recorded reason), a checked
-    batch with a refused row, and sending paused: every banner and panel is on."""
-    now = timezone.now()
-    by_status = {}
-    for i, status in enumerate(
-        ["queued", "sending", "processing", "parsed", "parse_error", "failed",
-         "needs_review", "cancelled"]
-    ):  # fmt: skip
-        submission = SubmissionFactory(
-            team=team,
-            submitter=alice,
-            status=status,
-            created_at=now - timedelta(hours=i + 1),
-            api_status={"processing": "UNPARSE", "parsed": "PARSE"}.get(status, ""),
-            error_code="0504" if status in ("failed", "needs_review") else "",
-            error_message="HTTP 504 from upload_url" if status == "failed" else "",
-            latitude=Decimal("43.2965000"),
-            longitude=Decimal("5.3698000"),
-            tags=["beach", "a-rather-long-tag-for-a-narrow-screen"],
-            url="https://videos.example.com/" + "a-long-path-segment/" * 6 + f"clip-{i}.mp4",
-        )
-        submission.record(Event.Kind.CREATED, "Submitted.", actor=alice)
-        by_status[status] = submission
-    batch = Batch.objects.create(created_by=alice, source="pasted", state="checked", row_count=2)
-    BatchRow.objects.create(
-        batch=batch, line=1, url="https://videos.example.com/ok.mp4", team=team,
-        given={"url": "https://videos.example.com/ok.mp4"}, state=BatchRow.State.READY,
-    )  # fmt: skip
-    BatchRow.objects.create(
-        batch=batch, line=2, url="ftp://nope", given={"url": "ftp://nope"},
-        state=BatchRow.State.REFUSED, problem="Only http and https links can be sent.",
-    )  # fmt: skip
-    UploadGate.get()
-    UploadGate.objects.update(paused=True, paused_reason="memories.ai refused the API key.")
-    endpoint = WebhookEndpoint.objects.create(
-        team=team, url="https://hooks.example.com/" + "portal/" * 8, topics=["submission.failed"]
-    )
-    Notice.objects.create(
-        channel=Notice.Channel.WEBHOOK, endpoint=endpoint, topic="submission.failed",
-        submission=by_status["failed"], state=Notice.State.FAILED, attempts=3,
-        status_code=502, duration_ms=1234, last_error="It answered 502 Bad Gateway.",
-    )  # fmt: skip
-    ApiToken.issue(alice, name="camera pipeline", scopes=["read", "submit"])
-    return by_status, batch
-
-
-def url_of(name, variant, by_status, batch, alice, team):
-    if name == "webhook_list":
-        return reverse(name, args=[team.slug])
-    if name == "token_revoke":
-        return reverse(name, args=[alice.api_tokens.get().pk])
-    if name in ("webhook_detail", "webhook_delete"):
-        return reverse(name, args=[team.slug, team.webhooks.get().pk])
-    if name == "unsubscribe":
-        return reverse(name, args=[unsubscribe_token(alice)])
-    if name in ("submission_detail", "submission_cancel", "submission_resend",
-                "submission_mark_failed"):  # fmt: skip
-        return reverse(name, args=[by_status[variant].pk])
-    if name == "submission_new" and variant == "again":
-        return reverse(name) + f"?again={by_status['failed'].pk}"
-    if name == "team_dashboard":
-        return reverse(name, args=[team.slug])
-    if name == "user_dashboard":
-        return reverse(name, args=[alice.pk])
-    if name == "batch_detail":
-        return reverse(name, args=[batch.pk])
-    return reverse(name)
 
 
 @pytest.fixture
