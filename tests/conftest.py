@@ -462,3 +462,16 @@ def deliver_outbox():
     from uploads.notifications import delivery
 
     return delivery.deliver_due()
+
+
+def processes_of_make_run(monkeypatch):
+    """The commands `make run` (run_local) starts, by process name, without starting them."""
+    from uploads.management.commands import run_local
+
+    started = {}
+    command = run_local.Command()
+    monkeypatch.setattr(run_local, "call_command", lambda *a, **k: None)
+    monkeypatch.setattr(command, "demo_login", lambda: ("demo", "pw"))
+    monkeypatch.setattr(command, "supervise", lambda commands, env: started.update(commands))
+    command.handle(port=8000, sandbox_port=8765)
+    return started

@@ -167,6 +167,11 @@ class PersonSettings(models.Model):
         except cls.DoesNotExist:
             return cls(user=user)
 
+    @classmethod
+    def of_id(cls, user_id):
+        """`of`, by the person's id, for code that has no user row at hand."""
+        return cls.objects.filter(user_id=user_id).first() or cls(user_id=user_id)
+
     @property
     def zone(self):
         """The time zone this person's times are shown in."""

@@ -153,6 +153,8 @@ def test_a_service_user_gets_a_token_from_the_command_line(client, team_a):
 def test_revoking_asks_first_and_a_get_changes_nothing(client, alice):
     token, _ = ApiToken.issue(alice, name="nightly", scopes=["read"])
     client.force_login(alice)
+    listing = client.get(reverse("tokens")).content.decode()
+    assert "Scripts that use it stop working at once" in listing  # the dialog asks
     page = client.get(reverse("token_revoke", args=[token.pk]))
     assert page.status_code == 200
     assert "Yes, revoke it" in page.content.decode()

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import REPO, make_batch, post_batch
+from tests.conftest import REPO, make_batch, post_batch, processes_of_make_run
 from tests.factories import MembershipFactory, SubmissionFactory
 from uploads import periodic
 from uploads.batches import checking, reading, service
@@ -616,16 +616,9 @@ def test_batches_are_in_the_admin_read_only_with_their_rows(
 
 
 def test_the_batches_worker_is_in_the_procfile_and_in_make_run(monkeypatch):
-    from uploads.management.commands import run_local
-
     procfile = (REPO / "Procfile").read_text().splitlines()
     assert "batches: python manage.py db_worker --no-reload --queue-name batches" in procfile
-    started = {}
-    command = run_local.Command()
-    monkeypatch.setattr(run_local, "call_command", lambda *a, **k: None)
-    monkeypatch.setattr(command, "demo_login", lambda: ("demo", "pw"))
-    monkeypatch.setattr(command, "supervise", lambda commands, env: started.update(commands))
-    command.handle(port=8000, sandbox_port=8765)
+    started = processes_of_make_run(monkeypatch)
     assert started["batches"][-4:] == ["db_worker", "--no-reload", "--queue-name", "batches"]
     assert "--queue-name" not in started["worker"]  # the sender's worker takes "default" only
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.conftest import REPO
+from tests.conftest import REPO, processes_of_make_run
 from tests.factories import SubmissionFactory
 from uploads import periodic
 from uploads.models import Event, Status
@@ -56,18 +56,11 @@ def test_a_status_change_writes_its_rows_in_a_fixed_number_of_queries(team_a, al
 
 
 def test_the_notifications_worker_is_in_the_procfile_and_in_make_run(monkeypatch):
-    from uploads.management.commands import run_local
-
     procfile = (REPO / "Procfile").read_text().splitlines()
     assert "notifications: python manage.py db_worker --no-reload --queue-name notifications" in (
         procfile
     )
-    started = {}
-    command = run_local.Command()
-    monkeypatch.setattr(run_local, "call_command", lambda *a, **k: None)
-    monkeypatch.setattr(command, "demo_login", lambda: ("demo", "pw"))
-    monkeypatch.setattr(command, "supervise", lambda commands, env: started.update(commands))
-    command.handle(port=8000, sandbox_port=8765)
+    started = processes_of_make_run(monkeypatch)
     assert started["notifications"][-2:] == ["--queue-name", "notifications"]
     assert "--queue-name" not in started["worker"]  # the sender's worker takes "default" only
 

@@ -226,6 +226,8 @@ def test_superusers_see_endpoints_and_their_read_only_log_in_the_admin(
 def test_deleting_an_endpoint_asks_first(client, manager, endpoint, team_a):
     client.force_login(manager)
     url = reverse("webhook_delete", args=[team_a.slug, endpoint.pk])
+    detail = client.get(endpoint.get_absolute_url()).content.decode()
+    assert "its delivery log is deleted too" in detail  # the dialog asks
     page = client.get(url)
     assert page.status_code == 200
     assert "Yes, delete it" in page.content.decode()

@@ -64,8 +64,7 @@ def submission_facts(submission, to, message):
 
 
 def _email_rows_for_submitter(submission, topic, facts):
-    person = PersonSettings.objects.filter(user_id=submission.submitter_id).first()
-    person = person or PersonSettings()
+    person = PersonSettings.of_id(submission.submitter_id)
     if topic in PROBLEMS:
         if not person.email_problems:
             return []
@@ -156,7 +155,7 @@ def batch_facts(batch):
 
 
 def _wants_any_email(user_id):
-    person = PersonSettings.objects.filter(user_id=user_id).first() or PersonSettings()
+    person = PersonSettings.of_id(user_id)
     return person.email_problems or person.email_done != PersonSettings.Done.NEVER
 
 

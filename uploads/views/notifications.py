@@ -60,7 +60,8 @@ def webhook_detail(request, slug, pk):
     shown = request.session.pop(SHOW_ONCE_KEY, None)
     secret = shown[1] if shown and shown[0] == endpoint.pk else None
     log = Notice.objects.filter(endpoint=endpoint).order_by("-created_at", "-pk")[:LOG_SIZE]
-    context = {"team": endpoint.team, "endpoint": endpoint, "secret": secret, "log": log}
+    context = {"team": endpoint.team, "endpoint": endpoint, "secret": secret, "log": log,
+               "delete_question": DELETE}  # fmt: skip
     return render(request, "uploads/webhook_detail.html", context)
 
 

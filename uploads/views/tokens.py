@@ -33,6 +33,9 @@ class TokenForm(forms.Form):
         return timezone.now() + timedelta(days=int(days)) if days else None
 
 
+REVOKE = "Revoke this token? Scripts that use it stop working at once; this cannot be undone."
+
+
 @never_cache  # the page that shows a new token once must not be kept anywhere
 @login_required
 def tokens(request):
@@ -50,11 +53,13 @@ def tokens(request):
     return render(
         request,
         "uploads/tokens.html",
-        {"form": form, "secret": secret, "tokens": request.user.api_tokens.all()},
+        {
+            "form": form,
+            "secret": secret,
+            "tokens": request.user.api_tokens.all(),
+            "revoke_question": REVOKE,
+        },
     )
-
-
-REVOKE = "Revoke this token? Scripts that use it stop working at once; this cannot be undone."
 
 
 @login_required
