@@ -90,7 +90,11 @@ def at(day, hour, minute=0, zone=UTC):
     return datetime(2026, 12, day, hour, minute, tzinfo=zone)
 
 
-def test_the_digest_goes_at_eight_in_the_persons_zone_once_a_day(mailbox, team_a, alice):
+def test_the_digest_goes_at_eight_in_the_persons_zone_once_a_day(
+    mailbox, team_a, alice, time_machine
+):
+    # The clock is the digest's own calendar: what is finished is stamped with it.
+    time_machine.move_to(at(5, 12, 0), tick=False)
     choose(alice, time_zone="America/New_York")  # UTC-5 in December
     for _ in range(2):
         finish(SubmissionFactory(team=team_a, submitter=alice, status=Status.PROCESSING), "parsed")
@@ -103,6 +107,7 @@ def test_the_digest_goes_at_eight_in_the_persons_zone_once_a_day(mailbox, team_a
     assert "daily digest: 2 done" in message["Subject"]
 
     # Done later that day: not a second digest the same day, even after a restart...
+    time_machine.move_to(at(5, 19, 0), tick=False)
     finish(SubmissionFactory(team=team_a, submitter=alice, status=Status.PROCESSING), "parsed")
     assert digest.send_due_digests(now=at(5, 20, 0)) == 0
     assert digest.send_due_digests(now=at(6, 4, 0)) == 0  # 23:00 the same day in New York
