@@ -487,5 +487,5 @@ if problems:
         "The portal cannot start: "
         + "; ".join(problems)
         + ". Set them in the environment or .env; a secret NAME may also be read "
-        "from the file that NAME_FILE names. See README.md, Configuration."
+        "from the file that NAME_FILE names. See docs/configuration.md."
     )

@@ -13,8 +13,8 @@ KEY = "sk-mavi-test-SECRET-1234"
 
 
 def documented_production_environment(secrets_dir):
-    """The environment README.md documents under Deploying, its secret files written here."""
-    readme = (REPO / "README.md").read_text()
+    """The environment docs/deploying.md documents, its secret files written here."""
+    readme = (REPO / "docs" / "deploying.md").read_text()
     block = readme.split("A production environment, as `manage.py check --deploy", 1)[1]
     block = block.split("```sh\n", 1)[1].split("```", 1)[0]
     env = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
