@@ -1,11 +1,10 @@
 from django.conf import settings
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
 
 from .filters import ANYONE, NEEDS_ATTENTION
-from .models import Membership, Status, Submission, UploadGate
+from .models import Status, Submission, UploadGate
 
 
 def needs_attention_url(team_slug=None):
@@ -19,24 +18,12 @@ def needs_attention_url(team_slug=None):
 
 
 def needs_review_banner(user):
-    """(count, link) of what needs review: all of it for superusers, their teams' for
-    managers, nothing for members. One query."""
-    waiting = Submission.objects.filter(status=Status.NEEDS_REVIEW)
-    if user.is_superuser:
-        return waiting.count(), needs_attention_url()
-    per_team = list(
-        waiting.filter(
-            team__memberships__user=user, team__memberships__role=Membership.Role.MANAGER
-        )
-        .values("team_id", "team__slug")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    count = sum(row["n"] for row in per_team)
-    if not count:
+    """(count, link) of what needs review, for superusers: only they can settle it (resend
+    or mark failed), so only they are told on every page. Managers find their teams' on
+    the team dashboard's "Needs attention", members on the submission itself."""
+    if not user.is_superuser:
         return 0, ""
-    only = per_team[0]["team__slug"] if len(per_team) == 1 else None
-    return count, needs_attention_url(only)
+    return Submission.objects.filter(status=Status.NEEDS_REVIEW).count(), needs_attention_url()
 
 
 class NeedsReview:

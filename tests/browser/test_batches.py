@@ -58,7 +58,7 @@ def test_paste_a_list_watch_the_checks_queue_it_and_see_it_finish(
     )
     assert page.evaluate("window.stillTheSamePage") is True
     # Once checked, the page reloads itself with what can be done now.
-    button = page.get_by_role("button", name="Queue 9 ready rows; 1 refused")
+    button = page.get_by_role("button", name="Queue 9 rows; 1 refused")
     expect(button).to_be_visible(timeout=30_000)
     expect(page.locator("#line-10 .why")).to_contain_text("looks like a web page")
     assert not Submission.objects.exists()
@@ -97,7 +97,7 @@ def test_upload_a_csv_download_the_refused_rows_and_queue_the_rest(
     page.goto("/batches/new/")
     page.get_by_label("Or a CSV file").set_input_files(upload)
     page.get_by_role("button", name="Check these URLs").click()
-    button = page.get_by_role("button", name="Queue 1 ready row; 2 refused")
+    button = page.get_by_role("button", name="Queue 1 row; 2 refused")
     expect(button).to_be_visible(timeout=30_000)
     expect(page.locator("#line-3 .why")).to_contain_text("Latitude must be between −90 and 90.")
     expect(page.locator("#line-4 .why")).to_contain_text("looks like a web page")

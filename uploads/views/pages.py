@@ -14,7 +14,7 @@ from .. import services
 from ..context_processors import needs_attention_url
 from ..filters import ANYONE, SubmissionFilterForm, needs_attention
 from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
-from ..models import PersonSettings, Submission, Tally, TransitionError
+from ..models import PersonSettings, Status, Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
 from ..reports import export, stats
 from ..sending import admission, queue
@@ -282,11 +282,12 @@ def submission_detail(request, pk):
 def _submission_detail(request, pk):
     submission = get_submission_for_user(request.user, pk)
     with_places([submission])
-    events = submission.events.select_related("actor").order_by("created_at", "id")
+    events = list(submission.events.select_related("actor").order_by("created_at", "id"))
     manager = manages(request.user, submission.team_id)
     context = {
         "submission": submission,
         "events": events,
+        "failed_because": failure_cause(submission, events),
         "can_cancel": can_cancel(request.user, submission, manager=manager),
         "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
         "can_resend": can_resend(request.user, submission),
@@ -299,6 +300,15 @@ def _submission_detail(request, pk):
     if request.GET.get("part") == "body":
         return render(request, "uploads/_submission_body.html", context)
     return render(request, "uploads/submission_detail.html", context)
+
+
+def failure_cause(submission, events):
+    """Why a failed submission failed, as its failing event recorded it: "link_died",
+    "refused", "gave_up" or "marked" (older failures recorded no cause: "")."""
+    if submission.status != Status.FAILED:
+        return ""
+    failing = [event for event in events if event.to_status == Status.FAILED]
+    return failing[-1].data.get("cause", "") if failing else ""
 
 
 def map_url(submission):
