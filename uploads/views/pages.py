@@ -258,7 +258,8 @@ def submission_new(request):
         except services.Refused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Submitted. It waits for its turn to be sent to memories.ai.")
+            # What happens next is said in the page's live part, which changes with it.
+            messages.success(request, "Submitted.")
             problem = sending.sending_problem()
             if problem:
                 messages.warning(request, problem)
