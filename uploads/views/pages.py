@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.http.response import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -77,12 +78,19 @@ def _period(request):
     return int(raw) if raw in {str(days) for days in stats.PERIODS} else None
 
 
+def bad_request(request, reason, back=""):
+    """A 400 in the portal's own page: what was not understood, and a way on."""
+    context = {"reason": reason, "back": back or request.path}
+    return render(request, "400.html", context, status=400)
+
+
 def _dashboard(request, scope, *, title, list_query, team=None):
     """`scope`: the dashboard's selection, as filters that Submission and Tally both take."""
     days = _period(request)
     if days is None:
-        return HttpResponseBadRequest(
-            "days: one of " + ", ".join(map(str, stats.PERIODS)) + ".", content_type="text/plain"
+        periods = ", ".join(map(str, stats.PERIODS))
+        return bad_request(
+            request, f"A dashboard shows the last {periods} days; “days” cannot be anything else."
         )
     submissions = Submission.objects.filter(**scope)
     managed = bool(team and team.can_see_members)
@@ -235,12 +243,12 @@ def _again_initial(request):
     if raw is None:
         return {}
     if not raw.isdigit() or int(raw) >= 2**63:  # larger ones cannot exist (nor be bound)
-        raise _BadAgain("again: the number of a submission.")
+        raise _BadAgain("“Submit again” needs the number of a submission (again=123).")
     submission = get_submission_for_user(request.user, int(raw))
     if not can_submit_again(submission):
         raise _BadAgain(
-            "again: only a failed, processing failed or cancelled submission can be "
-            "submitted again."
+            f"Submission #{submission.pk} cannot be submitted again: only a failed, processing "
+            "failed or cancelled one can."
         )
     return submission_form_initial(submission)
 
@@ -250,7 +258,7 @@ def submission_new(request):
     try:
         initial = {} if request.method == "POST" else _again_initial(request)
     except _BadAgain as exc:
-        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+        return bad_request(request, str(exc), back=reverse("submission_new"))
     form = SubmissionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
