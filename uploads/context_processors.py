@@ -61,6 +61,42 @@ class Paused:
         return self.gate.paused_reason if self.gate else ""
 
 
+# The navigation's entry each page belongs to ("team" is the team of the URL's slug). Its
+# own page is marked aria-current="page"; the pages under it, aria-current="true".
+NAV_SECTIONS = {
+    "home": "home",
+    "submission_list": "submission_list",
+    "submission_detail": "submission_list",
+    "submission_cancel": "submission_list",
+    "submission_resend": "submission_list",
+    "submission_mark_failed": "submission_list",
+    "submission_new": "submission_new",
+    "batch_new": "batch_new",
+    "batch_detail": "batch_new",
+    "batch_cancel": "batch_new",
+    "tokens": "tokens",
+    "token_revoke": "tokens",
+    "person_settings": "person_settings",
+    "team_dashboard": "team",
+    "webhook_list": "team",
+    "webhook_detail": "team",
+    "webhook_delete": "team",
+}
+
+
+class Nav(dict):
+    """{entry: "page" or "true"} for the one navigation entry the page belongs to."""
+
+    def __init__(self, request):
+        match = getattr(request, "resolver_match", None)
+        name = match.url_name if match else None
+        section = NAV_SECTIONS.get(name)
+        if section == "team":
+            section = "team:" + match.kwargs.get("slug", "")
+        entry = name if name != "team_dashboard" else section
+        super().__init__({section: "page" if entry == section else "true"} if section else {})
+
+
 def portal(request):
     """What every page needs: the banners and the user's teams for the navigation."""
     teams, paused, needs_review = [], None, None
@@ -74,4 +110,5 @@ def portal(request):
         "needs_review": needs_review,
         "sandbox_mode": settings.MEMORIES_SANDBOX and not settings.MEMORIES_API_KEY,
         "nav_teams": teams,
+        "nav": Nav(request),
     }
