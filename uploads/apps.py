@@ -17,7 +17,12 @@ def _say_logged_out(sender, request, user, **kwargs):
     from django.contrib import messages
 
     if request is not None and user is not None:
-        messages.success(request, f"You are logged out, {user.get_username()}. See you soon.")
+        # fail_silently: a logout outside a page (the test client's) has no messages.
+        messages.success(
+            request,
+            f"You are logged out, {user.get_username()}. See you soon.",
+            fail_silently=True,
+        )
 
 
 class UploadsConfig(AppConfig):
