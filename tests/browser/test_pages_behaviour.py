@@ -242,3 +242,24 @@ def test_a_long_url_breaks_between_its_parts_on_a_phone_never_mid_word(open_page
     assert ends, "the address fits one line: make it longer"
     # After a slash (its <wbr>), or where a browser breaks text anyway (a hyphen, "?").
     assert set(ends) <= {"/", "-", "?", "=", "&"}, ends
+
+
+# How many lines a cell's text takes: its range has one rectangle per line box.
+LINES = """td => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+}"""
+
+
+def test_beside_a_long_address_the_other_cells_keep_their_words_whole(open_page, manager, team_a):
+    WebhookEndpoint.objects.create(
+        team=team_a, url="https://hooks.example.com/" + "portal/" * 12, topics=["submission.failed"]
+    )
+    page = open_page(manager)
+    page.goto(f"/teams/{team_a.slug}/webhooks/")
+    row = page.locator("table.list tbody tr").first
+    # One word each: broken, they would take two lines ("submission.faile", "d").
+    assert row.locator("td[data-label=Events]").evaluate(LINES) == 1
+    assert row.locator("td[data-label=State]").evaluate(LINES) == 1
+    assert row.locator("td[data-label=URL]").evaluate(LINES) >= 2  # the address gives way
