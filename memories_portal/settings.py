@@ -487,5 +487,6 @@ if problems:
         "The portal cannot start: "
         + "; ".join(problems)
         + ". Set them in the environment or .env; a secret NAME may also be read "
-        "from the file that NAME_FILE names. See docs/configuration.md."
+        "from the file that NAME_FILE names. See docs/configuration.md. To try the portal "
+        "on this machine, run the command with DEBUG=1, as `make run` does."
     )

@@ -25,6 +25,7 @@ from uploads.models import (
     BatchRow,
     Event,
     Notice,
+    Submission,
     UploadGate,
     WebhookEndpoint,
 )
@@ -61,6 +62,8 @@ PAGES = [
     ("submission_new", "with errors", "alice"),
     ("batch_new", "", "alice"),
     ("batch_detail", "", "alice"),
+    ("batch_detail", "queued", "alice"),
+    ("batch_cancel", "queued", "alice"),
     ("person_settings", "", "alice"),
     ("tokens", "", "alice"),
     ("api:docs", "", "anonymous"),
@@ -80,7 +83,6 @@ NOT_PAGES = {
     "batch_template": "a CSV download",
     "batch_progress": "an htmx fragment of the batch page",
     "batch_confirm": "POST only",
-    "batch_cancel": "POST only",
     "batch_move_to_front": "POST only",
     "batch_rows_to_fix": "a CSV download",
     "sending_resume": "POST only",
@@ -145,6 +147,9 @@ def seed(team, alice, manager):
         batch=batch, line=2, url="ftp://nope", given={"url": "ftp://nope"},
         state=BatchRow.State.REFUSED, problem="Only http and https links can be sent.",
     )  # fmt: skip
+    # The waiting submission came in a queued batch: its page offers to cancel it.
+    queued = Batch.objects.create(created_by=alice, source="pasted", state="queued", row_count=1)
+    Submission.objects.filter(pk=by_status["queued"].pk).update(batch=queued)
     UploadGate.get()
     UploadGate.objects.update(paused=True, paused_reason="memories.ai refused the API key.")
     endpoint = WebhookEndpoint.objects.create(
@@ -177,6 +182,7 @@ def url_of(name, variant, by_status, batch, alice, team):
         return reverse(name, args=[team.slug])
     if name == "user_dashboard":
         return reverse(name, args=[alice.pk])
-    if name == "batch_detail":
-        return reverse(name, args=[batch.pk])
+    if name in ("batch_detail", "batch_cancel"):
+        shown = Batch.objects.get(state="queued") if variant == "queued" else batch
+        return reverse(name, args=[shown.pk])
     return reverse(name)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_migrate
 
 
@@ -10,6 +11,20 @@ def _ensure_counters(sender, using, **kwargs):
     counters.ensure(connections[using])
 
 
+def _say_logged_out(sender, request, user, **kwargs):
+    # Sent before the session is flushed; the message survives it in its cookie
+    # (messages' fallback storage) and is shown on the login page the logout leads to.
+    from django.contrib import messages
+
+    if request is not None and user is not None:
+        # fail_silently: a logout outside a page (the test client's) has no messages.
+        messages.success(
+            request,
+            f"You are logged out, {user.get_username()}. See you soon.",
+            fail_silently=True,
+        )
+
+
 class UploadsConfig(AppConfig):
     name = "uploads"
     verbose_name = "Uploads"
@@ -17,5 +32,6 @@ class UploadsConfig(AppConfig):
     def ready(self):
         # A migration that rebuilds the submissions table (SQLite) drops its triggers.
         post_migrate.connect(_ensure_counters, sender=self, dispatch_uid="uploads.counters")
+        user_logged_out.connect(_say_logged_out, dispatch_uid="uploads.logged_out")
         # Batches' held rows join the queue as room frees (admission.release_held).
         from .batches import service  # noqa: F401

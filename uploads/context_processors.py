@@ -1,11 +1,10 @@
 from django.conf import settings
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
 
 from .filters import ANYONE, NEEDS_ATTENTION
-from .models import Membership, Status, Submission, UploadGate
+from .models import Status, Submission, UploadGate
 
 
 def needs_attention_url(team_slug=None):
@@ -19,24 +18,12 @@ def needs_attention_url(team_slug=None):
 
 
 def needs_review_banner(user):
-    """(count, link) of what needs review: all of it for superusers, their teams' for
-    managers, nothing for members. One query."""
-    waiting = Submission.objects.filter(status=Status.NEEDS_REVIEW)
-    if user.is_superuser:
-        return waiting.count(), needs_attention_url()
-    per_team = list(
-        waiting.filter(
-            team__memberships__user=user, team__memberships__role=Membership.Role.MANAGER
-        )
-        .values("team_id", "team__slug")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    count = sum(row["n"] for row in per_team)
-    if not count:
+    """(count, link) of what needs review, for superusers: only they can settle it (resend
+    or mark failed), so only they are told on every page. Managers find their teams' on
+    the team dashboard's "Needs attention", members on the submission itself."""
+    if not user.is_superuser:
         return 0, ""
-    only = per_team[0]["team__slug"] if len(per_team) == 1 else None
-    return count, needs_attention_url(only)
+    return Submission.objects.filter(status=Status.NEEDS_REVIEW).count(), needs_attention_url()
 
 
 class NeedsReview:
@@ -74,6 +61,42 @@ class Paused:
         return self.gate.paused_reason if self.gate else ""
 
 
+# The navigation's entry each page belongs to ("team" is the team of the URL's slug). Its
+# own page is marked aria-current="page"; the pages under it, aria-current="true".
+NAV_SECTIONS = {
+    "home": "home",
+    "submission_list": "submission_list",
+    "submission_detail": "submission_list",
+    "submission_cancel": "submission_list",
+    "submission_resend": "submission_list",
+    "submission_mark_failed": "submission_list",
+    "submission_new": "submission_new",
+    "batch_new": "batch_new",
+    "batch_detail": "batch_new",
+    "batch_cancel": "batch_new",
+    "tokens": "tokens",
+    "token_revoke": "tokens",
+    "person_settings": "person_settings",
+    "team_dashboard": "team",
+    "webhook_list": "team",
+    "webhook_detail": "team",
+    "webhook_delete": "team",
+}
+
+
+class Nav(dict):
+    """{entry: "page" or "true"} for the one navigation entry the page belongs to."""
+
+    def __init__(self, request):
+        match = getattr(request, "resolver_match", None)
+        name = match.url_name if match else None
+        section = NAV_SECTIONS.get(name)
+        if section == "team":
+            section = "team:" + match.kwargs.get("slug", "")
+        entry = name if name != "team_dashboard" else section
+        super().__init__({section: "page" if entry == section else "true"} if section else {})
+
+
 def portal(request):
     """What every page needs: the banners and the user's teams for the navigation."""
     teams, paused, needs_review = [], None, None
@@ -87,4 +110,5 @@ def portal(request):
         "needs_review": needs_review,
         "sandbox_mode": settings.MEMORIES_SANDBOX and not settings.MEMORIES_API_KEY,
         "nav_teams": teams,
+        "nav": Nav(request),
     }

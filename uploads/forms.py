@@ -108,13 +108,15 @@ class SubmissionForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, user, teams=None, deferred=False, **kwargs):
+    def __init__(self, *args, user, teams=None, deferred=False, for_api=False, **kwargs):
         """`teams`: the user's teams (teams_of), when the caller has them already.
         `deferred`: the rules alone, without fetching the URL or looking for earlier
-        submissions of it (a batch does both in the background, for many rows at once)."""
+        submissions of it (a batch does both in the background, for many rows at once).
+        `for_api`: the messages name the request's fields, not the page's checkboxes."""
         super().__init__(*args, **kwargs)
         self.user = user
         self.deferred = deferred
+        self.for_api = for_api
         # Each checkbox is offered once its question arises (or when it was ticked).
         self.offer_confirm_public = bool(self.data.get("confirm_public"))
         self.offer_send_again = bool(self.data.get("send_again"))
@@ -195,7 +197,10 @@ class SubmissionForm(forms.Form):
         if not earlier:
             return True
         self.offer_send_again = True
-        self.add_error("url", duplicate_message(next(iter(earlier.values())), team))
+        message = duplicate_message(next(iter(earlier.values())), team)
+        if self.for_api:
+            message = message.replace("Tick “Send it again”", "Send `send_again: true`")
+        self.add_error("url", message)
         return False
 
     def _check_url(self, url, team):
@@ -210,10 +215,13 @@ class SubmissionForm(forms.Form):
                 self.add_error("url", problem.message)
                 return None
             self.offer_confirm_public = True
+            confirm = (
+                "send it again with `confirm_public: true`"
+                if self.for_api
+                else "tick “I confirm this URL is publicly reachable” below and submit again"
+            )
             self.add_error(
-                "url",
-                f"{problem.message} If the link does work from the internet, tick "
-                "“I confirm this URL is publicly reachable” below and submit again.",
+                "url", f"{problem.message} If the link does work from the internet, {confirm}."
             )
         return None
 

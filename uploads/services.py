@@ -119,6 +119,7 @@ def mark_failed(user, submission):
         kind=Event.Kind.ADMIN,
         message="Marked failed by an administrator after review.",
         actor=user,
+        data={"cause": "marked"},
         only_from=MARKABLE_FAILED,
     )
 

@@ -12,12 +12,14 @@
   }
 
   // Buttons that open a <dialog> asking to confirm (the form inside it does the POST).
-  function wireConfirmDialogs() {
-    document.querySelectorAll("[data-opens-dialog]").forEach(function (opener) {
+  // Run again on what htmx swaps in (a live part of the page may hold such buttons).
+  function wireConfirmDialogs(root) {
+    root.querySelectorAll("[data-opens-dialog]:not([data-wired])").forEach(function (opener) {
       var dialog = document.getElementById(opener.getAttribute("data-opens-dialog"));
       if (!dialog || typeof dialog.showModal !== "function") {
         return; // the link goes to the confirmation page instead
       }
+      opener.setAttribute("data-wired", "");
       opener.addEventListener("click", function (event) {
         event.preventDefault();
         dialog.showModal();
@@ -29,6 +31,41 @@
         });
       });
     });
+  }
+
+  // A live part of the page is not refreshed while a question asked from it is open:
+  // the swap would close the dialog under the person's pointer.
+  function keepOpenDialogs() {
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      if (event.target.querySelector && event.target.querySelector("dialog[open]")) {
+        event.preventDefault();
+      }
+    });
+    document.body.addEventListener("htmx:load", function (event) {
+      wireConfirmDialogs(event.target);
+    });
+  }
+
+  // A batch's "Queue N rows" button: N follows the boxes ticked above it.
+  function countRowsToQueue() {
+    var button = document.querySelector("[data-queue-button]");
+    if (!button) {
+      return;
+    }
+    var form = button.form;
+    function update() {
+      var ticked = {};
+      form.querySelectorAll("[data-queue-adds]").forEach(function (box) {
+        ticked[box.getAttribute("data-queue-adds")] = box.checked;
+      });
+      var way = ticked.public && ticked.again ? "both"
+        : ticked.public ? "public" : ticked.again ? "again" : "none";
+      var n = Number(button.getAttribute("data-queue-" + way));
+      button.textContent = "Queue " + n.toLocaleString("en") + " row" + (n === 1 ? "" : "s") +
+        "; " + button.getAttribute("data-refused") + " refused";
+    }
+    form.addEventListener("change", update);
+    update();
   }
 
   // The Settings page: offer the browser's own time zone.
@@ -49,7 +86,9 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     focusErrorSummary();
-    wireConfirmDialogs();
+    wireConfirmDialogs(document);
+    keepOpenDialogs();
+    countRowsToQueue();
     offerBrowserZone();
   });
 })();

@@ -58,7 +58,7 @@ def test_paste_a_list_watch_the_checks_queue_it_and_see_it_finish(
     )
     assert page.evaluate("window.stillTheSamePage") is True
     # Once checked, the page reloads itself with what can be done now.
-    button = page.get_by_role("button", name="Queue 9 ready rows; 1 refused")
+    button = page.get_by_role("button", name="Queue 9 rows; 1 refused")
     expect(button).to_be_visible(timeout=30_000)
     expect(page.locator("#line-10 .why")).to_contain_text("looks like a web page")
     assert not Submission.objects.exists()
@@ -97,7 +97,7 @@ def test_upload_a_csv_download_the_refused_rows_and_queue_the_rest(
     page.goto("/batches/new/")
     page.get_by_label("Or a CSV file").set_input_files(upload)
     page.get_by_role("button", name="Check these URLs").click()
-    button = page.get_by_role("button", name="Queue 1 ready row; 2 refused")
+    button = page.get_by_role("button", name="Queue 1 row; 2 refused")
     expect(button).to_be_visible(timeout=30_000)
     expect(page.locator("#line-3 .why")).to_contain_text("Latitude must be between −90 and 90.")
     expect(page.locator("#line-4 .why")).to_contain_text("looks like a web page")
@@ -116,11 +116,15 @@ def test_upload_a_csv_download_the_refused_rows_and_queue_the_rest(
     assert rows[0]["latitude"] == "91" and "between −90 and 90" in rows[0]["problem"]
 
     # The link that could not be reached is confirmed public, for the whole batch.
+    # The button counts what it will queue with the box ticked, and queues that.
     page.get_by_label("queue it too").check()
-    button.click()
+    expect(button).not_to_be_attached()
+    page.get_by_role("button", name="Queue 2 rows; 2 refused").click()
     expect(page.locator(".message-success")).to_have_text("Queued 2 submissions.")
     finished = page.get_by_role("progressbar", name="Submissions finished")
     expect(finished).to_have_attribute("aria-valuenow", "2", timeout=60_000)
+    # Once queued, the check's note is history: the row says what became of it.
+    expect(page.locator("#line-5 .why")).not_to_contain_text("404")
     missing = Submission.objects.get(url__endswith="/missing.mp4")
     assert missing.confirm_public is True
     assert str(Submission.objects.get(url=good).latitude) == "48.8566000"

@@ -1,6 +1,8 @@
 """Every page of the portal outside the admin (tests/pages.py), in chromium at 1280 and
-390 px: no serious or critical axe-core violation, nothing wider than the phone's screen
-with every `details` open, and no script or style refused by the Content Security Policy.
+390 px: no serious or critical axe-core violation, no form control wider than its container
+(and no radio button or checkbox stretched beyond its own size), nothing wider than the
+phone's screen with every `details` open, and no script or style refused by the Content
+Security Policy.
 And the admin's submission list shows its status column at 1280 px."""
 
 import pytest
@@ -74,6 +76,28 @@ def widest(page):
     )
 
 
+def oversized_controls(page):
+    """Form controls that stick out of their container's content box, and radio buttons or
+    checkboxes drawn wider than a box is (a stretched one floats away from its words)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea, button')]
+            .filter(e => e.type !== 'hidden' && e.getClientRects().length)
+            .flatMap(e => {
+              const box = e.getBoundingClientRect();
+              const name = e.tagName + '[' + (e.name || e.type || '') + ']';
+              if (['radio', 'checkbox'].includes(e.type) && box.width > 32) {
+                return [name + ' is ' + Math.round(box.width) + ' px wide'];
+              }
+              const parent = e.parentElement, style = getComputedStyle(parent);
+              const inner = parent.getBoundingClientRect().right
+                - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+              return box.right > inner + 1 && style.overflowX === 'visible'
+                ? [name + ' sticks out of its ' + parent.tagName + ' by '
+                   + Math.round(box.right - inner) + ' px'] : [];
+            })"""
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "variant", "who"),
     PAGES,
@@ -96,6 +120,8 @@ def test_the_page_is_accessible_and_fits_a_phone(
             page.set_viewport_size(size)
             violations = blocking_violations(page)
             assert not violations, f"{url} at {size['width']} px: {violations}"
+            oversized = oversized_controls(page)
+            assert not oversized, f"{url} at {size['width']} px: {oversized}"
         width, limit, out = widest(page)
         assert width <= limit, f"{url} is {width} px wide on a {limit} px phone: {out}"
         assert page.refused == [], page.refused

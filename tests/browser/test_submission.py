@@ -61,4 +61,6 @@ def test_a_submissions_page_turns_done_everywhere_without_reloading(
     assert submission.api_status == "PARSE"
     # Once it is final, the part that asked for itself is swapped for one that does not.
     expect(page.locator("#submission-body")).not_to_have_attribute("hx-trigger", "every 3s")
+    # Nothing on the page still says it waits: that was said in the part that changed.
+    expect(page.locator("main")).not_to_contain_text("waits for its turn")
     screenshot(page, "submission-detail")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tests.factories import SubmissionFactory, TeamFactory
 from uploads import services
-from uploads.models import Event, QuotaMonth, Status, Submission
+from uploads.models import Event, PersonSettings, QuotaMonth, Status, Submission
 from uploads.sending import admission
 
 
@@ -112,10 +112,28 @@ def test_beyond_the_quota_a_submission_is_refused_saying_when_it_resets(
     [error] = response.context["form"].non_field_errors()
     resets = admission.resets_at(admission.this_month())
     assert "Alpha has used all 2 uploads of its quota for" in error
-    assert f"queued again from {resets:%-d %B %Y}, 00:00 (UTC)" in error
+    assert f"queued again from {resets:%-d %B %Y}, 00:00 UTC." in error
     assert "Everything already queued stays queued." in error
     first.refresh_from_db()
     assert first.status == Status.QUEUED
+
+
+def test_the_quota_resets_in_the_persons_own_zone_on_the_form_as_on_the_dashboard(
+    client, alice, team_a, form_data, settings, time_machine
+):
+    settings.TIME_ZONE = "UTC"
+    time_machine.move_to(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    PersonSettings.objects.create(user=alice, time_zone="Europe/Paris")
+    team_a.monthly_quota = 1
+    team_a.save()
+    services.submit(alice, fields(team_a))
+    client.force_login(alice)
+    response = client.post(reverse("submission_new"), form_data(team_a))
+    [error] = response.context["form"].non_field_errors()
+    # Midnight UTC on 1 February is 01:00 in Paris (CET).
+    assert "queued again from 1 February 2026, 01:00 CET." in error
+    dashboard = client.get(reverse("team_dashboard", args=[team_a.slug])).content.decode()
+    assert "1 February 2026, 01:00 CET</time>" in dashboard
 
 
 def test_a_submission_cancelled_before_it_is_sent_gives_its_unit_back(alice, team_a):

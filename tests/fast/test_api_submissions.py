@@ -74,7 +74,10 @@ def test_an_unreachable_link_can_be_confirmed_public(client, as_alice, team_a, v
     body = {"team": team_a.slug, "url": video_server.url + "/missing.mp4"}
     refused = post(client, as_alice, body)
     assert refused.status_code == 400
-    assert "publicly reachable" in refused.json()["errors"]["url"][0]
+    # A script has no checkbox to tick: the message names the request's field.
+    message = refused.json()["errors"]["url"][0]
+    assert "send it again with `confirm_public: true`" in message
+    assert "tick" not in message.lower()
     response = post(client, as_alice, {**body, "confirm_public": True})
     assert response.status_code == 201, response.content
     assert response.json()["confirm_public"] is True
@@ -84,7 +87,9 @@ def test_a_duplicate_needs_send_again(client, as_alice, team_a, clip_url):
     body = {"team": team_a.slug, "url": clip_url}
     assert post(client, as_alice, body).status_code == 201
     again = post(client, as_alice, body)
-    assert "already submitted" in again.json()["errors"]["url"][0]
+    message = again.json()["errors"]["url"][0]
+    assert "already submitted" in message
+    assert "Send `send_again: true` to spend another upload on it." in message
     assert post(client, as_alice, {**body, "send_again": True}).status_code == 201
 
 

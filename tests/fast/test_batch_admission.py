@@ -92,7 +92,7 @@ def test_cancelling_a_batch_leaves_its_held_rows_out(client, alice, team_a, clip
     batch = checked_batch(client, alice, team_a, clip_url, 3)
     service.confirm(batch, alice)
     client.force_login(alice)
-    client.post(reverse("batch_cancel", args=[batch.pk]))
+    client.post(reverse("batch_cancel", args=[batch.pk]), {"confirmed": "yes"})
     assert not batch.rows.filter(state=Row.HELD).exists()
     assert admission.release_held() == 0
 

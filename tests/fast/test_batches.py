@@ -397,7 +397,7 @@ def test_a_batch_flags_urls_the_team_has_and_skips_them_unless_sent_again(
     assert rows[1].state == Row.READY and rows[1].earlier == earlier
     assert rows[2].earlier is None
     page = client.get(batch.get_absolute_url()).content.decode()
-    assert "Queue 1 ready row; 0 refused" in page
+    assert "Queue 1 row; 0 refused" in page
     assert "Send the 1 URL the team already has again" in page
     assert service.confirm(batch, alice) == {
         "queued": 1, "held": 0, "duplicates": 1, "not_in_team": 0,
@@ -442,7 +442,7 @@ def test_nothing_is_queued_until_the_person_confirms(client, alice, team_a, clip
     check(batch)
     assert not Submission.objects.exists()
     response = client.post(reverse("batch_confirm", args=[batch.pk]), follow=True)
-    assert "Queued 1 submissions." in response.content.decode()
+    assert "Queued 1 submission." in response.content.decode()
     submission = Submission.objects.get()
     assert (submission.batch, submission.batch_row.line) == (batch, 1)
     assert (submission.team, submission.submitter, submission.status) == (
@@ -492,7 +492,7 @@ def test_the_waiting_submissions_of_a_batch_are_cancelled_together(client, alice
     sending = batch.submissions.order_by("pk").first()
     Submission.objects.filter(pk=sending.pk).update(status=Status.SENDING)
     client.force_login(alice)
-    client.post(reverse("batch_cancel", args=[batch.pk]))
+    client.post(reverse("batch_cancel", args=[batch.pk]), {"confirmed": "yes"})
     task = waiting(cancel_batch).get()
     assert task.queue_name == BATCH_QUEUE
     assert cancel_batch.call(**task.args_kwargs["kwargs"]) == 3

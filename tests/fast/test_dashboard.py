@@ -44,7 +44,11 @@ def test_a_period_that_is_not_offered_is_a_400_with_the_reason(client, alice, te
     client.force_login(alice)
     response = client.get(reverse("home"), {"days": days})
     assert response.status_code == 400
-    assert b"days: one of 7, 30, 90" in response.content
+    # In the portal's own page (its navigation, its stylesheet), not a bare text answer.
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "A dashboard shows the last 7, 30, 90 days" in page
+    assert 'class="problem" role="alert"' in page and "css/portal.css" in page
 
 
 def test_my_dashboard_counts_only_my_own_submissions(client, alice, bob, outsider, team_a, team_b):

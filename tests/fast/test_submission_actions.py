@@ -125,7 +125,7 @@ def test_submit_again_of_another_teams_submission_is_404_and_bad_numbers_a_400(
     for bad in ("x", "-1", "1e3", "", "9" * 25):
         response = client.get(reverse("submission_new") + f"?again={bad}")
         assert response.status_code == 400, bad
-        assert b"again: the number of a submission." in response.content
+        assert "needs the number of a submission" in response.content.decode()
 
 
 def test_submit_again_of_a_submission_that_was_processed_is_a_400(client, alice, team_a):
@@ -133,7 +133,9 @@ def test_submit_again_of_a_submission_that_was_processed_is_a_400(client, alice,
     client.force_login(alice)
     response = client.get(reverse("submission_new") + f"?again={done.pk}")
     assert response.status_code == 400
-    assert b"only a failed, processing failed or cancelled submission" in response.content
+    assert "cannot be submitted again: only a failed, processing failed or cancelled one" in (
+        response.content.decode()
+    )
 
 
 @pytest.mark.parametrize("status", [Status.FAILED, Status.PARSE_ERROR, Status.NEEDS_REVIEW])

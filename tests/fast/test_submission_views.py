@@ -95,7 +95,7 @@ def test_the_detail_page_shows_fields_status_and_timeline(client, alice, team_a)
     submission.record(Event.Kind.CREATED, "Submitted.", actor=alice)
     client.force_login(alice)
     page = client.get(submission.get_absolute_url()).content.decode()
-    assert submission.url in page
+    assert submission.url in page.replace("<wbr>", "")  # breakable after its slashes
     assert "Canon EOS 5D" in page
     assert "Waiting" in page
     assert "Submitted." in page

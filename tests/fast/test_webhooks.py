@@ -42,6 +42,8 @@ def test_a_delivery_is_signed_as_standard_webhooks_says(endpoint, receiver, team
     assert event["data"]["submission"] == submission.pk
     assert event["data"]["status"] == "parsed"
     assert headers["webhook-id"] == Notice.objects.get(channel="webhook").uid
+    # The team by the name the API gives it, not by its number.
+    assert event["data"]["team"] == team_a.slug == "alpha"
 
 
 def test_a_wrong_secret_and_a_stale_timestamp_are_refused(endpoint, receiver, team_a, alice):
@@ -144,6 +146,22 @@ def test_the_form_refuses_internal_addresses_in_every_written_form(client, manag
     assert response.status_code == 200
     assert 'id="id_url_error"' in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_the_form_speaks_of_webhooks_and_to_a_manager(client, manager, strict):
+    client.force_login(manager)
+    url = "http://127.0.0.1:8520/hook"
+    response = client.post(
+        reverse("webhook_list", args=["alpha"]), {"url": url, "format": "json", "topics": "test"}
+    )
+    page = response.content.decode()
+    [error] = response.context["form"].errors["url"]
+    assert "webhooks go only to the public internet" in error
+    assert "an administrator can allow its host" in error
+    assert "memories.ai" not in error
+    # No setting named to a manager, on the form or in its help; the summary leads to it.
+    assert "WEBHOOK_ALLOWED_HOSTS" not in page
+    assert 'id="error-summary"' in page and 'href="#id_url"' in page
 
 
 @pytest.mark.parametrize("url", INTERNAL[:6])

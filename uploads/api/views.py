@@ -160,7 +160,9 @@ class Submissions(APIView):
                 return data
             teams = list(teams_of(request.user))
             text = {name: as_form_text(value) for name, value in data.items()}
-            form = SubmissionForm(_team_as_choice(text, teams), user=request.user, teams=teams)
+            form = SubmissionForm(
+                _team_as_choice(text, teams), user=request.user, teams=teams, for_api=True
+            )
             if not form.is_valid():
                 return invalid(form_errors(form), _general(form))
             return form.cleaned_data

@@ -69,6 +69,21 @@ def row_counts(batch):
     return counts
 
 
+def would_queue(counts):
+    """How many rows `confirm` would queue (or hold), for each way its two boxes are ticked:
+    {"none": neither, "public": confirm_public, "again": send_again, "both": both}."""
+    ready_again = counts[State.READY] - counts["ready_new"]
+    unreachable_again = counts["duplicates"] - ready_again
+    unreachable_new = counts[State.UNREACHABLE] - unreachable_again
+    base = counts["ready_new"]
+    return {
+        "none": base,
+        "public": base + unreachable_new,
+        "again": base + ready_again,
+        "both": base + unreachable_new + ready_again + unreachable_again,
+    }
+
+
 def submission_counts(batch):
     """{status: submissions} of a queued batch, plus "final" and "total"."""
     found = dict(

@@ -12,8 +12,8 @@ class WebhookEndpointForm(forms.ModelForm):
     url = forms.CharField(
         label="URL",
         max_length=addresses.MAX_URL_LENGTH,
-        help_text="Where each event is POSTed. Internal addresses are refused unless an "
-        "administrator allowed the host (WEBHOOK_ALLOWED_HOSTS).",
+        help_text="Where each event is POSTed: an address on the public internet (an "
+        "administrator can allow a host inside our network).",
     )
     topics = forms.MultipleChoiceField(
         label="Events",
@@ -39,4 +39,20 @@ class WebhookEndpointForm(forms.ModelForm):
         try:
             return addresses.check_url(url, **policy.address_options())
         except addresses.UnsafeURL as error:
-            raise forms.ValidationError(error.message) from None
+            raise forms.ValidationError(for_a_webhook(error.message)) from None
+
+
+# The address checks speak of videos sent to memories.ai; here the portal itself is the
+# sender, and the person a manager, who can ask an administrator (not set a setting).
+NOT_FOR_MEMORIES = (
+    ("; memories.ai cannot reach it.",
+     "; webhooks go only to the public internet. If this endpoint is inside our network "
+     "on purpose, an administrator can allow its host."),
+    ("can be sent to memories.ai.", "can receive webhooks."),
+)  # fmt: skip
+
+
+def for_a_webhook(message):
+    for video_words, webhook_words in NOT_FOR_MEMORIES:
+        message = message.replace(video_words, webhook_words)
+    return message

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from ..models import Status
+from ..models import Status, Team
 from ..urlcheck import policy, probe
 from .email import absolute
 from .records import Topic, WebhookEndpoint
@@ -57,6 +57,10 @@ def body_for(notice, endpoint):
 
 def public_facts(notice):
     facts = {k: v for k, v in notice.facts.items() if k not in ("submitter", "teams")}
+    if isinstance(facts.get("team"), int):
+        # Kept as the team's number (the emails look it up); sent as its slug, the name
+        # the API and the pages' addresses give it.
+        facts["team"] = Team.objects.filter(pk=facts["team"]).values_list("slug", flat=True).first()
     if "submission" in facts:
         facts["link"] = absolute(reverse("submission_detail", args=[facts["submission"]]))
     if "batch" in facts:

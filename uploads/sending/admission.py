@@ -105,11 +105,12 @@ def cap_message(team, waiting, cap):
 
 
 def quota_message(team, current):
-    resets = timezone.localtime(current.resets_at, timezone.get_default_timezone())
+    # In the person's zone (the request's), as the dashboard shows the same moment.
+    resets = timezone.localtime(current.resets_at)
     return (
         f"{team.name} has used all {current.limit:,} uploads of its quota for "
         f"{current.month:%B %Y}. New submissions can be queued again from "
-        f"{resets:%-d %B %Y, %H:%M} ({settings.TIME_ZONE}). Everything already queued "
+        f"{resets:%-d %B %Y, %H:%M} {resets.tzname()}. Everything already queued "
         "stays queued."
     )
 

@@ -262,6 +262,7 @@ def drop_dead_links(limit=5):
                     kind=Event.Kind.REFUSED,
                     message=f"The link stopped working while it waited: {exc.message}",
                     error_message=f"The link stopped working while it waited: {exc.message}",
+                    data={"cause": "link_died"},
                     only_from={Status.QUEUED},
                 )
             except TransitionError:
@@ -363,7 +364,7 @@ def _settle(submission, claim, exc):
             message=exc.message,
             error_code=exc.code,
             error_message=exc.message,
-            data={"code": exc.code},
+            data={"code": exc.code, "cause": "refused"},
             claim=claim,
         )
     elif isinstance(exc, api.AccountProblem):
@@ -414,6 +415,7 @@ def _retry_or_fail(submission, claim, exc):
             message=f"{exc.message} Gave up after {submission.attempts} attempts.",
             error_code=exc.code,
             error_message=exc.message,
+            data={"cause": "gave_up"},
             claim=claim,
         )
         return

@@ -8,9 +8,10 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.http.response import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
 from ..batches import progress, reading, service
@@ -147,6 +148,7 @@ def batch_detail(request, pk):
             "show": show,
             "filters": [(name, label) for name, (label, _) in service.SHOW.items()],
             "live_ids": live_ids(submissions),
+            "problem_statuses": (Status.FAILED, Status.PARSE_ERROR, Status.NEEDS_REVIEW),
         },
     )
 
@@ -185,6 +187,25 @@ def _progress_context(request, batch):
         "can_cancel": can_change_batch(request.user, batch) and not cancelling,
         "held": service.held_summary(batch) if batch.state == Batch.State.QUEUED else [],
         "can_move_to_front": bool(_movable(request.user, batch)),
+        "would_queue": service.would_queue(counts) if batch.state == Batch.State.CHECKED else {},
+        "cancel": _cancel_words(counts.get(Status.QUEUED, 0)),
+    }
+
+
+def _cancel_words(waiting):
+    """The batch's cancel button, its question and its answer, for what is waiting."""
+    if not waiting:
+        return {
+            "label": "Leave out the held ones",
+            "question": "Leave out the held rows of this batch? They will not be queued.",
+            "button": "Yes, leave them out",
+        }
+    return {
+        "label": f"Cancel the {waiting:,} waiting",
+        "question": f"Cancel the {waiting:,} waiting submission{pluralize(waiting)} of this "
+        "batch? They leave the queue and are not sent, and its held rows are left out. What "
+        "is being sent or processed goes on.",
+        "button": "Yes, cancel them",
     }
 
 
@@ -216,7 +237,11 @@ def batch_confirm(request, pk):
     except service.NotConfirmable:
         messages.error(request, "This batch is still being checked, or was queued already.")
         return redirect(batch)
-    messages.success(request, f"Queued {counts['queued']:,} submissions.")
+    if counts["queued"]:
+        queued = counts["queued"]
+        messages.success(request, f"Queued {queued:,} submission{pluralize(queued)}.")
+    elif not counts["held"]:
+        messages.warning(request, "Nothing was queued: no row of this batch was ready.")
     if counts["held"]:
         messages.warning(
             request,
@@ -240,12 +265,20 @@ def batch_confirm(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def batch_cancel(request, pk):
-    """Cancel the batch's waiting submissions (in the background: there may be thousands)."""
+    """Cancel the batch's waiting submissions (in the background: there may be thousands),
+    once confirmed: a GET asks (the page the batch page's <dialog> stands in for), and a
+    POST without `confirmed` cancels nothing."""
     batch = get_batch_for_user(request.user, pk)
     if not can_change_batch(request.user, batch):
         messages.error(request, "Only the person who submitted a batch can cancel it.")
+    elif request.method == "GET" or not request.POST.get("confirmed"):
+        words = _cancel_words(batch.submissions.filter(status=Status.QUEUED).count())
+        context = {"title": f"Batch #{batch.pk}", "question": words["question"],
+                   "button": words["button"], "back": batch.get_absolute_url()}  # fmt: skip
+        status = 200 if request.method == "GET" else 400
+        return render(request, "uploads/confirm.html", context, status=status)
     elif service.request_cancel(batch, request.user):
         waiting = batch.submissions.filter(status=Status.QUEUED).count()
         if waiting:

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.http.response import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,7 +15,7 @@ from .. import services
 from ..context_processors import needs_attention_url
 from ..filters import ANYONE, SubmissionFilterForm, needs_attention
 from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
-from ..models import PersonSettings, Submission, Tally, TransitionError
+from ..models import PersonSettings, Status, Submission, Tally, TransitionError
 from ..pagination import CappedPaginator
 from ..reports import export, stats
 from ..sending import admission, queue
@@ -77,12 +78,19 @@ def _period(request):
     return int(raw) if raw in {str(days) for days in stats.PERIODS} else None
 
 
+def bad_request(request, reason, back=""):
+    """A 400 in the portal's own page: what was not understood, and a way on."""
+    context = {"reason": reason, "back": back or request.path}
+    return render(request, "400.html", context, status=400)
+
+
 def _dashboard(request, scope, *, title, list_query, team=None):
     """`scope`: the dashboard's selection, as filters that Submission and Tally both take."""
     days = _period(request)
     if days is None:
-        return HttpResponseBadRequest(
-            "days: one of " + ", ".join(map(str, stats.PERIODS)) + ".", content_type="text/plain"
+        periods = ", ".join(map(str, stats.PERIODS))
+        return bad_request(
+            request, f"A dashboard shows the last {periods} days; “days” cannot be anything else."
         )
     submissions = Submission.objects.filter(**scope)
     managed = bool(team and team.can_see_members)
@@ -235,12 +243,12 @@ def _again_initial(request):
     if raw is None:
         return {}
     if not raw.isdigit() or int(raw) >= 2**63:  # larger ones cannot exist (nor be bound)
-        raise _BadAgain("again: the number of a submission.")
+        raise _BadAgain("“Submit again” needs the number of a submission (again=123).")
     submission = get_submission_for_user(request.user, int(raw))
     if not can_submit_again(submission):
         raise _BadAgain(
-            "again: only a failed, processing failed or cancelled submission can be "
-            "submitted again."
+            f"Submission #{submission.pk} cannot be submitted again: only a failed, processing "
+            "failed or cancelled one can."
         )
     return submission_form_initial(submission)
 
@@ -250,7 +258,7 @@ def submission_new(request):
     try:
         initial = {} if request.method == "POST" else _again_initial(request)
     except _BadAgain as exc:
-        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+        return bad_request(request, str(exc), back=reverse("submission_new"))
     form = SubmissionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -258,7 +266,8 @@ def submission_new(request):
         except services.Refused as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Submitted. It waits for its turn to be sent to memories.ai.")
+            # What happens next is said in the page's live part, which changes with it.
+            messages.success(request, "Submitted.")
             problem = sending.sending_problem()
             if problem:
                 messages.warning(request, problem)
@@ -282,11 +291,12 @@ def submission_detail(request, pk):
 def _submission_detail(request, pk):
     submission = get_submission_for_user(request.user, pk)
     with_places([submission])
-    events = submission.events.select_related("actor").order_by("created_at", "id")
+    events = list(submission.events.select_related("actor").order_by("created_at", "id"))
     manager = manages(request.user, submission.team_id)
     context = {
         "submission": submission,
         "events": events,
+        "failed_because": failure_cause(submission, events),
         "can_cancel": can_cancel(request.user, submission, manager=manager),
         "can_move_to_front": can_move_to_front(request.user, submission, manager=manager),
         "can_resend": can_resend(request.user, submission),
@@ -299,6 +309,15 @@ def _submission_detail(request, pk):
     if request.GET.get("part") == "body":
         return render(request, "uploads/_submission_body.html", context)
     return render(request, "uploads/submission_detail.html", context)
+
+
+def failure_cause(submission, events):
+    """Why a failed submission failed, as its failing event recorded it: "link_died",
+    "refused", "gave_up" or "marked" (older failures recorded no cause: "")."""
+    if submission.status != Status.FAILED:
+        return ""
+    failing = [event for event in events if event.to_status == Status.FAILED]
+    return failing[-1].data.get("cause", "") if failing else ""
 
 
 def map_url(submission):
