@@ -41,7 +41,8 @@ STATUSES = (
     "cancelled",
 )
 
-# (URL name, variant, who: "anonymous", "alice" (member), "manager" or "root" (superuser))
+# (URL name, variant, who: "anonymous", "alice" (member), "manager", "victor" (viewer) or
+# "root" (superuser))
 PAGES = [
     ("login", "", "anonymous"),
     ("home", "with submissions", "alice"),
@@ -49,6 +50,8 @@ PAGES = [
     ("user_dashboard", "of alice, for a superuser", "root"),
     ("team_dashboard", "for a manager", "manager"),
     ("team_dashboard", "for a member", "alice"),
+    ("team_dashboard", "for a viewer", "victor"),
+    ("submission_new", "refused to a viewer", "victor"),
     ("submission_list", "", "alice"),
     *(("submission_detail", status, "alice") for status in STATUSES),
     ("submission_detail", "needs_review", "root"),
@@ -70,6 +73,9 @@ PAGES = [
     ("token_revoke", "", "alice"),
     ("webhook_delete", "", "manager"),
 ]
+
+# The variants that answer with another status than 200 (the page says why).
+STATUS = {"refused to a viewer": 403}
 
 # Views that are not pages, and why.
 NOT_PAGES = {

@@ -21,8 +21,8 @@ BLOCKING = {"serious", "critical"}
 
 
 @pytest.fixture
-def people(alice, bob, manager, superuser, team_a):
-    return {"alice": alice, "bob": bob, "manager": manager, "root": superuser}
+def people(alice, bob, manager, viewer, superuser, team_a):
+    return {"alice": alice, "bob": bob, "manager": manager, "victor": viewer, "root": superuser}
 
 
 def open_as(browser, live_server, user):
