@@ -38,7 +38,8 @@ ONE_BATCH = [
 # below; the batch template names the user's own first team, tested below).
 NO_SUBMISSIONS = {
     "login", "logout", "healthz", "memories_callback", "submission_new", "sending_resume",
-    "batch_new", "batch_template", "person_settings",
+    "batch_new", "batch_template", "person_settings", "openid_connect_login",
+    "openid_connect_callback",
 }  # fmt: skip
 
 

@@ -68,6 +68,7 @@ API_READS = ["api:me", "api:teams", "api:submissions", "api:submission", "api:ba
 NEITHER = {
     "person_settings", "tokens", "token_revoke", "user_dashboard", "login", "logout",
     "healthz", "memories_callback", "unsubscribe", "api:schema", "api:docs", "api:not_found",
+    "openid_connect_login", "openid_connect_callback",
 }  # fmt: skip
 
 

@@ -1,0 +1,46 @@
+"""The company's OpenID Connect provider, as django-allauth's, with what it leaves out.
+
+allauth's own provider sends no `nonce` and so cannot check one: here each authorization
+request carries a fresh nonce, kept in the request's state, which the ID token must
+repeat (adapters.PortalSocialAccountAdapter checks it). The process is always a login
+(allauth would also take "connect" or "redirect" from the query string). A provider that
+does not answer its discovery document gets a page that says so, not a 500.
+"""
+
+import requests
+from allauth.socialaccount.providers.base import AuthProcess
+from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
+from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
+from django.utils.crypto import get_random_string
+
+NONCE_LENGTH = 32
+
+
+class CompanyAdapter(OpenIDConnectOAuth2Adapter):
+    def complete_login(self, request, app, token, **kwargs):
+        login = super().complete_login(request, app, token, **kwargs)
+        # Kept for logging out at the provider too (id_token_hint), with where to go.
+        login.raw_id_token = kwargs["response"].get("id_token", "")
+        login.end_session_endpoint = self.openid_config.get("end_session_endpoint", "")
+        return login
+
+
+class CompanyProvider(OpenIDConnectProvider):
+    oauth2_adapter_class = CompanyAdapter
+
+    def redirect(self, request, process, next_url=None, data=None, **kwargs):
+        from .views import provider_down
+
+        nonce = get_random_string(NONCE_LENGTH)
+        auth_params = kwargs.pop("auth_params", None) or self.get_auth_params()
+        auth_params["nonce"] = nonce
+        try:
+            return super().redirect(
+                request, AuthProcess.LOGIN, next_url, data,
+                auth_params=auth_params, nonce=nonce, **kwargs,
+            )  # fmt: skip
+        except requests.RequestException:
+            return provider_down(request)
+
+
+provider_classes = [CompanyProvider]
