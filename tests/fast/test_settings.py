@@ -158,8 +158,12 @@ def test_a_half_configured_sign_in_is_refused(env, said):
 
 def test_the_sign_in_is_configured_from_the_environment_its_secret_from_a_file(tmp_path):
     (tmp_path / "oidc").write_text("the-client-secret\n")
-    env = {"DEBUG": "1", "OIDC_ISSUER": "https://sso.example.com/realms/staff/",
-           "OIDC_CLIENT_ID": "portal", "OIDC_CLIENT_SECRET_FILE": str(tmp_path / "oidc")}  # fmt: skip
+    env = {
+        "DEBUG": "1",
+        "OIDC_ISSUER": "https://sso.example.com/realms/staff/",
+        "OIDC_CLIENT_ID": "portal",
+        "OIDC_CLIENT_SECRET_FILE": str(tmp_path / "oidc"),
+    }
     result = run_python(
         "from memories_portal import settings as s\n"
         "app = s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'][0]\n"
