@@ -86,7 +86,8 @@ def test_an_email_alone_matches_no_one(client, sso, mapped, alice):
     """A new sub with alice's email is a new person, never alice."""
     alice.email = "alice@example.com"
     alice.save()
-    sso.set_claims("sub-stranger", {"email": "alice@example.com", "groups": ["alpha-crew"],
+    sso.set_claims("sub-stranger", {"email": "alice@example.com", "email_verified": True,
+                                    "groups": ["alpha-crew"],
                                     "preferred_username": "alice"})  # fmt: skip
     response = sso.sign_in(client, "sub-stranger")
     assert response.status_code == 302

@@ -9,6 +9,7 @@ does not answer its discovery document gets a page that says so, not a 500.
 
 import requests
 from allauth.socialaccount.providers.base import AuthProcess
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from django.utils.crypto import get_random_string
@@ -27,6 +28,15 @@ class CompanyAdapter(OpenIDConnectOAuth2Adapter):
 
 class CompanyProvider(OpenIDConnectProvider):
     oauth2_adapter_class = CompanyAdapter
+
+    def extract_uid(self, data):
+        """Who the person is: the ID token's `sub`, which userinfo must repeat (OpenID
+        Connect Core 5.3.2); never an email, nor a `uid_field` setting."""
+        subject = str((data.get("id_token") or {}).get("sub") or "")
+        userinfo = data.get("userinfo") or {}
+        if not subject or ("sub" in userinfo and str(userinfo["sub"]) != subject):
+            raise OAuth2Error("The ID token and userinfo name different people.")
+        return subject
 
     def redirect(self, request, process, next_url=None, data=None, **kwargs):
         from .views import provider_down
