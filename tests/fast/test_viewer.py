@@ -206,6 +206,8 @@ def test_a_viewer_sees_the_teams_submissions_and_no_button_to_change_them(client
     page = client.get(world["own"].get_absolute_url()).content.decode()
     assert reverse("submission_cancel", args=[world["own"].pk]) not in page
     assert reverse("submission_new") not in page  # the navigation leaves it out too
+    failed = Submission.objects.get(status=Status.FAILED)
+    assert "?again=" not in client.get(failed.get_absolute_url()).content.decode()
     exported = b"".join(client.get(reverse("submission_export")).streaming_content).decode()
     assert world["own"].url in exported
 
