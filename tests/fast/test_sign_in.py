@@ -366,3 +366,23 @@ def test_a_local_logout_stays_local(client, alice):
     response = client.post(reverse("logout"))
     assert response.status_code == 302 and response["Location"] == reverse("login")
     assert signed_in_user(client) is None
+
+
+def test_the_provider_going_down_during_a_sign_in_says_so(client, settings, mapped):
+    with Provider() as brief:
+        use_provider(settings, brief)
+        brief.set_claims("sub-lou", {"email": "lou@example.com", "groups": ["alpha-crew"]})
+        start = client.post(reverse("openid_connect_login", args=["company"]))
+        back = urlsplit(brief.authorize(start["Location"], "sub-lou"))
+    # Gone before the portal asks it for the tokens.
+    response = client.get(back.path, {k: v[0] for k, v in parse_qs(back.query).items()})
+    assert response.status_code == 503
+    assert "Example SSO is not answering" in response.content.decode()
+    assert signed_in_user(client) is None
+
+
+def test_the_admin_leaves_out_allauths_applications_and_tokens(client, superuser):
+    client.force_login(superuser)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert "Social accounts" in index
+    assert "Social applications" not in index and "Social application tokens" not in index

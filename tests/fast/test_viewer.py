@@ -257,3 +257,17 @@ def test_the_helper_catches_a_write_let_through(client, alice, world):
     """alice is a member: the refusal check must fail for her, or it proves nothing."""
     with pytest.raises(AssertionError):
         assert_refused_to_viewer(client, alice, reverse("submission_new"), status=403)
+
+
+def test_the_helper_for_changing_several_refuses_a_viewer_of_any_of_their_teams(
+    viewer, alice, world, team_b
+):
+    from uploads.views.access import ReadOnly, get_submissions_to_change
+
+    pks = [world["theirs"].pk, world["own"].pk]
+    assert {s.pk for s in get_submissions_to_change(alice, pks)} == set(pks)
+    with pytest.raises(ReadOnly):
+        get_submissions_to_change(viewer, pks)
+    Membership.objects.create(team=team_b, user=viewer)  # a member elsewhere changes nothing
+    with pytest.raises(ReadOnly):
+        get_submissions_to_change(viewer, pks)

@@ -10,6 +10,7 @@ line with the groups claim (groups.sync).
 
 import logging
 
+import requests
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.utils.crypto import constant_time_compare
 
 from . import groups as group_sync
-from .views import LOGOUT_KEY, refused
+from .views import LOGOUT_KEY, provider_down, refused
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class PortalSocialAccountAdapter(DefaultSocialAccountAdapter):
         self, request, provider, error=None, exception=None, extra_context=None
     ):
         logger.warning("sign-in with the identity provider failed: %s %r", error, exception)
+        if isinstance(exception, requests.RequestException):
+            raise ImmediateHttpResponse(provider_down(request))
         if error == "cancelled":
             reason = (
                 f"{settings.OIDC_PROVIDER_NAME} did not sign you in (it was cancelled or refused)."

@@ -3,11 +3,9 @@
 allauth's own provider sends no `nonce` and so cannot check one: here each authorization
 request carries a fresh nonce, kept in the request's state, which the ID token must
 repeat (adapters.PortalSocialAccountAdapter checks it). The process is always a login
-(allauth would also take "connect" or "redirect" from the query string). A provider that
-does not answer its discovery document gets a page that says so, not a 500.
+(allauth would also take "connect" or "redirect" from the query string).
 """
 
-import requests
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
@@ -39,18 +37,13 @@ class CompanyProvider(OpenIDConnectProvider):
         return subject
 
     def redirect(self, request, process, next_url=None, data=None, **kwargs):
-        from .views import provider_down
-
         nonce = get_random_string(NONCE_LENGTH)
         auth_params = kwargs.pop("auth_params", None) or self.get_auth_params()
         auth_params["nonce"] = nonce
-        try:
-            return super().redirect(
-                request, AuthProcess.LOGIN, next_url, data,
-                auth_params=auth_params, nonce=nonce, **kwargs,
-            )  # fmt: skip
-        except requests.RequestException:
-            return provider_down(request)
+        return super().redirect(
+            request, AuthProcess.LOGIN, next_url, data,
+            auth_params=auth_params, nonce=nonce, **kwargs,
+        )  # fmt: skip
 
 
 provider_classes = [CompanyProvider]

@@ -1,6 +1,7 @@
 """The login page (with the company's sign-in when it is configured), logging out (at the
 provider too), and the pages that say why a sign-in did not happen."""
 
+import requests
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 from django.conf import settings
@@ -62,17 +63,22 @@ def oidc_login(request, provider_id):
     POST only, from the login page's button (allauth's own GET page is not used)."""
     if request.method != "POST":
         return redirect_to_login(request.GET.get("next", ""), reverse("login"))
-    try:
-        return OAuth2LoginView.adapter_view(CompanyAdapter(request, provider_id))(request)
-    except SocialApp.DoesNotExist:
-        raise Http404("No such sign-in.") from None
+    return _allauth_view(OAuth2LoginView, request, provider_id)
 
 
 def oidc_callback(request, provider_id):
+    return _allauth_view(OAuth2CallbackView, request, provider_id)
+
+
+def _allauth_view(view, request, provider_id):
+    """allauth's view; a provider that does not answer (its discovery document, first of
+    all, is read on each request) gets a page that says so, not a 500."""
     try:
-        return OAuth2CallbackView.adapter_view(CompanyAdapter(request, provider_id))(request)
+        return view.adapter_view(CompanyAdapter(request, provider_id))(request)
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in.") from None
+    except requests.RequestException:
+        return provider_down(request)
 
 
 def refused(request, reason, status=403):

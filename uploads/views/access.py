@@ -32,6 +32,15 @@ def get_submission_to_change(user, pk):
     return submission
 
 
+def get_submissions_to_change(user, pks):
+    """The submissions, if the user may see every one of them (404 otherwise) and change
+    things in each of their teams (403 for a viewer of any of them)."""
+    found = get_submissions_for_user(user, pks)
+    for team_id in sorted({submission.team_id for submission in found}):
+        require_writer(user, team_id)
+    return found
+
+
 def get_submissions_for_user(user, pks):
     """The submissions, if the user may see every one of them; 404 otherwise."""
     possible = [pk for pk in set(pks) if 0 < pk < 2**63]  # others cannot exist (nor be bound)
