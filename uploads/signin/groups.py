@@ -49,10 +49,8 @@ def sync(user, groups, *, authoritative=None):
     with transaction.atomic():
         current = {
             m.team_id: m
-            for m in Membership.objects.select_for_update()
-            .filter(user=user)
-            .select_related("team")
-            .order_by("team_id")
+            # Only the membership rows: no join, which would lock the teams too.
+            for m in Membership.objects.select_for_update().filter(user=user).order_by("team_id")
         }
         for team_id, (role, group) in sorted(wanted.items()):
             membership = current.get(team_id)
