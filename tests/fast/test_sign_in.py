@@ -386,3 +386,18 @@ def test_the_admin_leaves_out_allauths_applications_and_tokens(client, superuser
     index = client.get(reverse("admin:index")).content.decode()
     assert "Social accounts" in index
     assert "Social applications" not in index and "Social application tokens" not in index
+
+
+def test_the_person_is_the_id_tokens_sub_which_userinfo_must_repeat(rf, sso):
+    from allauth.socialaccount.adapter import get_adapter
+    from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+
+    provider = get_adapter().get_provider(rf.get("/"), "company")
+    assert provider.extract_uid({"id_token": {"sub": "a"}, "userinfo": {"sub": "a"}}) == "a"
+    assert provider.extract_uid({"id_token": {"sub": "a"}, "userinfo": {"email": "x@y"}}) == "a"
+    for data in (
+        {"id_token": {"sub": "a"}, "userinfo": {"sub": "b"}},  # two different people
+        {"userinfo": {"sub": "a", "email": "a@example.com"}},  # no ID token: no one
+    ):
+        with pytest.raises(OAuth2Error):
+            provider.extract_uid(data)
