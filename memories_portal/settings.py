@@ -7,10 +7,13 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from uploads.signin.config import socialaccount_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,6 +59,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    # Signing in with the company's identity provider (uploads/signin/): allauth's
+    # accounts and social accounts, and our OpenID Connect provider in place of its own.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "uploads.signin",
     # The API (/api/v1/, uploads/api/) and its OpenAPI schema; the docs page's
     "rest_framework",
     "drf_spectacular",
@@ -74,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     # After authentication: pages, the list's dates, the chart's days and the CSV in the
     # person's own time zone.
     "uploads.middleware.PersonTimeZoneMiddleware",
@@ -322,6 +332,47 @@ AXES_CLIENT_IP_CALLABLE = "memories_portal.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# --- signing in with the company's identity provider (OpenID Connect) ---------------
+# Set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (or _FILE) to offer it on the
+# login page (docs/sign-in.md); without them local logins are all there is. People are
+# matched by the provider's `sub`, never by email.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = secret("OIDC_CLIENT_SECRET")
+OIDC_ENABLED = bool(OIDC_ISSUER and OIDC_CLIENT_ID and OIDC_CLIENT_SECRET)
+if (OIDC_ISSUER or OIDC_CLIENT_ID or OIDC_CLIENT_SECRET) and not OIDC_ENABLED:
+    problems.append("OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="the company account")
+# The claim that lists a person's groups, and the scopes asked for (some providers send
+# groups only when a "groups" scope is asked for: add it here).
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_SCOPES = env.list("OIDC_SCOPES", default=["openid", "profile", "email"])
+# 1: the directory owns every membership, those made by hand too (each sign-in removes
+# what no group gives). 0: memberships made by hand stay.
+OIDC_GROUPS_ARE_AUTHORITATIVE = env.bool("OIDC_GROUPS_ARE_AUTHORITATIVE", default=False)
+# 1: the login page offers the provider alone; superusers still log in with a password
+# at /admin/login/ (the break-glass way in, docs/sign-in.md).
+OIDC_ONLY = env.bool("OIDC_ONLY", default=False)
+if OIDC_ONLY and not OIDC_ENABLED:
+    problems.append("OIDC_ONLY=1 needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET")
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(
+    issuer=OIDC_ISSUER if OIDC_ENABLED else "",
+    client_id=OIDC_CLIENT_ID,
+    secret=OIDC_CLIENT_SECRET,
+    name=OIDC_PROVIDER_NAME,
+    scopes=OIDC_SCOPES,
+)
+SOCIALACCOUNT_ADAPTER = "uploads.signin.adapters.PortalSocialAccountAdapter"
+ACCOUNT_ADAPTER = "uploads.signin.adapters.PortalAccountAdapter"
+# No allauth pages of its own: no sign-up, no email confirmation, no email matching.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False
+ACCOUNT_LOGOUT_ON_GET = False
+
 # --- HTTPS and browser protections --------------------------------------------------
 # BEHIND_TLS_PROXY=1: a reverse proxy terminates TLS and sets X-Forwarded-Proto
 # (it must overwrite a client's own header). Then plain HTTP is redirected,
@@ -359,6 +410,11 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+if OIDC_ENABLED:
+    # The sign-in button and the logout form are answered with a redirect to the
+    # provider, which form-action must allow too.
+    _issuer = urlsplit(OIDC_ISSUER)
+    SECURE_CSP["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
 
 # --- operations -----------------------------------------------------------------
 # /healthz answers 503 when run_periodic's heartbeat is older than this

@@ -218,6 +218,12 @@ def manager(team_a):
 
 
 @pytest.fixture
+def viewer(team_a):
+    """A viewer of team A: reads what alice reads, changes nothing."""
+    return member_of(team_a, "victor", Membership.Role.VIEWER)
+
+
+@pytest.fixture
 def outsider(team_b):
     """A member of team B only."""
     return member_of(team_b, "oscar")

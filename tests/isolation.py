@@ -5,7 +5,16 @@
     assert_not_listed(client, outsider, url, [submission, ...])  # a listing or export
 
 404, not 403: a user of another team learns nothing, not even that it exists.
+
+And the viewer's refusals (tests/fast/test_viewer.py): a viewer knows the submission is
+there, so what they may not change answers 403 with the reason (404 where the whole page
+is a manager's or an administrator's):
+
+    assert_refused_to_viewer(client, viewer, url, method="post", data={...}, status=403)
+    assert_api_refused_to_viewer(client, headers, url, method="post", data={...})
 """
+
+import json
 
 from django.urls import URLResolver, get_resolver
 
@@ -30,6 +39,23 @@ def assert_api_hidden(client, headers, url, *, method="get"):
     """The API's 404 for another team's object (`headers`: a token of a user outside it)."""
     response = getattr(client, method)(url, **headers)
     assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+    assert response["Content-Type"] == "application/problem+json"
+    return response
+
+
+def assert_refused_to_viewer(client, user, url, *, method="get", data=None, status):
+    client.force_login(user)
+    response = getattr(client, method)(url, data or {})
+    assert response.status_code == status, (
+        f"{method.upper()} {url} answered {response.status_code} to {user}, a viewer"
+    )
+    return response
+
+
+def assert_api_refused_to_viewer(client, headers, url, *, method="post", data=None):
+    body = json.dumps(data or {})
+    response = getattr(client, method)(url, body, content_type="application/json", **headers)
+    assert response.status_code == 403, f"{method.upper()} {url} answered {response.status_code}"
     assert response["Content-Type"] == "application/problem+json"
     return response
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from tests.factories import SubmissionFactory
 from tests.isolation import url_patterns
+from tests.oidc import provider_settings
 from uploads.models import (
     ApiToken,
     Batch,
@@ -42,14 +43,20 @@ STATUSES = (
     "cancelled",
 )
 
-# (URL name, variant, who: "anonymous", "alice" (member), "manager" or "root" (superuser))
+# (URL name, variant, who: "anonymous", "alice" (member), "manager", "victor" (viewer) or
+# "root" (superuser))
 PAGES = [
     ("login", "", "anonymous"),
+    ("login", "with the company's sign-in", "anonymous"),
+    ("login", "the company's sign-in only", "anonymous"),
+    ("openid_connect_callback", "a sign-in refused", "anonymous"),
     ("home", "with submissions", "alice"),
     ("home", "empty", "bob"),
     ("user_dashboard", "of alice, for a superuser", "root"),
     ("team_dashboard", "for a manager", "manager"),
     ("team_dashboard", "for a member", "alice"),
+    ("team_dashboard", "for a viewer", "victor"),
+    ("submission_new", "refused to a viewer", "victor"),
     ("submission_list", "", "alice"),
     *(("submission_detail", status, "alice") for status in STATUSES),
     ("submission_detail", "needs_review", "root"),
@@ -74,9 +81,22 @@ PAGES = [
     ("webhook_delete", "", "manager"),
 ]
 
+# The variants that answer with another status than 200 (the page says why).
+STATUS = {"refused to a viewer": 403, "a sign-in refused": 401}
+# The variants shown with the company's sign-in configured (its provider is not asked
+# anything by these pages), as settings to override.
+NOWHERE = "http://127.0.0.1:9"
+SETTINGS = {
+    "with the company's sign-in": provider_settings(NOWHERE),
+    "the company's sign-in only": provider_settings(NOWHERE, only=True),
+    "a sign-in refused": provider_settings(NOWHERE),
+}
+
 # Views that are not pages, and why.
 NOT_PAGES = {
     "logout": "POST only",
+    "openid_connect_login": "POST only, the login page's button: a redirect to the provider "
+    "(or, when it is down, the page of a sign-in refused)",
     "submission_export": "a CSV download",
     "submission_statuses": "an htmx fragment of the pages above",
     "submission_move_to_front": "POST only",
@@ -180,6 +200,8 @@ def url_of(name, variant, by_status, batch, alice, team):
         return reverse(name) + f"?again={by_status['failed'].pk}"
     if name == "team_dashboard":
         return reverse(name, args=[team.slug])
+    if name == "openid_connect_callback":
+        return reverse(name, args=["company"])  # without a state: refused
     if name == "user_dashboard":
         return reverse(name, args=[alice.pk])
     if name in ("batch_detail", "batch_cancel"):

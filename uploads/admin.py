@@ -9,6 +9,7 @@ from .models import (
     Batch,
     BatchRow,
     Event,
+    GroupMapping,
     Membership,
     Notice,
     PersonSettings,
@@ -26,6 +27,12 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
+    readonly_fields = ["source"]
+
+
+class GroupMappingInline(admin.TabularInline):
+    model = GroupMapping
+    extra = 0
 
 
 @admin.register(Team)
@@ -43,7 +50,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "large_files_allowed"]
     search_fields = ["name", "slug", "unique_id"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, GroupMappingInline]
     readonly_fields = ["used_this_month"]
 
     @admin.display(description="uploads this month")
@@ -72,10 +79,22 @@ class PersonSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "team", "role"]
-    list_filter = ["role", "team"]
+    list_display = ["user", "team", "role", "source"]
+    list_filter = ["role", "source", "team"]
     search_fields = ["user__username", "team__name"]
     autocomplete_fields = ["user", "team"]
+    readonly_fields = ["source"]
+
+
+@admin.register(GroupMapping)
+class GroupMappingAdmin(admin.ModelAdmin):
+    """A group of the identity provider → a role in a team, applied at each sign-in
+    (uploads/signin/groups.py; docs/sign-in.md)."""
+
+    list_display = ["group", "team", "role"]
+    list_filter = ["role", "team"]
+    search_fields = ["group", "team__name"]
+    autocomplete_fields = ["team"]
 
 
 class EventInline(admin.TabularInline):

@@ -98,14 +98,26 @@ class Nav(dict):
 
 
 def portal(request):
-    """What every page needs: the banners and the user's teams for the navigation."""
-    teams, paused, needs_review = [], None, None
+    """What every page needs: the banners and the user's teams for the navigation (and
+    whether they only view all of them, to leave out the links to submit)."""
+    teams, paused, needs_review, read_only = [], None, None, False
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        teams = list(user.teams.filter(is_active=True).order_by("name").values("name", "slug"))
+        memberships = (
+            Membership.objects.filter(user=user, team__is_active=True)
+            .order_by("team__name")
+            .values_list("team__name", "team__slug", "role")
+        )
+        teams = [{"name": name, "slug": slug, "role": role} for name, slug, role in memberships]
         paused = Paused()
         needs_review = NeedsReview(user)
+        read_only = (
+            bool(teams)
+            and not user.is_superuser
+            and not any(team["role"] in Membership.WRITING_ROLES for team in teams)
+        )
     return {
+        "read_only": read_only,
         "sending_paused": paused,
         "needs_review": needs_review,
         "sandbox_mode": settings.MEMORIES_SANDBOX and not settings.MEMORIES_API_KEY,

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .models import PersonSettings, Submission, Team
+from .models import Membership, PersonSettings, Submission, Team
 from .sending import admission
 from .urlcheck import addresses, identity, probe
 from .urlcheck import policy as url_policy
@@ -227,8 +227,12 @@ class SubmissionForm(forms.Form):
 
 
 def teams_of(user):
-    """The teams a person may submit to."""
-    return Team.objects.filter(memberships__user=user, is_active=True).order_by("name")
+    """The teams a person may submit to: their active teams, but those they only view."""
+    return Team.objects.filter(
+        memberships__user=user,
+        memberships__role__in=Membership.WRITING_ROLES,
+        is_active=True,
+    ).order_by("name")
 
 
 def duplicate_message(earlier, team):

@@ -99,12 +99,28 @@ class Membership(models.Model):
     class Role(models.TextChoices):
         MEMBER = "member", "Member"
         MANAGER = "manager", "Manager"
+        # Sees what a member sees (lists, dashboards, the CSV, the API's reads) and
+        # changes nothing: no submitting, cancelling, confirming, webhooks or submit tokens.
+        VIEWER = "viewer", "Viewer (read only)"
+
+    class Source(models.TextChoices):
+        BY_HAND = "by_hand", "By hand"
+        # Made by the sign-in from the identity provider's groups (GroupMapping): each
+        # sign-in brings these in line with the groups, and leaves the others alone
+        # unless OIDC_GROUPS_ARE_AUTHORITATIVE.
+        GROUPS = "groups", "From the identity provider's groups"
+
+    # The roles that may change something in a team (everything but viewer).
+    WRITING_ROLES = (Role.MEMBER, Role.MANAGER)
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.BY_HAND, editable=False
+    )
 
     class Meta:
         constraints = [
@@ -113,6 +129,26 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.team} ({self.get_role_display()})"
+
+
+class GroupMapping(models.Model):
+    """A group of the identity provider (a value of its groups claim) and what it gives in
+    the portal: a role in a team. Superusers keep these in the admin (or `map_group`)."""
+
+    group = models.CharField(
+        max_length=255, help_text="A value of the groups claim, exactly as the provider sends it."
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="group_mappings")
+    role = models.CharField(max_length=16, choices=Membership.Role.choices)
+
+    class Meta:
+        ordering = ["group", "team__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "team"], name="one_mapping_per_group_and_team")
+        ]
+
+    def __str__(self):
+        return f"{self.group} → {self.team} ({self.get_role_display()})"
 
 
 class PersonSettings(models.Model):

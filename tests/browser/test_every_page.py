@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import SubmissionFactory
-from tests.pages import PAGES, seed, url_of
+from tests.pages import PAGES, SETTINGS, seed, url_of
 from uploads.models import Status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,8 +23,8 @@ BLOCKING = {"serious", "critical"}
 
 
 @pytest.fixture
-def people(alice, bob, manager, superuser, team_a):
-    return {"alice": alice, "bob": bob, "manager": manager, "root": superuser}
+def people(alice, bob, manager, viewer, superuser, team_a):
+    return {"alice": alice, "bob": bob, "manager": manager, "victor": viewer, "root": superuser}
 
 
 def open_as(browser, live_server, user):
@@ -104,8 +104,10 @@ def oversized_controls(page):
     ids=[f"{name}-{variant or 'page'}-{who}".replace(" ", "_") for name, variant, who in PAGES],
 )
 def test_the_page_is_accessible_and_fits_a_phone(
-    browser, live_server, people, alice, team_a, name, variant, who
+    browser, live_server, settings, people, alice, team_a, name, variant, who
 ):
+    for setting, value in SETTINGS.get(variant, {}).items():
+        setattr(settings, setting, value)
     by_status, batch = seed(team_a, alice, people["manager"])
     url = url_of(name, variant, by_status, batch, alice, team_a)
     context, page = open_as(browser, live_server, people.get(who))

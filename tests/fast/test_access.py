@@ -20,6 +20,9 @@ PUBLIC = {
     "logout": {405},  # POST only
     "memories_callback": {405},  # POST only, its token is its authentication
     "healthz": {200, 503},
+    # The company's sign-in: no provider is named "1" (nor configured here). (The
+    # button's view is POST only: a GET goes back to the login page.)
+    "openid_connect_callback": {404},
 }
 # Views that answer anonymous users with an empty body instead of a redirect: the
 # live-status and batch-progress fragments tell htmx to stop polling (286) rather

@@ -143,3 +143,43 @@ def test_check_deploy_fails_without_tls_behind_the_proxy(tmp_path):
     result = run_python(None, env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0
     assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"OIDC_ISSUER": "https://sso.example.com"}, "go together"),
+        ({"OIDC_ONLY": "1"}, "OIDC_ONLY=1 needs"),
+    ],
+)
+def test_a_half_configured_sign_in_is_refused(env, said):
+    assert said in error_line(import_settings({"DEBUG": "1", **env}))
+
+
+def test_the_sign_in_is_configured_from_the_environment_its_secret_from_a_file(tmp_path):
+    (tmp_path / "oidc").write_text("the-client-secret\n")
+    env = {
+        "DEBUG": "1",
+        "OIDC_ISSUER": "https://sso.example.com/realms/staff/",
+        "OIDC_CLIENT_ID": "portal",
+        "OIDC_CLIENT_SECRET_FILE": str(tmp_path / "oidc"),
+    }
+    result = run_python(
+        "from memories_portal import settings as s\n"
+        "app = s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'][0]\n"
+        "print(app['secret'], app['settings']['server_url'], s.SECURE_CSP['form-action'][-1])",
+        env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "the-client-secret", "https://sso.example.com/realms/staff", "https://sso.example.com",
+    ]  # fmt: skip
+
+
+def test_without_an_issuer_there_is_no_sign_in_with_a_provider():
+    result = run_python(
+        "from memories_portal import settings as s\n"
+        "print(s.OIDC_ENABLED, s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'])",
+        {"DEBUG": "1"},
+    )
+    assert result.stdout.split() == ["False", "[]"]

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from tests.factories import SubmissionFactory, bearer
 from tests.isolation import assert_api_hidden, assert_hidden, assert_not_listed, url_patterns
-from uploads.models import Batch, BatchRow, Event, Status, Submission, UploadGate
+from uploads.models import Batch, BatchRow, Event, Membership, Status, Submission, UploadGate
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,8 @@ ONE_BATCH = [
 # below; the batch template names the user's own first team, tested below).
 NO_SUBMISSIONS = {
     "login", "logout", "healthz", "memories_callback", "submission_new", "sending_resume",
-    "batch_new", "batch_template", "person_settings",
+    "batch_new", "batch_template", "person_settings", "openid_connect_login",
+    "openid_connect_callback",
 }  # fmt: skip
 
 
@@ -124,6 +125,16 @@ def test_another_team_gets_404_and_changes_nothing(client, outsider, theirs, nam
     theirs.refresh_from_db()
     assert theirs.status == Status.QUEUED
     assert list(theirs.events.values_list("id", "kind")) == before
+
+
+@pytest.mark.parametrize(("name", "method"), ONE_SUBMISSION)
+def test_a_viewer_of_another_team_gets_404_too(client, team_b, theirs, name, method):
+    """Isolation first: to a viewer of team B, team A's submission does not exist."""
+    from tests.conftest import member_of
+
+    watcher = member_of(team_b, "wanda", Membership.Role.VIEWER)
+    assert_hidden(client, watcher, reverse(name, args=[theirs.pk]), method=method)
+    assert_not_listed(client, watcher, reverse("submission_list"), [theirs])
 
 
 @pytest.mark.parametrize("name", LISTINGS)

@@ -54,3 +54,11 @@ def test_create_team_refuses_unknown_users(db):
     with pytest.raises(CommandError, match="No such user"):
         call_command("create_team", "Field Ops", "--member", "ghost")
     assert not Team.objects.exists()
+
+
+def test_create_team_adds_viewers(db):
+    UserFactory(username="vic")
+    call_command("create_team", "Field Ops", "--viewer", "vic")
+    membership = Membership.objects.get(user__username="vic")
+    assert membership.role == Membership.Role.VIEWER
+    assert membership.source == Membership.Source.BY_HAND

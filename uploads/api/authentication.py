@@ -6,6 +6,7 @@ import copy
 from rest_framework import authentication, exceptions, permissions
 
 from ..models import ApiToken
+from ..views.access import require_writer
 
 # A longer Authorization value is no token of ours: refused before it is hashed.
 MAX_TOKEN_LENGTH = 200
@@ -66,4 +67,7 @@ class HasScope(permissions.BasePermission):
         if needed not in token.scopes:
             self.message = f"This token lacks the “{needed}” scope."
             return False
+        if needed == ApiToken.Scope.SUBMIT:
+            # A token made before its user became a viewer keeps its scopes, not its powers.
+            require_writer(request.user)
         return True

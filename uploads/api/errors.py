@@ -66,7 +66,7 @@ def problem_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) if str(exc) else None)
     elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(str(exc) if str(exc) else None)
     response = exception_handler(exc, context)
     if response is None:
         return None  # not an API error: a bug, left to Django (and seen by the tests)

@@ -25,7 +25,13 @@ from ..batches.forms import SHARED, BatchForm
 from ..filters import SubmissionFilterForm
 from ..forms import SubmissionForm, teams_of
 from ..models import Membership, Submission, TransitionError
-from ..views.access import get_batch_for_user, get_submission_for_user, manages
+from ..views.access import (
+    get_batch_for_user,
+    get_batch_to_change,
+    get_submission_for_user,
+    get_submission_to_change,
+    manages,
+)
 from ..views.pages import with_places
 from . import serializers as s
 from .errors import Conflict, form_errors, invalid, problem
@@ -90,8 +96,8 @@ class Me(APIView):
 
 
 def _teams_with_roles(user):
-    """The user's teams (teams_of), each with `.role`: the user's own role in it."""
-    memberships = Membership.objects.filter(user=user, team__in=teams_of(user))
+    """The user's active teams (those they view too), each with `.role`: their role in it."""
+    memberships = Membership.objects.filter(user=user, team__is_active=True)
     teams = []
     for membership in memberships.select_related("team").order_by("team__name"):
         membership.team.role = membership.role
@@ -240,7 +246,7 @@ class SubmissionCancel(APIView):
         request=None, responses=s.SubmissionDetailSerializer, summary="Cancel a waiting submission"
     )
     def post(self, request, pk):
-        submission = get_submission_for_user(request.user, pk)
+        submission = get_submission_to_change(request.user, pk)
         if submission.submitter_id != request.user.pk and not manages(
             request.user, submission.team_id
         ):
@@ -369,7 +375,7 @@ class BatchConfirm(APIView):
         summary="Queue a checked batch's ready rows",
     )
     def post(self, request, pk):
-        batch = get_batch_for_user(request.user, pk)
+        batch = get_batch_to_change(request.user, pk)
         data = _object(request.data if request.data else {}, {"confirm_public", "send_again"})
         if isinstance(data, Response):
             return data

@@ -1,9 +1,13 @@
 """Who may see what: each helper returns the object or raises 404 (never 403: no hint it exists).
 
-Every view that shows submissions, teams or people goes through these.
+Every view that shows submissions, teams or people goes through these. And who may
+change what: a viewer (Membership.Role.VIEWER) sees what a member sees, and every view
+that changes something asks `require_writer` (or gets its object through a `_to_change`
+helper), which answers 403 with the reason: the viewer knows the object exists.
 """
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -18,6 +22,23 @@ def get_submission_for_user(user, pk):
         Submission.objects.visible_to(user).select_related("team", "submitter").distinct(),
         pk=pk,
     )
+
+
+def get_submission_to_change(user, pk):
+    """The submission, if the user may see it (404 otherwise) and change things in its
+    team (403 for a viewer of it)."""
+    submission = get_submission_for_user(user, pk)
+    require_writer(user, submission.team_id)
+    return submission
+
+
+def get_submissions_to_change(user, pks):
+    """The submissions, if the user may see every one of them (404 otherwise) and change
+    things in each of their teams (403 for a viewer of any of them)."""
+    found = get_submissions_for_user(user, pks)
+    for team_id in sorted({submission.team_id for submission in found}):
+        require_writer(user, team_id)
+    return found
 
 
 def get_submissions_for_user(user, pks):
@@ -66,10 +87,11 @@ def manages(user, team_id):
 
 
 def can_cancel(user, submission, *, manager=None):
-    """Its submitter or a manager of its team, while it waits. `manager`: manages() if known."""
+    """Its submitter (unless a viewer of its team now) or a manager of its team, while it
+    waits. `manager`: manages() if known."""
     if submission.status != Status.QUEUED:
         return False
-    if submission.submitter_id == user.pk:
+    if submission.submitter_id == user.pk and (manager or writes_in(user, submission.team_id)):
         return True
     return manages(user, submission.team_id) if manager is None else manager
 
@@ -87,9 +109,61 @@ def get_batch_for_user(user, pk):
     return get_object_or_404(batches.select_related("created_by"), pk=pk)
 
 
+def get_batch_to_change(user, pk):
+    """A batch of one's own (404 otherwise), for someone who may still submit (403 for a
+    person who is only a viewer now: queueing or cancelling a batch is submitting)."""
+    batch = get_batch_for_user(user, pk)
+    require_writer(user)
+    return batch
+
+
+class ReadOnly(PermissionDenied):
+    """A viewer asked to change something: 403, with the reason (shown on templates/403.html
+    and as the API's problem detail)."""
+
+
+def require_writer(user, team_id=None):
+    """Refuse a viewer (403): in the given team, or, without one, a person whose every
+    membership is viewer. Superusers, and people in no team (who get today's "you are not
+    in any team yet"), pass; the forms then offer only the teams one may submit to
+    (forms.teams_of)."""
+    if user.is_superuser:
+        return
+    memberships = Membership.objects.filter(user=user)
+    if team_id is not None:
+        memberships = memberships.filter(team_id=team_id)
+    roles = set(memberships.values_list("role", flat=True))
+    if roles and not roles & set(Membership.WRITING_ROLES):
+        raise ReadOnly(
+            "You are a viewer in this team: you can see its submissions, dashboards and CSV, "
+            "but not submit, cancel or change anything. Ask a manager if you need more."
+            if team_id is not None
+            else "You are a viewer in your teams: you can see their submissions, dashboards "
+            "and CSV, but not submit, cancel or change anything. Ask a manager if you need more."
+        )
+
+
+def writes_in(user, team_id):
+    """True unless the user is a viewer of this team (see require_writer)."""
+    try:
+        require_writer(user, team_id)
+    except ReadOnly:
+        return False
+    return True
+
+
 def can_change_batch(user, batch):
-    """Queueing a batch or cancelling what of it waits: the person who made it, or a superuser."""
-    return user.is_superuser or batch.created_by_id == user.pk
+    """Queueing a batch or cancelling what of it waits: the person who made it (unless they
+    are only a viewer now), or a superuser."""
+    if user.is_superuser:
+        return True
+    if batch.created_by_id != user.pk:
+        return False
+    try:
+        require_writer(user)
+    except ReadOnly:
+        return False
+    return True
 
 
 def can_resend(user, submission):

@@ -19,7 +19,7 @@ from ..batches.forms import BatchForm, ConfirmForm, LimitedUpload, size_text
 from ..forms import teams_of
 from ..models import Batch, Membership, Status
 from ..sending import sender as sending
-from .access import can_change_batch, get_batch_for_user
+from .access import can_change_batch, get_batch_for_user, get_batch_to_change, require_writer
 from .pages import live_ids
 
 PAGE_SIZE = 50
@@ -33,6 +33,7 @@ DRAIN_LIMIT_FACTOR = 4
 @csrf_exempt  # the upload's limits must be set before the body is read; CSRF is checked below
 def batch_new(request):
     """Paste URLs or upload a CSV, with the values they share; the rows are checked later."""
+    require_writer(request.user)
     if request.method != "POST":
         return _new_page(request, BatchForm(user=request.user))
     handler = LimitedUpload(settings.BATCH_MAX_FILE_BYTES, request)
@@ -226,7 +227,7 @@ def _movable(user, batch):
 @require_POST
 def batch_confirm(request, pk):
     """Queue the checked rows: nothing of a batch is queued before this."""
-    batch = get_batch_for_user(request.user, pk)
+    batch = get_batch_to_change(request.user, pk)
     if batch.created_by != request.user:
         messages.error(request, "Only the person who submitted a batch can queue it.")
         return redirect(batch)
@@ -270,7 +271,7 @@ def batch_cancel(request, pk):
     """Cancel the batch's waiting submissions (in the background: there may be thousands),
     once confirmed: a GET asks (the page the batch page's <dialog> stands in for), and a
     POST without `confirmed` cancels nothing."""
-    batch = get_batch_for_user(request.user, pk)
+    batch = get_batch_to_change(request.user, pk)
     if not can_change_batch(request.user, batch):
         messages.error(request, "Only the person who submitted a batch can cancel it.")
     elif request.method == "GET" or not request.POST.get("confirmed"):
@@ -297,7 +298,7 @@ def batch_cancel(request, pk):
 def batch_move_to_front(request, pk):
     """A manager (or a superuser) puts the batch's waiting submissions ahead of the people's
     turns in their team's line; each one's timeline says so."""
-    batch = get_batch_for_user(request.user, pk)
+    batch = get_batch_to_change(request.user, pk)
     movable = _movable(request.user, batch)
     if not movable:
         messages.error(

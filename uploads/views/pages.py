@@ -29,9 +29,11 @@ from .access import (
     can_submit_again,
     get_dashboard_user,
     get_submission_for_user,
+    get_submission_to_change,
     get_submissions_for_user,
     get_team_for_user,
     manages,
+    require_writer,
 )
 
 PAGE_SIZE = 25
@@ -255,6 +257,7 @@ def _again_initial(request):
 
 @login_required
 def submission_new(request):
+    require_writer(request.user)
     try:
         initial = {} if request.method == "POST" else _again_initial(request)
     except _BadAgain as exc:
@@ -330,11 +333,12 @@ def map_url(submission):
 
 def _act_on_one(request, pk, *, allowed, refused, act, done, too_late, confirm=None):
     """A POST that changes one submission: allowed(user, submission) or the `refused`
-    message; act(submission) True when done, False when it moved on meanwhile.
+    message; act(submission) True when done, False when it moved on meanwhile. A viewer of
+    its team is refused first (403).
 
     `confirm`: (question, button) for actions that ask first: a GET shows the question
     (the page a <dialog> stands in for), and a POST without `confirmed` acts on nothing."""
-    submission = get_submission_for_user(request.user, pk)
+    submission = get_submission_to_change(request.user, pk)
     if confirm and (request.method == "GET" or not request.POST.get("confirmed")):
         if not allowed(request.user, submission):
             messages.error(request, refused)

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from ..models import ApiToken
+from .access import ReadOnly, require_writer
 
 EXPIRIES = [("30", "in 30 days"), ("90", "in 90 days"), ("365", "in a year"), ("", "never")]
 
@@ -28,6 +29,21 @@ class TokenForm(forms.Form):
     )
     expires_in = forms.ChoiceField(label="Expires", choices=EXPIRIES, required=False, initial="90")
 
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_scopes(self):
+        scopes = self.cleaned_data["scopes"]
+        if ApiToken.Scope.SUBMIT in scopes:
+            try:
+                require_writer(self.user)
+            except ReadOnly:
+                raise forms.ValidationError(
+                    "You are a viewer in your teams: a token of yours can only read."
+                ) from None
+        return scopes
+
     def expires_at(self):
         days = self.cleaned_data["expires_in"]
         return timezone.now() + timedelta(days=int(days)) if days else None
@@ -40,7 +56,7 @@ REVOKE = "Revoke this token? Scripts that use it stop working at once; this cann
 @login_required
 def tokens(request):
     """One's tokens, and a form for a new one, whose secret is shown once, here."""
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST or None, user=request.user)
     secret = None
     if request.method == "POST" and form.is_valid():
         token, secret = ApiToken.issue(
@@ -49,7 +65,7 @@ def tokens(request):
             scopes=form.cleaned_data["scopes"],
             expires_at=form.expires_at(),
         )
-        form = TokenForm()
+        form = TokenForm(user=request.user)
     return render(
         request,
         "uploads/tokens.html",

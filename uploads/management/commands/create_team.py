@@ -13,12 +13,16 @@ class Command(BaseCommand):
         parser.add_argument("--unique-id", help="memories.ai scope (default: the team's slug)")
         parser.add_argument("--member", action="append", default=[], metavar="USERNAME")
         parser.add_argument("--manager", action="append", default=[], metavar="USERNAME")
+        parser.add_argument(
+            "--viewer", action="append", default=[], metavar="USERNAME", help="read only"
+        )
 
     @transaction.atomic
-    def handle(self, name, unique_id, member, manager, **options):
+    def handle(self, name, unique_id, member, manager, viewer, **options):
         users = get_user_model().objects
         wanted = [(u, Membership.Role.MEMBER) for u in member]
         wanted += [(u, Membership.Role.MANAGER) for u in manager]
+        wanted += [(u, Membership.Role.VIEWER) for u in viewer]
         missing = sorted(
             {u for u, _ in wanted}
             - set(
