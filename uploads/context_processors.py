@@ -4,7 +4,7 @@ from django.utils.functional import cached_property
 from django.utils.http import urlencode
 
 from .filters import ANYONE, NEEDS_ATTENTION
-from .models import Status, Submission, UploadGate
+from .models import Membership, Status, Submission, UploadGate
 
 
 def needs_attention_url(team_slug=None):

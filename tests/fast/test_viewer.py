@@ -202,7 +202,7 @@ def test_a_viewer_sees_what_a_member_sees(client, viewer, world, name):
 def test_a_viewer_sees_the_teams_submissions_and_no_button_to_change_them(client, viewer, world):
     client.force_login(viewer)
     listed = client.get(reverse("submission_list"), {"submitter": "any"}).content.decode()
-    assert world["theirs"].url in listed
+    assert world["theirs"].url in listed.replace("<wbr>", "")  # breakable after its slashes
     page = client.get(world["own"].get_absolute_url()).content.decode()
     assert reverse("submission_cancel", args=[world["own"].pk]) not in page
     assert reverse("submission_new") not in page  # the navigation leaves it out too
