@@ -77,6 +77,7 @@ NOT_PAGES = {
     "submission_export": "a CSV download",
     "submission_statuses": "an htmx fragment of the pages above",
     "submission_move_to_front": "POST only",
+    "submission_bulk": "POST only (its question is the confirmation page's twin)",
     "batch_template": "a CSV download",
     "batch_progress": "an htmx fragment of the batch page",
     "batch_confirm": "POST only",

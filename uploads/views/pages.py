@@ -31,6 +31,7 @@ from .access import (
     get_submissions_for_user,
     get_team_for_user,
     manages,
+    manages_any,
 )
 
 PAGE_SIZE = 25
@@ -176,7 +177,12 @@ def submission_list(request):
     return render(
         request,
         "uploads/submission_list.html",
-        {"page": page, "form": form, "live_ids": live_ids(page.object_list)},
+        {
+            "page": page,
+            "form": form,
+            "live_ids": live_ids(page.object_list),
+            "can_move_to_front": manages_any(request.user),
+        },
     )
 
 
