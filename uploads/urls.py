@@ -39,6 +39,19 @@ urlpatterns = [
         "teams/<slug:slug>/webhooks/<int:pk>/", notifications.webhook_detail, name="webhook_detail"
     ),
     path(
+        "teams/<slug:slug>/webhooks/<int:pk>/edit/", notifications.webhook_edit, name="webhook_edit"
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/deliveries/<int:notice_pk>/",
+        notifications.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/deliveries/<int:notice_pk>/redeliver/",
+        notifications.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
+    path(
         "teams/<slug:slug>/webhooks/<int:pk>/test/",
         notifications.webhook_test,
         name="webhook_test",
