@@ -106,7 +106,7 @@ def _drain(request):
 def _new_page(request, form, problems=None, status=200):
     if not form.fields["team"].queryset.exists():
         messages.warning(request, "You are not in any team yet; ask an administrator to add you.")
-    recent = Batch.objects.filter(created_by=request.user)[:RECENT_BATCHES]
+    recent = progress.of_each(Batch.objects.filter(created_by=request.user)[:RECENT_BATCHES])
     return render(
         request,
         "uploads/batch_new.html",
@@ -185,6 +185,7 @@ def _progress_context(request, batch):
         "can_cancel": can_change_batch(request.user, batch) and not cancelling,
         "held": service.held_summary(batch) if batch.state == Batch.State.QUEUED else [],
         "can_move_to_front": bool(_movable(request.user, batch)),
+        "finish": progress.estimated_finish(batch),
     }
 
 
