@@ -222,9 +222,7 @@ def test_without_a_script_the_copy_buttons_are_hidden_and_the_text_is_there(
 
 
 @WIDTHS
-def test_the_browsers_zone_comes_first_and_the_list_narrows_as_one_types(
-    open_page, alice, size
-):
+def test_the_browsers_zone_comes_first_and_the_list_narrows_as_one_types(open_page, alice, size):
     page = open_page(alice, size, zone="Asia/Tokyo")  # no daylight saving: always +09:00
     page.goto("/settings/")
     zone = page.get_by_label("Time zone", exact=True)
