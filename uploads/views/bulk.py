@@ -33,7 +33,8 @@ CHUNK = 200
 @dataclass(frozen=True)
 class Action:
     allowed: object  # allowed(user, submission, manager=...)
-    question: str  # "{n}" is the number selected
+    title: str  # "{n}" is the number selected
+    question: str
     button: str
     done: str  # "{n}" is the number changed
 
@@ -41,14 +42,16 @@ class Action:
 ACTIONS = {
     "cancel": Action(
         can_cancel,
-        "Cancel {n}? Those you may cancel (your own, or your team’s as its manager) "
+        "Cancel {n}?",
+        "Those you may cancel (your own, or your team’s as its manager) "
         "leave the queue and are not sent; the others stay as they are.",
         "Yes, cancel them",
         "Cancelled {n}.",
     ),
     "front": Action(
         can_move_to_front,
-        "Move {n} to the front of their team’s line? Only waiting ones of teams you "
+        "Move {n} to the front of their team’s line?",
+        "Only waiting ones of teams you "
         "manage are moved; the others stay as they are.",
         "Move them to the front",
         "Moved {n} to the front of their team’s line.",
@@ -88,8 +91,8 @@ def submission_bulk(request):
     n = submission_word(len(pks))
     if not request.POST.get("confirmed"):
         context = {
-            "title": action.question.format(n=n).split("?")[0] + "?",
-            "question": action.question.format(n=n),
+            "title": action.title.format(n=n),
+            "question": action.question,
             "button": action.button,
             "back": back,
             "carry": {"action": request.POST["action"], "all": request.POST.get("all", "")},
