@@ -231,9 +231,9 @@ def test_the_browsers_zone_comes_first_and_the_list_narrows_as_one_types(open_pa
     expect(second).to_have_text("UTC+09:00 Asia/Tokyo (this browser’s zone)")
     labels = zone.locator("option").all_inner_texts()
     assert not any(name in " ".join(labels) for name in ("Factory", "localtime", "posixrules"))
-    page.get_by_label("Find a time zone").fill("kathmandu")
+    page.get_by_label("Find by city, region or offset").fill("kathmandu")
     assert zone.locator("option").all_inner_texts()[1:] == ["UTC+05:45 Asia/Kathmandu"]
-    page.get_by_label("Find a time zone").fill("utc+05:45")
+    page.get_by_label("Find by city, region or offset").fill("utc+05:45")
     found = zone.locator("option").all_inner_texts()[1:]
     assert "UTC+05:45 Asia/Kathmandu" in found and all("UTC+05:45" in z for z in found)
     zone.select_option("Asia/Kathmandu")
@@ -246,6 +246,6 @@ def test_the_browsers_zone_comes_first_and_the_list_narrows_as_one_types(open_pa
 def test_without_a_script_the_list_is_there_in_offset_order(open_page, alice):
     page = open_page(alice, java_script_enabled=False)
     page.goto("/settings/")
-    expect(page.get_by_label("Find a time zone")).to_be_hidden()
+    expect(page.get_by_label("Find by city, region or offset")).to_be_hidden()
     labels = page.get_by_label("Time zone", exact=True).locator("option").all_inner_texts()
     assert labels[1].startswith("UTC−1") and "UTC+14:00 Pacific/Kiritimati" in labels

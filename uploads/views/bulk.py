@@ -51,8 +51,7 @@ ACTIONS = {
     "front": Action(
         can_move_to_front,
         "Move {n} to the front of their team’s line?",
-        "Only waiting ones of teams you "
-        "manage are moved; the others stay as they are.",
+        "Only waiting ones of teams you manage are moved; the others stay as they are.",
         "Move them to the front",
         "Moved {n} to the front of their team’s line.",
     ),
