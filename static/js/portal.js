@@ -125,6 +125,7 @@
     var hls = null;
     var cannotPlay = function () {
       note.hidden = false;
+      video.hidden = true; // an empty black box says nothing more than the note
     };
     video.addEventListener("error", cannotPlay);
     video.addEventListener("loadedmetadata", function () {
@@ -137,6 +138,7 @@
         hls = null;
       }
       note.hidden = true;
+      video.hidden = false;
       video.removeAttribute("src");
       if (!/^https?:\/\//i.test(url)) {
         figure.hidden = true;

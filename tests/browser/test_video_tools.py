@@ -112,6 +112,14 @@ def test_the_submission_page_plays_the_video_in_the_browser(
     expect(video).to_be_visible()
     wait_until(page, PLAYS)
     expect(page.locator("[data-preview-note]")).to_be_hidden()
+    # The page's live part is swapped in every 3 s; the video is kept as it is.
+    page.evaluate(
+        "document.querySelector('.preview video').dataset.mark = 'kept';"
+        "window.swaps = 0; document.addEventListener('htmx:afterSwap', () => window.swaps++);"
+    )
+    wait_until(page, "window.swaps >= 1")
+    assert page.evaluate("document.querySelector('.preview video').dataset.mark") == "kept"
+    wait_until(page, PLAYS)
 
 
 def test_media_from_plain_http_is_refused_by_the_policy_and_a_quiet_note_says_so(
