@@ -231,7 +231,25 @@
     });
   }
 
+  // The list: one box ticks (or clears) every waiting row shown.
+  function wireTickAll() {
+    document.querySelectorAll("[data-ticks-all]").forEach(function (all) {
+      var name = all.getAttribute("data-ticks-all");
+      var boxes = document.querySelectorAll('input[type=checkbox][name="' + name + '"]');
+      if (!boxes.length) {
+        return;
+      }
+      all.closest("label").hidden = false;
+      all.addEventListener("change", function () {
+        boxes.forEach(function (box) {
+          box.checked = all.checked;
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    wireTickAll();
     focusErrorSummary();
     wireConfirmDialogs();
     offerBrowserZone();

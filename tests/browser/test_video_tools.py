@@ -257,3 +257,28 @@ def test_without_a_script_the_list_is_there_in_offset_order(open_page, alice):
     expect(page.get_by_label("Find by city, region or offset")).to_be_hidden()
     labels = page.get_by_label("Time zone", exact=True).locator("option").all_inner_texts()
     assert labels[1].startswith("UTC−1") and "UTC+14:00 Pacific/Kiritimati" in labels
+
+
+# --- the list's bulk actions -----------------------------------------------------------
+
+
+@WIDTHS
+def test_tick_every_waiting_one_on_the_page_then_cancel_them_after_one_question(
+    open_page, alice, team_a, size
+):
+    waiting = [SubmissionFactory(team=team_a, submitter=alice) for _ in range(3)]
+    done = SubmissionFactory(team=team_a, submitter=alice, status="parsed")
+    page = open_page(alice, size)
+    page.goto("/submissions/")
+    page.get_by_label("Every waiting one on this page").check()
+    for submission in waiting:
+        expect(page.get_by_label(f"Select submission #{submission.pk}")).to_be_checked()
+    page.get_by_role("button", name="Cancel them").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel 3 submissions?")
+    page.get_by_role("button", name="Yes, cancel them").click()
+    expect(page.locator(".message-success")).to_have_text("Cancelled 3 submissions.")
+    for submission in waiting:
+        submission.refresh_from_db()
+        assert submission.status == "cancelled"
+    done.refresh_from_db()
+    assert done.status == "parsed"
