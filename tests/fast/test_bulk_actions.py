@@ -152,3 +152,12 @@ def test_one_claimed_for_sending_meanwhile_is_left_as_it_is(alice, team_a, monke
     monkeypatch.setattr(bulk.services, "cancel", claimed_first)
     assert bulk.act(alice, "cancel", [first.pk, second.pk]) == (1, 1)
     assert statuses([first, second]) == [Status.SENDING, Status.CANCELLED]
+
+
+def test_every_matching_row_is_refused_while_a_filter_is_not_valid(client, alice, team_a):
+    mine = waiting_ones(team_a, alice, 2)
+    client.force_login(alice)
+    url = BULK + "?date_from=not-a-date"
+    response = client.post(url, {"action": "cancel", "all": "1", "confirmed": "yes"}, follow=True)
+    assert "Some filters are not valid: correct them first." in response.content.decode()
+    assert statuses(mine) == [Status.QUEUED] * 2

@@ -80,6 +80,10 @@ def submission_bulk(request):
         return HttpResponseBadRequest("action: cancel or front.", content_type="text/plain")
     form = _filter_form(request)
     back = reverse("submission_list") + ("?" + request.GET.urlencode() if request.GET else "")
+    if request.POST.get("all") == "1" and not form.is_valid():
+        # An invalid filter narrows nothing on the list: here it would select too much.
+        messages.error(request, "Some filters are not valid: correct them first.")
+        return redirect(back)
     pks = list(_selection(request, form).order_by().values_list("pk", flat=True)[: MOST + 1])
     if not pks:
         messages.error(request, "Tick the submissions to act on first.")
