@@ -76,6 +76,8 @@ PAGES = [
     ("api:docs", "", "anonymous"),
     ("webhook_list", "", "manager"),
     ("webhook_detail", "with deliveries", "manager"),
+    ("webhook_edit", "", "manager"),
+    ("webhook_delivery", "failed", "manager"),
     ("unsubscribe", "", "anonymous"),
     ("token_revoke", "", "alice"),
     ("webhook_delete", "", "manager"),
@@ -100,6 +102,7 @@ NOT_PAGES = {
     "submission_export": "a CSV download",
     "submission_statuses": "an htmx fragment of the pages above",
     "submission_move_to_front": "POST only",
+    "submission_bulk": "POST only (its question is the confirmation page's twin)",
     "batch_template": "a CSV download",
     "batch_progress": "an htmx fragment of the batch page",
     "batch_confirm": "POST only",
@@ -110,6 +113,7 @@ NOT_PAGES = {
     "healthz": "JSON for monitoring",
     "webhook_test": "POST only",
     "webhook_enable": "POST only",
+    "webhook_redeliver": "POST only",
     # The API answers JSON to scripts; its docs page (above) is the page.
     **dict.fromkeys(
         [
@@ -189,8 +193,11 @@ def url_of(name, variant, by_status, batch, alice, team):
         return reverse(name, args=[team.slug])
     if name == "token_revoke":
         return reverse(name, args=[alice.api_tokens.get().pk])
-    if name in ("webhook_detail", "webhook_delete"):
+    if name in ("webhook_detail", "webhook_delete", "webhook_edit"):
         return reverse(name, args=[team.slug, team.webhooks.get().pk])
+    if name == "webhook_delivery":
+        endpoint = team.webhooks.get()
+        return reverse(name, args=[team.slug, endpoint.pk, endpoint.notices.get().pk])
     if name == "unsubscribe":
         return reverse(name, args=[unsubscribe_token(alice)])
     if name in ("submission_detail", "submission_cancel", "submission_resend",

@@ -287,9 +287,46 @@ def _degrees(value, limit, name):
     return number
 
 
-def time_zone_choices():
+# The regions of the tz database's real zones: "Factory", "localtime", "posixrules" and the
+# old aliases ("US/Eastern", "EST5EDT", "Etc/GMT+5") are left out of the list.
+ZONE_REGIONS = frozenset(
+    [
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    ]
+)
+
+
+def listed_zone(name):
+    return name == "UTC" or name.split("/", 1)[0] in ZONE_REGIONS and "/" in name
+
+
+def utc_offset(name, at):
+    """ "UTC+05:30" for the zone's offset at `at` (today's, daylight saving included)."""
+    minutes = round(at.astimezone(zoneinfo.ZoneInfo(name)).utcoffset().total_seconds() / 60)
+    sign = "+" if minutes >= 0 else "−"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def time_zone_choices(current=""):
+    """The real zones, west to east, each labelled with its offset now; `current` (a name
+    kept from before, outside the list) is offered too, so saving keeps it."""
     default = f"The portal's time zone ({settings.TIME_ZONE})"
-    return [("", default), *((name, name) for name in sorted(zoneinfo.available_timezones()))]
+    now = timezone.now()
+    names = {name for name in zoneinfo.available_timezones() if listed_zone(name)}
+    if current:
+        names.add(current)
+    offsets = {name: now.astimezone(zoneinfo.ZoneInfo(name)).utcoffset() for name in names}
+    ordered = sorted(names, key=lambda name: (offsets[name], name))
+    return [("", default), *((name, f"{utc_offset(name, now)} {name}") for name in ordered)]
 
 
 def submission_form_initial(submission):
@@ -321,3 +358,9 @@ class PersonSettingsForm(forms.ModelForm):
         model = PersonSettings
         fields = ["time_zone", "email_problems", "email_done", "email_alerts"]
         widgets = {"email_done": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.time_zone
+        if current and not listed_zone(current) and current in zoneinfo.available_timezones():
+            self.fields["time_zone"].choices = time_zone_choices(current)

@@ -669,6 +669,11 @@ class Submission(VideoRequest):
         return reverse("submission_detail", args=[self.pk])
 
     @property
+    def is_web_url(self):
+        """An http(s) link, shown as a link and previewed (never another scheme)."""
+        return self.url.lower().startswith(("http://", "https://"))
+
+    @property
     def is_final(self):
         return self.status in FINAL_STATUSES
 

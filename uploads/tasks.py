@@ -7,6 +7,7 @@ and the task tried again with backoff (uploads/resilience.py) rather than failed
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.tasks import TaskResultStatus, task
 from django.utils import timezone
@@ -101,6 +102,21 @@ def cancel_batch(batch_id):
 def start_batch_cancel(batch_id):
     if not _waiting_for(cancel_batch, batch_id).exists():
         cancel_batch.enqueue(batch_id=batch_id)
+
+
+@task(queue_name=BATCH_QUEUE)
+@retry_database_errors
+def bulk_act(action, user_id, ids):
+    """Cancel (or move to the front) the submissions a person chose on the list, each
+    checked and changed as the single action does it: many rows, off the request."""
+    from .views.bulk import act_for  # the access checks live with the views: imported late
+
+    changed, left = act_for(user_id, action, ids)
+    return f"{changed} changed, {left} left as they were"
+
+
+def start_bulk(action, user_id, ids):
+    transaction.on_commit(lambda: bulk_act.enqueue(action=action, user_id=user_id, ids=ids))
 
 
 def _waiting_for(task, batch_id):

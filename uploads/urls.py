@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import batches, callbacks, notifications, operations, pages, tokens
+from .views import batches, bulk, callbacks, notifications, operations, pages, tokens
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("submissions/", pages.submission_list, name="submission_list"),
     path("submissions/export.csv", pages.submission_export, name="submission_export"),
     path("submissions/status/", pages.submission_statuses, name="submission_statuses"),
+    path("submissions/bulk/", bulk.submission_bulk, name="submission_bulk"),
     path("submissions/new/", pages.submission_new, name="submission_new"),
     path("submissions/<int:pk>/", pages.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/cancel/", pages.submission_cancel, name="submission_cancel"),
@@ -36,6 +37,19 @@ urlpatterns = [
     path("teams/<slug:slug>/webhooks/", notifications.webhook_list, name="webhook_list"),
     path(
         "teams/<slug:slug>/webhooks/<int:pk>/", notifications.webhook_detail, name="webhook_detail"
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/edit/", notifications.webhook_edit, name="webhook_edit"
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/deliveries/<int:notice_pk>/",
+        notifications.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "teams/<slug:slug>/webhooks/<int:pk>/deliveries/<int:notice_pk>/redeliver/",
+        notifications.webhook_redeliver,
+        name="webhook_redeliver",
     ),
     path(
         "teams/<slug:slug>/webhooks/<int:pk>/test/",

@@ -32,10 +32,11 @@ PAGES = {
 # their ids first; a submission's page asks whether one manages its team; the
 # dashboards read the ids of the newest failures (and the team's next in line)
 # before the rows, and the team dashboard reads the month's quota and, for managers,
-# the first of what needs attention.
+# the first of what needs attention. The list asks whether one manages any team (its
+# "Move them to the front").
 MOST = {
-    "list": 15,
-    "filtered list": 16,
+    "list": 16,
+    "filtered list": 17,
     "detail": 14,
     "my dashboard": 18,
     "team dashboard": 22,

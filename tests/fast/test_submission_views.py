@@ -155,3 +155,14 @@ def test_waiting_submissions_show_their_place_in_the_queue(client, alice, bob, t
     client.force_login(alice)
     assert "place 2" in client.get(mine.get_absolute_url()).content.decode()
     assert "place 2" in client.get(reverse("submission_list")).content.decode()
+
+
+def test_the_url_is_a_link_only_when_it_is_http_or_https(client, alice, team_a):
+    web = SubmissionFactory(team=team_a, submitter=alice, url="https://videos.example.com/a.mp4")
+    other = SubmissionFactory(team=team_a, submitter=alice, url="javascript:alert(1)//a.mp4")
+    client.force_login(alice)
+    page = client.get(web.get_absolute_url()).content.decode()
+    assert '<a href="https://videos.example.com/a.mp4" rel="noopener noreferrer"' in page
+    page = client.get(other.get_absolute_url()).content.decode()
+    assert 'href="javascript:' not in page and "javascript:alert(1)//a.mp4" in page
+    assert "Preview of the video" not in page

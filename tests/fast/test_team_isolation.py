@@ -51,8 +51,12 @@ ONE_WEBHOOK = [
     ("webhook_enable", "post"),
     ("webhook_delete", "get"),
     ("webhook_delete", "post"),
+    ("webhook_edit", "get"),
+    ("webhook_edit", "post"),
 ]
-OTHERS |= {"webhook_list"}
+# One delivery of an endpoint: (URL name, method).
+ONE_DELIVERY = [("webhook_delivery", "get"), ("webhook_redeliver", "post")]
+OTHERS |= {"webhook_list", "submission_bulk"}
 NO_SUBMISSIONS |= {"unsubscribe"}
 
 
@@ -72,6 +76,33 @@ def test_another_teams_webhook_is_404_and_unchanged(
         assert_hidden(client, person, url, method=method)
     their_webhook.refresh_from_db()
     assert their_webhook.is_active and not their_webhook.notices.exists()
+
+
+@pytest.mark.parametrize(("name", "method"), ONE_DELIVERY)
+def test_another_teams_delivery_is_404_and_not_sent_again(
+    client, outsider, bob, their_webhook, name, method
+):
+    from uploads.models import Notice
+
+    notice = Notice.objects.create(channel="webhook", endpoint=their_webhook, topic="test")
+    url = reverse(name, args=[their_webhook.team.slug, their_webhook.pk, notice.pk])
+    for person in (outsider, bob):
+        assert_hidden(client, person, url, method=method)
+    assert list(Notice.objects.all()) == [notice]
+
+
+def test_another_teams_submissions_are_not_acted_on_in_bulk(client, outsider, theirs):
+    client.force_login(outsider)
+    for action in ("cancel", "front"):
+        data = {"action": action, "ids": [theirs.pk], "confirmed": "yes"}
+        response = client.post(reverse("submission_bulk"), data, follow=True)
+        assert "Tick the submissions to act on first." in response.content.decode()
+        asked = client.post(
+            reverse("submission_bulk") + "?submitter=any", {"action": action, "all": "1"}
+        )
+        assert asked.status_code == 302  # nothing of theirs is counted
+    theirs.refresh_from_db()
+    assert theirs.status == Status.QUEUED and theirs.fronted_at is None
 
 
 def test_another_teams_webhook_list_is_404(client, outsider, bob, team_a):
@@ -103,7 +134,7 @@ API_CHECKED = {name for name, _ in API_ONE_SUBMISSION + API_ONE_BATCH} | API_OTH
 
 def test_every_view_outside_the_admin_is_checked_here():
     checked = (
-        {name for name, _ in ONE_SUBMISSION + ONE_BATCH + ONE_WEBHOOK}
+        {name for name, _ in ONE_SUBMISSION + ONE_BATCH + ONE_WEBHOOK + ONE_DELIVERY}
         | set(LISTINGS)
         | OTHERS
         | NO_SUBMISSIONS

@@ -2,12 +2,15 @@
 implementation (the standardwebhooks package), retries and disabling, the URL checker's
 refusals and the allowlist, the managers' pages."""
 
+import html
 import json
 import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
+from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import deliver_outbox
@@ -253,3 +256,116 @@ def test_deleting_an_endpoint_asks_first(client, manager, endpoint, team_a):
     response = client.post(url, {"confirmed": "yes"})
     assert response.status_code == 302
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+# --- editing, a delivery's page, redelivering, health --------------------------------
+
+
+def test_a_manager_edits_an_endpoint_and_keeps_its_secret(client, manager, endpoint, receiver):
+    secret = endpoint.secret
+    client.force_login(manager)
+    url = reverse("webhook_edit", args=["alpha", endpoint.pk])
+    page = client.get(url).content.decode()
+    assert f'value="{endpoint.url}"' in page and "checked" in page
+    form = {"url": receiver.url + "/new", "format": "slack", "topics": [Topic.NEEDS_REVIEW]}
+    assert client.post(url, form).status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.format) == (receiver.url + "/new", "slack")
+    assert endpoint.topics == [Topic.NEEDS_REVIEW] and endpoint.secret == secret
+
+
+def test_an_edited_url_is_checked_as_a_new_one_is(client, manager, endpoint, strict):
+    client.force_login(manager)
+    url = reverse("webhook_edit", args=["alpha", endpoint.pk])
+    form = {"url": "http://10.0.0.5/hook", "format": "json", "topics": [Topic.DONE]}
+    response = client.post(url, form)
+    assert response.status_code == 200 and 'id="id_url_error"' in response.content.decode()
+    assert WebhookEndpoint.objects.get().url == endpoint.url
+
+
+def test_members_and_other_teams_managers_cannot_edit_or_redeliver(
+    client, alice, outsider, team_b, endpoint, receiver
+):
+    notice = Notice.objects.create(channel="webhook", endpoint=endpoint, topic=Topic.TEST)
+    other_manager = outsider
+    other_manager.memberships.update(role="manager")
+    edit = reverse("webhook_edit", args=["alpha", endpoint.pk])
+    redeliver = reverse("webhook_redeliver", args=["alpha", endpoint.pk, notice.pk])
+    delivery = reverse("webhook_delivery", args=["alpha", endpoint.pk, notice.pk])
+    for person in (alice, other_manager):
+        client.force_login(person)
+        assert client.get(edit).status_code == 404
+        assert client.post(edit, {"url": receiver.url, "format": "json"}).status_code == 404
+        assert client.get(delivery).status_code == 404
+        assert client.post(redeliver).status_code == 404
+    assert Notice.objects.count() == 1 and WebhookEndpoint.objects.get().url == endpoint.url
+
+
+def test_a_deliverys_page_shows_the_body_and_the_answer(client, manager, endpoint, receiver):
+    client.force_login(manager)
+    client.post(reverse("webhook_test", args=["alpha", endpoint.pk]))
+    receiver.answers = [(503, {})]
+    deliver_outbox()
+    notice = Notice.objects.get()
+    page = client.get(reverse("webhook_delivery", args=["alpha", endpoint.pk, notice.pk]))
+    text = html.unescape(page.content.decode())
+    assert '"type": "test"' in text and "A test event, sent by maria." in text
+    assert "It answered 503." in text and "<dd>503</dd>" in text and notice.uid in text
+
+
+def test_redelivering_writes_a_new_copy_for_the_usual_delivery_and_is_audited(
+    client, manager, endpoint, receiver, team_a, alice
+):
+    done(team_a, alice)
+    receiver.answers = [(500, {})]
+    deliver_outbox()
+    first = Notice.objects.get(channel="webhook")
+    client.force_login(manager)
+    response = client.post(reverse("webhook_redeliver", args=["alpha", endpoint.pk, first.pk]))
+    assert response.status_code == 302
+    copy = Notice.objects.filter(channel="webhook").exclude(pk=first.pk).get()
+    assert copy.state == Notice.State.PENDING and copy.uid != first.uid
+    assert (copy.topic, copy.facts, copy.submission_id) == (
+        first.topic,
+        first.facts,
+        first.submission_id,
+    )
+    deliver_outbox()
+    assert [h["webhook-id"] for _, h, _ in receiver.requests] == [first.uid, copy.uid]
+    entry = LogEntry.objects.get()
+    assert entry.user == manager and entry.object_id == str(endpoint.pk)
+    assert copy.uid in entry.change_message
+
+
+def test_the_list_shows_each_endpoints_last_success_and_failures_in_a_row(
+    client, manager, endpoint, team_a
+):
+    now = timezone.now()
+
+    def delivery(state, minutes_ago, **fields):
+        created_at = now - timedelta(minutes=minutes_ago)
+        Notice.objects.create(
+            channel="webhook", endpoint=endpoint, topic=Topic.DONE, state=state,
+            created_at=created_at, **fields,
+        )  # fmt: skip
+
+    delivery(Notice.State.FAILED, 50, last_error="It answered 500.")  # before the success
+    delivery(Notice.State.SENT, 40, sent_at=now - timedelta(minutes=40))
+    delivery(Notice.State.FAILED, 30, last_error="It answered 500.")
+    delivery(Notice.State.PENDING, 20, last_error="It answered 502.")  # failing, retried
+    delivery(Notice.State.PENDING, 10)  # not tried yet
+    client.force_login(manager)
+    page = client.get(reverse("webhook_list", args=["alpha"])).content.decode()
+    assert '<td data-label="Failures in a row" class="failing">2</td>' in page
+    assert '<td data-label="Last success"><time' in page
+
+
+def test_the_delivery_log_polls_for_itself(client, manager, endpoint):
+    client.force_login(manager)
+    url = reverse("webhook_detail", args=["alpha", endpoint.pk])
+    assert 'hx-trigger="every 5s"' in client.get(url).content.decode()
+    Notice.objects.create(channel="webhook", endpoint=endpoint, topic=Topic.TEST)
+    part = client.get(url + "?part=log").content.decode()
+    assert "<html" not in part and "Test event" not in part and ">test<" in part
+    client.logout()
+    assert client.get(url + "?part=log").status_code == 286

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 
 from ..models import Batch, BatchRow, Status
+from ..sending import queue
 from . import service
 
 Row = BatchRow.State
@@ -83,3 +84,32 @@ def of(batch):
 
 def _parts(series, counts):
     return [Part(key, label, sum(counts[s] for s in states)) for key, label, states in series]
+
+
+def estimated_finish(batch):
+    """When the batch's last waiting submission is estimated to be sent; None when none
+    waits or sending is paused.
+
+    The last one to go is the last of its person's line in one of its teams, or the last
+    moved to the front there: those few are placed, not every waiting row.
+    """
+    if batch.state != Batch.State.QUEUED:
+        return None
+    waiting = batch.submissions.filter(status=Status.QUEUED).order_by()
+    lasts = []
+    for team_id in waiting.values_list("team_id", flat=True).distinct():
+        mine = waiting.filter(team_id=team_id)
+        own = mine.filter(fronted_at__isnull=True).order_by("-created_at", "-id").first()
+        front = mine.filter(fronted_at__isnull=False).order_by("-fronted_at", "-created_at",
+                                                               "-id").first()  # fmt: skip
+        lasts += [s for s in (own, front) if s is not None]
+    etas = [eta for _, eta in queue.places(lasts).values()]
+    return max(etas) if etas and None not in etas else None
+
+
+def of_each(batches):
+    """Each batch with its `.progress` (for the recent batches' list)."""
+    batches = list(batches)
+    for batch in batches:
+        batch.progress = of(batch)[0]
+    return batches

@@ -86,6 +86,13 @@ def manages(user, team_id):
     )
 
 
+def manages_any(user):
+    """True for a manager of some team, or a superuser: the list offers them "move to front"."""
+    return user.is_superuser or (
+        Membership.objects.filter(user=user, role=Membership.Role.MANAGER).exists()
+    )
+
+
 def can_cancel(user, submission, *, manager=None):
     """Its submitter (unless a viewer of its team now) or a manager of its team, while it
     waits. `manager`: manages() if known."""

@@ -108,7 +108,7 @@ def _drain(request):
 def _new_page(request, form, problems=None, status=200):
     if not form.fields["team"].queryset.exists():
         messages.warning(request, "You are not in any team yet; ask an administrator to add you.")
-    recent = Batch.objects.filter(created_by=request.user)[:RECENT_BATCHES]
+    recent = progress.of_each(Batch.objects.filter(created_by=request.user)[:RECENT_BATCHES])
     return render(
         request,
         "uploads/batch_new.html",
@@ -190,6 +190,7 @@ def _progress_context(request, batch):
         "can_move_to_front": bool(_movable(request.user, batch)),
         "would_queue": service.would_queue(counts) if batch.state == Batch.State.CHECKED else {},
         "cancel": _cancel_words(counts.get(Status.QUEUED, 0)),
+        "finish": progress.estimated_finish(batch),
     }
 
 

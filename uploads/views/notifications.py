@@ -1,16 +1,20 @@
 """Team webhooks (for the team's managers) and the unsubscribe link (no login)."""
 
+import json
+
 from django.contrib import messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ..models import PersonSettings
-from ..notifications import outbox
+from ..notifications import outbox, webhooks
 from ..notifications.email import unsubscribe_user_id
 from ..notifications.forms import WebhookEndpointForm
 from ..notifications.records import Notice, WebhookEndpoint
@@ -49,20 +53,111 @@ def webhook_list(request, slug):
         # Shown once, on the next page only: it is never displayed again.
         request.session[SHOW_ONCE_KEY] = [endpoint.pk, endpoint.secret]
         return redirect(endpoint)
-    endpoints = WebhookEndpoint.objects.filter(team=team)
+    endpoints = with_health(WebhookEndpoint.objects.filter(team=team))
     context = {"team": team, "form": form, "endpoints": endpoints}
     return render(request, "uploads/webhook_list.html", context)
 
 
-@login_required
+def with_health(endpoints):
+    """Each endpoint with `.last_success` (when a delivery last got a 2xx) and
+    `.failures_in_a_row` (deliveries given up on, or failing and retried, since then)."""
+    last_success = Subquery(
+        Notice.objects.filter(endpoint=OuterRef("pk"), state=Notice.State.SENT)
+        .order_by("-sent_at")
+        .values("sent_at")[:1]
+    )
+    failing = Q(notices__state=Notice.State.FAILED) | (
+        Q(notices__state=Notice.State.PENDING) & ~Q(notices__last_error="")
+    )
+    since = Q(last_success__isnull=True) | Q(notices__created_at__gt=F("last_success"))
+    return endpoints.annotate(last_success=last_success).annotate(
+        failures_in_a_row=Count("notices", filter=failing & since)
+    )
+
+
 def webhook_detail(request, slug, pk):
+    """An endpoint's page. Its delivery log asks for itself again every few seconds (htmx,
+    `?part=log`), as a submission's page does."""
+    if request.GET.get("part") == "log" and not request.user.is_authenticated:
+        # 286 tells htmx to stop polling: a logged-out page must not swap in the login form.
+        return HttpResponse(status=286)
+    return _webhook_detail(request, slug, pk)
+
+
+@login_required
+def _webhook_detail(request, slug, pk):
     endpoint = get_endpoint(request.user, slug, pk)
+    log = Notice.objects.filter(endpoint=endpoint).order_by("-created_at", "-pk")[:LOG_SIZE]
+    if request.GET.get("part") == "log":
+        return render(request, "uploads/_webhook_log.html", {"endpoint": endpoint, "log": log})
     shown = request.session.pop(SHOW_ONCE_KEY, None)
     secret = shown[1] if shown and shown[0] == endpoint.pk else None
-    log = Notice.objects.filter(endpoint=endpoint).order_by("-created_at", "-pk")[:LOG_SIZE]
     context = {"team": endpoint.team, "endpoint": endpoint, "secret": secret, "log": log,
                "delete_question": DELETE}  # fmt: skip
     return render(request, "uploads/webhook_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook_edit(request, slug, pk):
+    """Change an endpoint's URL, format and events; the URL is checked as when it was added.
+    The secret stays: receivers keep verifying with it."""
+    endpoint = get_endpoint(request.user, slug, pk)
+    form = WebhookEndpointForm(request.POST or None, instance=endpoint)
+    if request.method == "POST" and form.is_valid():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            url=form.cleaned_data["url"],
+            format=form.cleaned_data["format"],
+            topics=form.cleaned_data["topics"],
+        )
+        messages.success(request, "The endpoint is saved; the next events go to it as it is now.")
+        return redirect(endpoint)
+    context = {"team": endpoint.team, "endpoint": endpoint, "form": form}
+    return render(request, "uploads/webhook_edit.html", context)
+
+
+def get_delivery(user, slug, pk, notice_pk):
+    endpoint = get_endpoint(user, slug, pk)
+    return get_object_or_404(Notice.objects.select_related("endpoint__team"), endpoint=endpoint,
+                             pk=notice_pk)  # fmt: skip
+
+
+@login_required
+def webhook_delivery(request, slug, pk, notice_pk):
+    """One delivery: the body POSTed (as it is sent, with the endpoint's format) and the
+    receiver's answer."""
+    notice = get_delivery(request.user, slug, pk, notice_pk)
+    endpoint = notice.endpoint
+    body = json.dumps(json.loads(webhooks.body_for(notice, endpoint)), indent=2)
+    context = {"team": endpoint.team, "endpoint": endpoint, "notice": notice, "body": body}
+    return render(request, "uploads/webhook_delivery.html", context)
+
+
+@login_required
+@require_POST
+def webhook_redeliver(request, slug, pk, notice_pk):
+    """Send a delivery again: a new copy in the outbox (its own webhook-id, so a receiver
+    that dropped the first as a repeat takes it), sent by the usual delivery; the
+    endpoint's admin history records who asked."""
+    notice = get_delivery(request.user, slug, pk, notice_pk)
+    copy = Notice(
+        topic=notice.topic,
+        channel=notice.channel,
+        endpoint=notice.endpoint,
+        submission_id=notice.submission_id,
+        batch_id=notice.batch_id,
+        facts=notice.facts,
+    )
+    with transaction.atomic():
+        outbox.write([copy])
+        LogEntry.objects.log_actions(
+            request.user.pk,
+            [notice.endpoint],
+            CHANGE,
+            change_message=f"Redelivered {notice.uid} as {copy.uid}.",
+        )
+    messages.success(request, "A new delivery is on its way; it appears below.")
+    return redirect(notice.endpoint)
 
 
 @login_required

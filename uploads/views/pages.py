@@ -1,5 +1,7 @@
 """The pages people use: dashboards, the list and its CSV, a submission, the form."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,6 +10,7 @@ from django.http.response import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.csp import CSP
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,6 +37,7 @@ from .access import (
     get_team_for_user,
     manages,
     require_writer,
+    manages_any,
 )
 
 PAGE_SIZE = 25
@@ -56,8 +60,27 @@ CONFIRM = {
         "Mark it failed",
     ),
 }
+# Where a preview's video may come from (the person's browser fetches it; an HLS
+# playlist's parts are fetched by hls.js, hence connect-src too). blob: is hls.js's
+# MediaSource.
+PREVIEW_SOURCES = ["https:"]
 # The status fragment answers for at most this many submissions per request.
 MAX_LIVE_IDS = 100
+
+
+def plays_previews(view):
+    """The pages with a preview: the Content Security Policy lets their video in."""
+
+    @wraps(view)
+    def with_media(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        policy = dict(settings.SECURE_CSP)
+        policy["media-src"] = [CSP.SELF, *PREVIEW_SOURCES, "blob:"]
+        policy["connect-src"] = [*policy.get("connect-src", [CSP.SELF]), *PREVIEW_SOURCES]
+        response._csp_config = policy  # read by django.middleware.csp
+        return response
+
+    return with_media
 
 
 def with_places(submissions, teams=None):
@@ -186,7 +209,12 @@ def submission_list(request):
     return render(
         request,
         "uploads/submission_list.html",
-        {"page": page, "form": form, "live_ids": live_ids(page.object_list)},
+        {
+            "page": page,
+            "form": form,
+            "live_ids": live_ids(page.object_list),
+            "can_move_to_front": manages_any(request.user),
+        },
     )
 
 
@@ -256,6 +284,7 @@ def _again_initial(request):
 
 
 @login_required
+@plays_previews
 def submission_new(request):
     require_writer(request.user)
     try:
@@ -280,6 +309,7 @@ def submission_new(request):
     return render(request, "uploads/submission_form.html", {"form": form})
 
 
+@plays_previews
 def submission_detail(request, pk):
     """A submission's page. While it may change, its body asks for itself again every few
     seconds (htmx, `?part=body`): the badge, memories.ai's status, the problem, the place
