@@ -164,5 +164,6 @@ def test_the_url_is_a_link_only_when_it_is_http_or_https(client, alice, team_a):
     page = client.get(web.get_absolute_url()).content.decode()
     assert '<a href="https://videos.example.com/a.mp4" rel="noopener noreferrer"' in page
     page = client.get(other.get_absolute_url()).content.decode()
-    assert 'href="javascript:' not in page and "javascript:alert(1)//a.mp4" in page
+    shown = page.replace("<wbr>", "")  # breakable after its slashes
+    assert 'href="javascript:' not in page and "javascript:alert(1)//a.mp4" in shown
     assert "Preview of the video" not in page

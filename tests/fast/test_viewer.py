@@ -20,6 +20,7 @@ from uploads.models import (
     Submission,
     WebhookEndpoint,
 )
+from uploads.notifications.records import Notice, Topic
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,7 @@ WRITES = [
     ("batch_confirm", "post", 403),
     ("batch_cancel", "post", 403),
     ("batch_move_to_front", "post", 403),
+    ("submission_bulk", "post", 403),
     # A team's webhooks are its managers': hidden from members and viewers alike.
     ("webhook_list", "get", 404),
     ("webhook_list", "post", 404),
@@ -47,6 +49,10 @@ WRITES = [
     ("webhook_enable", "post", 404),
     ("webhook_delete", "get", 404),
     ("webhook_delete", "post", 404),
+    ("webhook_edit", "get", 404),
+    ("webhook_edit", "post", 404),
+    ("webhook_delivery", "get", 404),
+    ("webhook_redeliver", "post", 404),
     ("sending_resume", "post", 404),  # administrators only
 ]
 # The API's writes, with a token the viewer made while still a member (read and submit).
@@ -110,8 +116,9 @@ def world(team_a, alice, viewer, manager):
     )  # fmt: skip
     Submission.objects.filter(pk=own.pk).update(batch=queued, batch_row=row)
     endpoint = WebhookEndpoint.objects.create(team=team_a, url="https://hooks.example.com/a")
+    delivery = Notice.objects.create(channel="webhook", endpoint=endpoint, topic=Topic.TEST)
     return {"theirs": theirs, "own": own, "checked": checked, "queued": queued,
-            "endpoint": endpoint, "team": team_a}  # fmt: skip
+            "endpoint": endpoint, "delivery": delivery, "team": team_a}  # fmt: skip
 
 
 def state_of(world):
@@ -126,11 +133,13 @@ def state_of(world):
 
 def path_of(name, world):
     team, endpoint = world["team"], world["endpoint"]
+    if name in ("webhook_delivery", "webhook_redeliver"):
+        return reverse(name, args=[team.slug, endpoint.pk, world["delivery"].pk])
     if name.startswith("webhook_"):
         return reverse(name, args=[team.slug] + ([endpoint.pk] if name != "webhook_list" else []))
     if name in ("submission_cancel", "submission_move_to_front", "api:submission_cancel"):
         return reverse(name, args=[world["own"].pk])  # the viewer's own: still refused
-    if name.startswith("submission_") and name not in ("submission_new",):
+    if name.startswith("submission_") and name not in ("submission_new", "submission_bulk"):
         return reverse(name, args=[world["theirs"].pk])
     if name in ("batch_confirm", "api:batch_confirm"):
         return reverse(name, args=[world["checked"].pk])
@@ -147,6 +156,8 @@ FORMS = {
     "batch_new": {"urls": "https://videos.example.com/b.mp4", "team": "{team}"},
     "webhook_list": {"url": "https://hooks.example.com/new", "topics": ["submission.failed"]},
     "webhook_enable": {"enable": "0"},
+    "webhook_edit": {"url": "https://hooks.example.com/edited", "topics": ["submission.failed"]},
+    "submission_bulk": {"action": "cancel", "ids": "{own}", "confirmed": "yes"},
 }
 
 
@@ -156,7 +167,9 @@ def test_a_viewer_is_refused_every_write_and_nothing_changes(
 ):
     before = state_of(world)
     data = {
-        key: str(world["team"].pk) if value == "{team}" else value
+        key: {"{team}": str(world["team"].pk), "{own}": str(world["own"].pk)}.get(value, value)
+        if isinstance(value, str)
+        else value
         for key, value in FORMS.get(name, {}).items()
     }
     response = assert_refused_to_viewer(

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from .. import services
 from ..models import Membership, Submission, TransitionError
-from .access import can_cancel, can_move_to_front
+from .access import can_cancel, can_move_to_front, require_writer
 from .pages import _filter_form
 
 # At most this many rows are changed in the request (a page of the list); more go to a task.
@@ -75,6 +75,7 @@ def _selection(request, form):
 @require_POST
 def submission_bulk(request):
     """Ask once, then act: on a few rows at once, on many in the background."""
+    require_writer(request.user)  # a person who only views is told so (each row is checked too)
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         return HttpResponseBadRequest("action: cancel or front.", content_type="text/plain")

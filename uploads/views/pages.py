@@ -36,8 +36,8 @@ from .access import (
     get_submissions_for_user,
     get_team_for_user,
     manages,
-    require_writer,
     manages_any,
+    require_writer,
 )
 
 PAGE_SIZE = 25
