@@ -85,7 +85,9 @@ NOT_PAGES = {
     "batch_rows_to_fix": "a CSV download",
     "sending_resume": "POST only",
     "memories_callback": "memories.ai's callback, POST only",
-    "healthz": "JSON for monitoring",
+    "healthz": "JSON for load balancers",
+    "healthz_workers": "JSON for monitoring",
+    "metrics": "Prometheus's text, for monitoring",
     "webhook_test": "POST only",
     "webhook_enable": "POST only",
     # The API answers JSON to scripts; its docs page (above) is the page.

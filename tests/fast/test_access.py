@@ -20,6 +20,8 @@ PUBLIC = {
     "logout": {405},  # POST only
     "memories_callback": {405},  # POST only, its token is its authentication
     "healthz": {200, 503},
+    "healthz_workers": {200, 503},
+    "metrics": {403},  # from an address not allowed, without the token
 }
 # Views that answer anonymous users with an empty body instead of a redirect: the
 # live-status and batch-progress fragments tell htmx to stop polling (286) rather

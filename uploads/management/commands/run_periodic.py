@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from uploads import periodic
+from uploads import heartbeats, periodic
 from uploads.resilience import TRANSIENT_DB_ERRORS, backoff
 
 logger = logging.getLogger("uploads.periodic")
@@ -25,6 +25,16 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=settings.PERIODIC_INTERVAL_SECONDS)
 
     def handle(self, once, interval, **options):
+        if once:
+            heartbeats.beat(heartbeats.PERIODIC)
+            return self.loop(once, interval)
+        heartbeat = heartbeats.Heartbeat([heartbeats.PERIODIC]).start()
+        try:
+            return self.loop(once, interval, heartbeat)
+        finally:
+            heartbeat.stop()
+
+    def loop(self, once, interval, heartbeat=None):
         last_prune = None
         failing_passes = 0
         while True:
@@ -34,7 +44,11 @@ class Command(BaseCommand):
             except TRANSIENT_DB_ERRORS as exc:
                 logger.warning("periodic pass: a database connection would not close: %s", exc)
             prune = last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY_SECONDS
-            outcome = periodic.run_once(prune=prune)
+            if heartbeat is None:
+                outcome = periodic.run_once(prune=prune)
+            else:
+                with heartbeat.working():
+                    outcome = periodic.run_once(prune=prune)
             failed = outcome["failed"]
             if prune and "pruning" not in failed:
                 last_prune = time.monotonic()
