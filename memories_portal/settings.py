@@ -297,6 +297,7 @@ CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=16 * 1024)
 CALLBACK_UNKNOWN_TOKENS_PER_MINUTE = env.int("CALLBACK_UNKNOWN_TOKENS_PER_MINUTE", default=30)
 CALLBACK_CALLS_PER_TOKEN_PER_HOUR = env.int("CALLBACK_CALLS_PER_TOKEN_PER_HOUR", default=50)
 
+
 # --- who is calling --------------------------------------------------------------
 # Addresses (or networks) of the reverse proxies in front of the portal. Only a
 # request that comes from one of them has its client address taken from
