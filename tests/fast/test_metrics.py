@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import REPO
 from tests.factories import SubmissionFactory
 from uploads import heartbeats
+from uploads.management.commands import run_local
 from uploads.models import ProcessBeat, Status, UploadGate
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +102,19 @@ def test_a_callback_is_counted_by_its_result(client, allowed, sent):
     after = samples(client.get(URL))
     for result in ["applied", "unknown_token"]:
         assert value(after, name, result=result) - value(before, name, result=result) == 1
+
+
+def test_every_process_of_the_procfile_and_make_run_shares_one_metrics_directory(monkeypatch):
+    procfile = (REPO / "Procfile").read_text().splitlines()
+    for line in procfile:
+        if not line.startswith("release:"):
+            assert ": PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-" in line, line
+    environments = []
+    monkeypatch.setattr(run_local, "call_command", lambda *a, **k: None)
+    command = run_local.Command()
+    monkeypatch.setattr(command, "demo_login", lambda: ("demo", "pw"))
+    monkeypatch.setattr(command, "supervise", lambda commands, env: environments.append(env))
+    monkeypatch.setattr(run_local.settings, "BASE_DIR", REPO / ".pytest_cache")
+    command.handle(port=8000, sandbox_port=8765)
+    [env] = environments
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(REPO / ".pytest_cache" / ".metrics")
