@@ -121,3 +121,17 @@ def test_a_database_that_does_not_answer_is_503(client, url):
 @pytest.mark.parametrize("url", [URL, WORKERS])
 def test_only_reading_is_allowed(client, url):
     assert client.post(url).status_code == 405
+
+
+def test_a_process_stuck_in_one_unit_of_work_stops_beating(settings):
+    settings.HEALTH_MAX_WORK_SECONDS = 60
+    heartbeat = heartbeats.Heartbeat([heartbeats.SENDER])
+    with heartbeat.working():
+        heartbeat.beat_all()
+        assert ProcessBeat.objects.filter(process="sender").exists()  # working, not stuck
+        ProcessBeat.objects.all().delete()
+        heartbeat.work_started -= 61  # the same task, a minute later
+        heartbeat.beat_all()
+        assert not ProcessBeat.objects.exists()
+    heartbeat.beat_all()  # it finished: alive again
+    assert ProcessBeat.objects.filter(process="sender").exists()
