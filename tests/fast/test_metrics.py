@@ -1,6 +1,8 @@
 """GET /metrics: Prometheus's text, for allowed addresses or the bearer token only; gauges
 read from the database at the scrape, counters counted where things happen."""
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,3 +120,20 @@ def test_every_process_of_the_procfile_and_make_run_shares_one_metrics_directory
     command.handle(port=8000, sandbox_port=8765)
     [env] = environments
     assert env["PROMETHEUS_MULTIPROC_DIR"] == str(REPO / ".pytest_cache" / ".metrics")
+
+
+def test_the_dashboard_shows_only_metrics_the_portal_serves(client, allowed):
+    served = {
+        line.split()[2]
+        for line in client.get(URL).content.decode().splitlines()
+        if line.startswith("# TYPE memories_portal_")
+    }
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "memories-portal.json").read_text())
+    shown = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"memories_portal_\w+", target["expr"])
+    }
+    assert len(shown) == 9
+    assert shown <= served, shown - served
