@@ -26,4 +26,8 @@ class Migration(migrations.Migration):
             model_name='uploadgate',
             name='worker_heartbeat_at',
         ),
+        migrations.AddIndex(
+            model_name='notice',
+            index=models.Index(condition=models.Q(('state', 'pending')), fields=['channel', 'due_at', 'id'], name='notice_due_by_channel'),
+        ),
     ]
