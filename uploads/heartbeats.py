@@ -80,10 +80,13 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = None
 
-    def start(self):
-        self.beat_all()  # at once: a process that just started is alive
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-        self._thread.start()
+    def start(self, thread=True):
+        """Beat now (a process that just started is alive), then from a thread unless
+        `thread` is false (a run that drains its queue and exits: one beat says it ran)."""
+        self.beat_all()
+        if thread:
+            self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+            self._thread.start()
         return self
 
     def stop(self):

@@ -38,23 +38,15 @@ BATCH_WORKER_NICENESS = 10
 
 
 class Worker(db_worker.Worker):
-    heartbeat = None
-
     def run(self):
-        kinds = heartbeats.kinds_of_queues(self.queue_names)
-        if self.batch:  # drains the queue and exits: one beat says it ran
-            for kind in kinds:
-                heartbeats.beat(kind)
-            return self.run_carrying_on()
-        self.heartbeat = heartbeats.Heartbeat(kinds).start()
+        self.heartbeat = heartbeats.Heartbeat(heartbeats.kinds_of_queues(self.queue_names))
+        self.heartbeat.start(thread=not self.batch)
         try:
             return self.run_carrying_on()
         finally:
             self.heartbeat.stop()
 
     def run_task(self, db_task_result):
-        if self.heartbeat is None:
-            return super().run_task(db_task_result)
         with self.heartbeat.working():
             return super().run_task(db_task_result)
 

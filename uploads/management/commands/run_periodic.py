@@ -25,16 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=settings.PERIODIC_INTERVAL_SECONDS)
 
     def handle(self, once, interval, **options):
-        if once:
-            heartbeats.beat(heartbeats.PERIODIC)
-            return self.loop(once, interval)
-        heartbeat = heartbeats.Heartbeat([heartbeats.PERIODIC]).start()
+        heartbeat = heartbeats.Heartbeat([heartbeats.PERIODIC]).start(thread=not once)
         try:
             return self.loop(once, interval, heartbeat)
         finally:
             heartbeat.stop()
 
-    def loop(self, once, interval, heartbeat=None):
+    def loop(self, once, interval, heartbeat):
         last_prune = None
         failing_passes = 0
         while True:
@@ -44,11 +41,8 @@ class Command(BaseCommand):
             except TRANSIENT_DB_ERRORS as exc:
                 logger.warning("periodic pass: a database connection would not close: %s", exc)
             prune = last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY_SECONDS
-            if heartbeat is None:
+            with heartbeat.working():
                 outcome = periodic.run_once(prune=prune)
-            else:
-                with heartbeat.working():
-                    outcome = periodic.run_once(prune=prune)
             failed = outcome["failed"]
             if prune and "pruning" not in failed:
                 last_prune = time.monotonic()
