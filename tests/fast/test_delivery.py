@@ -146,9 +146,8 @@ def test_an_unexpected_error_is_a_failed_attempt_with_its_reason(mailbox, team_a
     assert notice.state == Notice.State.PENDING and notice.attempts == 1
     assert notice.last_error.startswith("The delivery failed unexpectedly: ")
     assert notice.due_at > timezone.now()  # tried again on the schedule, not at once
-    Notice.objects.filter(pk=notice.pk).update(
-        due_at=timezone.now(), created_at=timezone.now() - timezone.timedelta(days=2)
-    )
+    two_days_ago = timezone.now() - timezone.timedelta(days=2)
+    Notice.objects.filter(pk=notice.pk).update(due_at=two_days_ago, created_at=two_days_ago)
     deliver_outbox()
     notice.refresh_from_db()
     assert notice.state == Notice.State.FAILED and notice.attempts == 2

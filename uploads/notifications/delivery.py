@@ -103,8 +103,7 @@ def _claim_for_endpoint(endpoint_id):
     with transaction.atomic():
         # Claims for one endpoint wait here for each other: the check below then sees
         # the other worker's lease.
-        locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id)
-        if not list(locked.values_list("pk", flat=True)):
+        if not _lock_endpoint(endpoint_id):
             return None
         in_flight = Notice.objects.filter(
             endpoint_id=endpoint_id, state=Notice.State.PENDING, lease_until__gte=Now()
@@ -114,6 +113,13 @@ def _claim_for_endpoint(endpoint_id):
         first = due().filter(endpoint_id=endpoint_id).order_by("due_at", "pk")
         pk = first.values_list("pk", flat=True).first()
         return pk if pk is not None and _claim(pk) else None
+
+
+def _lock_endpoint(endpoint_id):
+    """Lock the endpoint's row (the first lock of every write here that takes it: then
+    its notices). Returns whether it exists."""
+    locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id)
+    return bool(list(locked.values_list("pk", flat=True)))
 
 
 def _claimed(pk):
@@ -295,6 +301,8 @@ def _failed(notice, message, status_code=None, seconds=None):
         f"{_duration(settings.NOTIFY_RETRY_FOR_SECONDS)}; the last one: {message}"
     )[:2000]
     with transaction.atomic():
+        if notice.endpoint_id:
+            _lock_endpoint(notice.endpoint_id)  # the endpoint, then its notices
         if _finish(notice, state=Notice.State.FAILED, **outcome) and notice.endpoint_id:
             disable_endpoint(
                 notice.endpoint_id,
@@ -309,6 +317,7 @@ def _gone(notice, exc):
     reason = f"It answered {exc.status_code} ({GONE_FOR_GOOD[exc.status_code]}): {exc.message}"
     outcome = _outcome(f"{reason} The endpoint was disabled.", exc.status_code, exc.seconds)
     with transaction.atomic():
+        _lock_endpoint(notice.endpoint_id)  # the endpoint, then its notices
         if _finish(notice, state=Notice.State.FAILED, **outcome):
             disable_endpoint(notice.endpoint_id, reason)
     metrics.notification(WEBHOOK, "gave_up")
