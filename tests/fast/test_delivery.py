@@ -212,8 +212,9 @@ class SilentSmtp:
     def serve(self):
         connection, _ = self.socket.accept()
         connection.sendall(b"220 slow.example.com ESMTP\r\n")
+        gives_up = time.monotonic() + 10  # so that a missing deadline fails, not hangs
         with connection:
-            while not self.stop.wait(self.every):
+            while not self.stop.wait(self.every) and time.monotonic() < gives_up:
                 try:
                     connection.sendall(b"250-still thinking\r\n")  # a reply that never ends
                 except OSError:
