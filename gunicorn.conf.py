@@ -12,6 +12,7 @@
 | GUNICORN_ACCESS_LOG | - (stdout; a file name, or "off") |
 | GUNICORN_ACCESS_LOG_FORMAT | the combined format, with the time taken in ms |
 | GUNICORN_CONTROL_SOCKET | none: gunicorn's control socket is off |
+| PROMETHEUS_MULTIPROC_DIR | where every process writes its counters for /metrics |
 """
 
 import multiprocessing
@@ -81,3 +82,12 @@ class TokenMaskingLogger(Logger):
 
 
 logger_class = TokenMaskingLogger
+
+
+def child_exit(server, worker):
+    """A worker that exits leaves its files in PROMETHEUS_MULTIPROC_DIR: its counts still
+    add up (a counter must not go back), its live gauges are dropped."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

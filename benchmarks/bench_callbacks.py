@@ -9,7 +9,7 @@ the portal's production settings (DEBUG off, persistent connections), and
 drives it from this process: a pool of 32 threads (BENCH_THREADS), each with
 its own requests session, in five interleaved rounds of
 
-- 1,000 GETs of /healthz, the trivial view (no login, two small reads), and
+- 1,000 GETs of /healthz/workers, the trivial view (no login, a few small reads), and
 - 1,000 of the 5,000 callbacks for 500 submissions: ten each (UNPARSE x3,
   the final status x4, UNPARSE x3: repeats and out-of-order statuses), all
   shuffled.
@@ -58,7 +58,8 @@ SETUP = """
 import hashlib, json, sys
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from uploads.models import Status, Submission, Team, UploadGate
+from uploads.heartbeats import KINDS
+from uploads.models import ProcessBeat, Status, Submission, Team, UploadGate
 
 tokens = json.load(sys.stdin)
 user = get_user_model().objects.create_user("bench")
@@ -71,7 +72,8 @@ Submission.objects.bulk_create(
     for i, t in enumerate(tokens)
 )
 UploadGate.get()
-UploadGate.objects.filter(pk=1).update(worker_heartbeat_at=timezone.now())
+for kind in KINDS:
+    ProcessBeat.objects.create(process=kind, beat_at=timezone.now())
 """
 
 # Prints what became of each submission, for the checks.
@@ -179,11 +181,11 @@ def run(database_url, label, workers):
     server, base = start_gunicorn(env)
     health, callbacks = Tally(), Tally()
     try:
-        drive(base, [("GET", "/healthz", None)] * 300)  # warm up every worker
+        drive(base, [("GET", "/healthz/workers", None)] * 300)  # warm up every worker
         # Interleaved rounds, so that whatever else the machine does weighs on both alike.
         size = REQUESTS // ROUNDS
         for start in range(0, REQUESTS, size):
-            health.add(*drive(base, [("GET", "/healthz", None)] * size))
+            health.add(*drive(base, [("GET", "/healthz/workers", None)] * size))
             chunk = calls[start : start + size]
             callbacks.add(*drive(base, [("POST", path, body) for path, body in chunk]))
     finally:
@@ -250,7 +252,7 @@ def main():
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {machine()}")
     print(f"{REQUESTS} requests each, {THREADS} client threads, gunicorn sync workers, "
           f"CONN_MAX_AGE={os.environ.get('CONN_MAX_AGE', '60')}\n")  # fmt: skip
-    print("| database | workers | /healthz req/s | callbacks req/s | ratio | goal |")
+    print("| database | workers | /healthz/workers req/s | callbacks req/s | ratio | goal |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         verdict = "ok" if not r["problems"] else "MISSED"

@@ -307,18 +307,25 @@ CALLBACK_MAX_BODY_BYTES = env.int("CALLBACK_MAX_BODY_BYTES", default=16 * 1024)
 CALLBACK_UNKNOWN_TOKENS_PER_MINUTE = env.int("CALLBACK_UNKNOWN_TOKENS_PER_MINUTE", default=30)
 CALLBACK_CALLS_PER_TOKEN_PER_HOUR = env.int("CALLBACK_CALLS_PER_TOKEN_PER_HOUR", default=50)
 
+
 # --- who is calling --------------------------------------------------------------
 # Addresses (or networks) of the reverse proxies in front of the portal. Only a
 # request that comes from one of them has its client address taken from
 # X-Forwarded-For (the right-most address that is not a proxy); otherwise the
 # header is ignored and REMOTE_ADDR counts, so no one can choose their own
 # address for the login lockout or the callback limits (memories_portal/client_ip.py).
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError:
-        problems.append(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network")
+def networks(name):
+    """A list of addresses or networks from NAME; each one that is neither is a problem."""
+    found = env.list(name, default=[])
+    for entry in found:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            problems.append(f"{name}: {entry!r} is not an address or network")
+    return found
+
+
+TRUSTED_PROXIES = networks("TRUSTED_PROXIES")
 
 # --- login brute-force protection (django-axes) ------------------------------------
 # An address that fails LOGIN_FAILURE_LIMIT logins in a row (site or admin) is
@@ -382,7 +389,7 @@ if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     # Load balancers check health over plain HTTP inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/workers$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -417,9 +424,39 @@ if OIDC_ENABLED:
     SECURE_CSP["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
 
 # --- operations -----------------------------------------------------------------
-# /healthz answers 503 when run_periodic's heartbeat is older than this
-# (it beats every PERIODIC_INTERVAL_SECONDS, even when there is nothing to do).
-HEALTH_MAX_HEARTBEAT_AGE_SECONDS = env.float("HEALTH_MAX_HEARTBEAT_AGE_SECONDS", default=120.0)
+# Each kind of background process (sender, batches, notifications, periodic) writes
+# its heartbeat every HEARTBEAT_INTERVAL_SECONDS (uploads/heartbeats.py);
+# /healthz/workers answers 503 naming each kind whose last beat is older than
+# HEALTH_MAX_HEARTBEAT_AGE_SECONDS. A process whose one task or pass has run longer
+# than HEALTH_MAX_WORK_SECONDS stops beating: it is alive but stuck.
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+HEALTH_MAX_HEARTBEAT_AGE_SECONDS = env.float("HEALTH_MAX_HEARTBEAT_AGE_SECONDS", default=60.0)
+HEALTH_MAX_WORK_SECONDS = env.float("HEALTH_MAX_WORK_SECONDS", default=900.0)
+if HEALTH_MAX_HEARTBEAT_AGE_SECONDS <= HEARTBEAT_INTERVAL_SECONDS:
+    problems.append(
+        "HEALTH_MAX_HEARTBEAT_AGE_SECONDS must be longer than HEARTBEAT_INTERVAL_SECONDS, "
+        "or every process would look dead between two beats"
+    )
+
+# /metrics (Prometheus) answers requests from these addresses or networks (the client's
+# address as TRUSTED_PROXIES lets it be read), or bearing METRICS_TOKEN
+# ("Authorization: Bearer ..."); everyone else gets 403. Both unset: no one may read it.
+METRICS_ALLOWED_IPS = networks("METRICS_ALLOWED_IPS")
+METRICS_TOKEN = secret("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    problems.append("METRICS_TOKEN must be at least 32 characters (a random secret)")
+# prometheus_client's multiprocess mode: every process of a host (web workers, task
+# workers, run_periodic) writes its counters under this directory, which /metrics adds
+# up. Set it in the environment of all of them (make run and the Procfile do); it is
+# made here if missing. Unset: each process counts for itself alone.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    try:
+        os.makedirs(PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
+    except OSError as exc:
+        problems.append(
+            f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} cannot be made ({exc})"
+        )
 
 # One line per record, the same shape from web, worker and periodic processes;
 # LOG_FORMAT=json gives one JSON object per line (memories_portal/logging.py).
@@ -497,6 +534,21 @@ NOTIFY_KEEP_DAYS = env.float("NOTIFY_KEEP_DAYS", default=30.0)
 NOTIFY_LEASE_SECONDS = env.float("NOTIFY_LEASE_SECONDS", default=120.0)
 # A webhook delivery's whole exchange (DNS, connect, answer) must fit in this.
 WEBHOOK_DEADLINE = env.float("WEBHOOK_DEADLINE", default=10.0)
+# An email's whole SMTP exchange (EMAIL_TIMEOUT bounds each read) must fit in this.
+EMAIL_DEADLINE = env.float("EMAIL_DEADLINE", default=60.0)
+# A delivery outliving its lease would be claimed and sent again by another worker.
+if max(WEBHOOK_DEADLINE, EMAIL_DEADLINE) >= NOTIFY_LEASE_SECONDS:
+    problems.append(
+        f"NOTIFY_LEASE_SECONDS ({NOTIFY_LEASE_SECONDS:g}) must be longer than WEBHOOK_DEADLINE "
+        f"({WEBHOOK_DEADLINE:g}) and EMAIL_DEADLINE ({EMAIL_DEADLINE:g}), or a slow delivery "
+        "would be claimed and sent again while it is still under way"
+    )
+# Deliveries under way at once, in each notifications worker: emails and webhooks have
+# threads of their own, so no endpoint delays an email; one at a time per endpoint.
+NOTIFY_EMAIL_CONCURRENCY = env.int("NOTIFY_EMAIL_CONCURRENCY", default=2)
+NOTIFY_WEBHOOK_CONCURRENCY = env.int("NOTIFY_WEBHOOK_CONCURRENCY", default=4)
+if NOTIFY_EMAIL_CONCURRENCY < 1 or NOTIFY_WEBHOOK_CONCURRENCY < 1:
+    problems.append("NOTIFY_EMAIL_CONCURRENCY and NOTIFY_WEBHOOK_CONCURRENCY must be at least 1")
 # Host names whose webhooks may reach internal addresses (chat, CI on the intranet),
 # on any port. Empty: webhooks get the same refusals as submitted video URLs.
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])

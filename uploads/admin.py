@@ -240,14 +240,13 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 @admin.register(UploadGate)
 class UploadGateAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "sending", "paused_reason", "next_allowed_at", "worker_heartbeat_at"]
+    list_display = ["__str__", "sending", "paused_reason", "next_allowed_at"]
     readonly_fields = [
         "next_allowed_at",
         "rate_limited_streak",
         "sending",
         "paused_reason",
         "paused_at",
-        "worker_heartbeat_at",
     ]
     actions = ["resume_sending"]
 

@@ -22,6 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+# Each kind of background process's last sign of life, in a module of its own.
+from .heartbeats import ProcessBeat  # noqa: F401
+
 # The API's tables (tokens, request counts, idempotency keys) and the hash of every
 # token the portal hands out, in a module of their own.
 from .tokens import ApiToken, IdempotencyKey, TokenMinute, hash_token  # noqa: F401
@@ -1171,9 +1174,6 @@ class UploadGate(models.Model):
     # shape), until a poll succeeds: shown by /healthz, never read as "no videos".
     poll_problem = models.TextField(blank=True)
     poll_problem_at = models.DateTimeField(null=True, blank=True)
-    # Written by a task worker on a schedule (run_periodic enqueues the heartbeat
-    # task), read by the health check: proof that a worker is taking tasks.
-    worker_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "upload gate"
@@ -1339,10 +1339,6 @@ class UploadGate(models.Model):
         cls.objects.filter(pk=1).exclude(poll_problem="").update(
             poll_problem="", poll_problem_at=None
         )
-
-    @classmethod
-    def record_heartbeat(cls):
-        cls._row().update(worker_heartbeat_at=timezone.now())
 
 
 class Batch(models.Model):

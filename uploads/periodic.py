@@ -1,4 +1,4 @@
-"""Periodic work: worker heartbeats, recovery of abandoned sends, held work let into the
+"""Periodic work: recovery of abandoned sends, held work let into the
 queue as room frees, wake-ups, status polling, and notifications (daily digests, the
 needs-review alert, batch summaries, redelivery of what a killed worker left).
 
@@ -24,7 +24,7 @@ from .notifications.records import Notice
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.admission import release_held
 from .sending.polling import poll_once
-from .tasks import request_heartbeat, start_batch_check, wake_notifier, wake_sender
+from .tasks import start_batch_check, wake_notifier, wake_sender
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,6 @@ def run_once(prune=False):
         return default
 
     # Names are looked up at each call, so each step is the module's current one.
-    step("heartbeat", lambda: request_heartbeat())
     recovered = step("recovery", lambda: recover_abandoned_sends(), 0)
     released = step("held work", lambda: release_held(), 0)
     step("wake-up", lambda: ensure_sender_awake())

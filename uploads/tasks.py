@@ -14,7 +14,6 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from .batches import checking
-from .models import UploadGate
 from .notifications import delivery
 from .resilience import retry_database_errors
 from .sending import sender as sending
@@ -57,17 +56,10 @@ def _due_by(task, at=None):
 
 
 @task()
-@retry_database_errors
 def record_worker_heartbeat():
-    """Run by a task worker, so the heartbeat proves a worker is taking tasks."""
-    UploadGate.record_heartbeat()
+    """Kept so that runs enqueued before each process beat for itself still finish:
+    heartbeats are written by the processes now (uploads/heartbeats.py)."""
     return "ok"
-
-
-def request_heartbeat():
-    """Enqueue a heartbeat unless one is already waiting for a worker."""
-    if not waiting(record_worker_heartbeat).exists():
-        record_worker_heartbeat.enqueue()
 
 
 @task(queue_name=BATCH_QUEUE)

@@ -71,4 +71,6 @@ urlpatterns = [
     path("sending/resume/", operations.sending_resume, name="sending_resume"),
     path("callbacks/memories/<str:token>/", callbacks.memories_callback, name="memories_callback"),
     path("healthz", operations.healthz, name="healthz"),
+    path("healthz/workers", operations.healthz_workers, name="healthz_workers"),
+    path("metrics", operations.metrics_text, name="metrics"),
 ]

@@ -23,6 +23,8 @@ PUBLIC = {
     # The company's sign-in: no provider is named "1" (nor configured here). (The
     # button's view is POST only: a GET goes back to the login page.)
     "openid_connect_callback": {404},
+    "healthz_workers": {200, 503},
+    "metrics": {403},  # from an address not allowed, without the token
 }
 # Views that answer anonymous users with an empty body instead of a redirect: the
 # live-status and batch-progress fragments tell htmx to stop polling (286) rather

@@ -617,7 +617,8 @@ def test_batches_are_in_the_admin_read_only_with_their_rows(
 
 def test_the_batches_worker_is_in_the_procfile_and_in_make_run(monkeypatch):
     procfile = (REPO / "Procfile").read_text().splitlines()
-    assert "batches: python manage.py db_worker --no-reload --queue-name batches" in procfile
+    [line] = [line for line in procfile if line.startswith("batches: ")]
+    assert line.endswith(" python manage.py db_worker --no-reload --queue-name batches")
     started = processes_of_make_run(monkeypatch)
     assert started["batches"][-4:] == ["db_worker", "--no-reload", "--queue-name", "batches"]
     assert "--queue-name" not in started["worker"]  # the sender's worker takes "default" only

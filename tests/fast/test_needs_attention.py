@@ -1,4 +1,4 @@
-"""Submissions that need a person are seen: /healthz, and a banner for those who decide."""
+"""Submissions that need a person are seen: /healthz/workers, and a banner for those who decide."""
 
 from datetime import timedelta
 
@@ -22,8 +22,8 @@ def two_for_review(team_a, team_b, alice, outsider):
     return a, b
 
 
-def test_healthz_reports_how_many_need_review_and_the_oldest(client, two_for_review):
-    report = client.get(reverse("healthz")).json()
+def test_the_workers_health_reports_how_many_need_review_and_the_oldest(client, two_for_review):
+    report = client.get(reverse("healthz_workers")).json()
     assert report["needs_review"]["count"] == 2
     assert 3 * 3600 - 60 < report["needs_review"]["oldest_age_seconds"] < 3 * 3600 + 60
 

@@ -1,6 +1,7 @@
 """`run_periodic` and the tasks carry on through database errors."""
 
 import logging
+import os
 
 import pytest
 from django.core.management import call_command
@@ -10,9 +11,10 @@ from django.db import OperationalError
 from tests.factories import SubmissionFactory
 from uploads import periodic
 from uploads.management.commands import run_periodic
-from uploads.models import Status, UploadGate
+from uploads.models import ProcessBeat, Status
+from uploads.notifications import delivery
 from uploads.sending import sender as sending
-from uploads.tasks import record_worker_heartbeat, send_next_submission, waiting
+from uploads.tasks import deliver_notifications, send_next_submission, waiting
 
 LOCKED = OperationalError("database is locked")
 
@@ -29,7 +31,7 @@ def test_a_step_that_fails_leaves_the_others_to_run(team_a, alice, monkeypatch, 
     with caplog.at_level(logging.WARNING, "uploads.periodic"):
         outcome = periodic.run_once()
     assert outcome == {"recovered": 0, "released": 0, "polled": 0, "failed": ["recovery"]}
-    assert waiting(record_worker_heartbeat).exists()  # the heartbeat before it
+    assert ProcessBeat.objects.filter(process="periodic").count() == 0  # the loop beats, not a step
     assert waiting(send_next_submission).exists()  # the wake-up after it
     assert polled == [1]  # and the polling
     assert "periodic step recovery failed, the others go on: database is locked" in caplog.text
@@ -37,7 +39,6 @@ def test_a_step_that_fails_leaves_the_others_to_run(team_a, alice, monkeypatch, 
 
 def test_every_step_is_guarded(db, monkeypatch):
     for name in (
-        "request_heartbeat",
         "recover_abandoned_sends",
         "release_held",
         "ensure_sender_awake",
@@ -47,7 +48,6 @@ def test_every_step_is_guarded(db, monkeypatch):
     monkeypatch.setattr(periodic, "prune_task_results", fail)
     outcome = periodic.run_once(prune=True)
     assert outcome["failed"] == [
-        "heartbeat",
         "recovery",
         "held work",
         "wake-up",
@@ -63,7 +63,7 @@ class Stop(Exception):
 @pytest.mark.django_db(transaction=True)  # the command closes its connection between passes
 def test_the_loop_carries_on_with_backoff_and_back_to_its_interval(monkeypatch, settings, caplog):
     settings.DB_RETRY_BASE_SECONDS, settings.DB_RETRY_MAX_SECONDS = 0.5, 1.5
-    recoveries, beats, pauses = [], [], []
+    recoveries, pollings, pauses = [], [], []
 
     def recover():
         recoveries.append(1)
@@ -71,8 +71,9 @@ def test_the_loop_carries_on_with_backoff_and_back_to_its_interval(monkeypatch, 
             raise LOCKED
         return 0
 
-    def beat():
-        beats.append(1)
+    def poll():
+        pollings.append(1)
+        return 0
 
     def pause(seconds):
         pauses.append(seconds)
@@ -80,12 +81,13 @@ def test_the_loop_carries_on_with_backoff_and_back_to_its_interval(monkeypatch, 
             raise Stop
 
     monkeypatch.setattr(periodic, "recover_abandoned_sends", recover)
-    monkeypatch.setattr(periodic, "request_heartbeat", beat)
+    monkeypatch.setattr(periodic, "poll_once", poll)
     monkeypatch.setattr(run_periodic.time, "sleep", pause)
     with caplog.at_level(logging.INFO, "uploads.periodic"), pytest.raises(Stop):
         call_command("run_periodic", "--interval", "7")
     assert pauses == [0.5, 1.0, 1.5, 7, 7]  # doubling, at most the cap; then the interval
-    assert len(recoveries) == len(beats) == 5  # every pass ran every step
+    assert len(recoveries) == len(pollings) == 5  # every pass ran every step
+    assert ProcessBeat.objects.get(process="periodic").pid == os.getpid()
     assert (
         "periodic pass 3 in a row with failed steps (recovery); next pass in 1.5 s" in caplog.text
     )
@@ -128,20 +130,18 @@ def test_once_reports_failed_steps(monkeypatch):
 def test_a_task_tries_again_after_a_database_error(monkeypatch, settings, caplog):
     settings.DB_RETRY_BASE_SECONDS = 0.01
     calls = []
-    real = UploadGate.record_heartbeat
 
-    def flaky():
+    def flaky(**options):
         calls.append(1)
         if len(calls) <= 2:
             raise LOCKED
-        real()
+        return 0
 
-    monkeypatch.setattr(UploadGate, "record_heartbeat", flaky)
+    monkeypatch.setattr(delivery, "deliver_due", flaky)
     with caplog.at_level(logging.WARNING, "uploads.resilience"):
-        assert record_worker_heartbeat.call() == "ok"
+        assert deliver_notifications.call() == "0 handled"
     assert len(calls) == 3
-    assert UploadGate.get().worker_heartbeat_at is not None
-    assert "record_worker_heartbeat: database error (try 2 of 5), trying again" in caplog.text
+    assert "deliver_notifications: database error (try 2 of 5), trying again" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -163,9 +163,9 @@ def test_the_sending_task_tries_again_after_a_database_error(monkeypatch, settin
 def test_a_task_gives_up_after_its_tries(monkeypatch, settings, caplog):
     settings.DB_RETRY_BASE_SECONDS, settings.DB_RETRY_ATTEMPTS = 0.01, 3
     calls = []
-    monkeypatch.setattr(UploadGate, "record_heartbeat", lambda: calls.append(1) or fail())
+    monkeypatch.setattr(delivery, "deliver_due", lambda **_: calls.append(1) or fail())
     with pytest.raises(OperationalError):
-        record_worker_heartbeat.call()
+        deliver_notifications.call()
     assert len(calls) == 3
     assert "giving up after 3 tries" in caplog.text
 
@@ -174,9 +174,9 @@ def test_inside_a_transaction_a_task_does_not_try_again(db, monkeypatch, setting
     """The error spoiled the caller's transaction: only the caller can start over."""
     settings.DB_RETRY_BASE_SECONDS = 0.01
     calls = []
-    monkeypatch.setattr(UploadGate, "record_heartbeat", lambda: calls.append(1) or fail())
+    monkeypatch.setattr(delivery, "deliver_due", lambda **_: calls.append(1) or fail())
     with pytest.raises(OperationalError):
-        record_worker_heartbeat.call()
+        deliver_notifications.call()
     assert len(calls) == 1
 
 

@@ -111,7 +111,7 @@ class OddAnswers:
         self.httpd.server_close()
 
 
-def test_an_answer_of_an_unknown_shape_is_an_error_shown_by_healthz(
+def test_an_answer_of_an_unknown_shape_is_an_error_shown_by_the_workers_health(
     settings, alice, team_a, client
 ):
     odd = OddAnswers()
@@ -132,6 +132,6 @@ def test_an_answer_of_an_unknown_shape_is_an_error_shown_by_healthz(
     assert submission.status == Status.PROCESSING  # not given up on: nothing was learned
     problem = UploadGate.get().poll_problem
     assert "without a list of videos" in problem
-    report = client.get(reverse("healthz")).json()
+    report = client.get(reverse("healthz_workers")).json()
     assert report["polling"]["problem"] == problem
     assert report["polling"]["since"] is not None

@@ -59,6 +59,7 @@ def test_the_login_page_is_protected(client):
 
 def test_the_callback_and_health_answers_carry_the_headers_too(client):
     assert_protected(client.get("/healthz"))
+    assert_protected(client.get("/healthz/workers"))
     assert_protected(client.post(reverse("memories_callback", args=["x" * 43])))
     assert_protected(client.get(reverse("api:me")))  # a 401 problem
 

@@ -123,11 +123,27 @@ def test_a_secret_file_that_cannot_be_read_is_named(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("TRUSTED_PROXIES", "10.0.0.2,proxy.local"), ("LOG_FORMAT", "xml")]
+    ("name", "value"),
+    [
+        ("TRUSTED_PROXIES", "10.0.0.2,proxy.local"),
+        ("LOG_FORMAT", "xml"),
+        ("METRICS_ALLOWED_IPS", "10.0.0.0/8,prometheus.local"),
+        ("METRICS_TOKEN", "short"),
+        ("HEALTH_MAX_HEARTBEAT_AGE_SECONDS", "10"),
+    ],
 )
 def test_malformed_values_are_refused(name, value):
     env = {"DEBUG": "1", name: value}
     assert name in error_line(import_settings(env))
+
+
+@pytest.mark.parametrize(
+    "deadlines",
+    [{"WEBHOOK_DEADLINE": "120"}, {"EMAIL_DEADLINE": "130"}, {"NOTIFY_LEASE_SECONDS": "60"}],
+)
+def test_a_notification_lease_not_longer_than_a_deadline_is_refused(deadlines):
+    line = error_line(import_settings({"DEBUG": "1", **deadlines}))
+    assert "NOTIFY_LEASE_SECONDS" in line and "sent again" in line
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):

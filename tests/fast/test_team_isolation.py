@@ -37,9 +37,9 @@ ONE_BATCH = [
 # test_submission_views and test_batches; resuming sending is for superusers, tested
 # below; the batch template names the user's own first team, tested below).
 NO_SUBMISSIONS = {
-    "login", "logout", "healthz", "memories_callback", "submission_new", "sending_resume",
-    "batch_new", "batch_template", "person_settings", "openid_connect_login",
-    "openid_connect_callback",
+    "login", "logout", "healthz", "healthz_workers", "metrics", "memories_callback",
+    "submission_new", "sending_resume", "batch_new", "batch_template", "person_settings",
+    "openid_connect_login", "openid_connect_callback",
 }  # fmt: skip
 
 

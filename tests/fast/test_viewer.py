@@ -73,7 +73,8 @@ API_READS = ["api:me", "api:teams", "api:submissions", "api:submission", "api:ba
 # can only read: tested below), one's own dashboard (a redirect home), the public few.
 NEITHER = {
     "person_settings", "tokens", "token_revoke", "user_dashboard", "login", "logout",
-    "healthz", "memories_callback", "unsubscribe", "api:schema", "api:docs", "api:not_found",
+    "healthz", "healthz_workers", "metrics", "memories_callback", "unsubscribe", "api:schema",
+    "api:docs", "api:not_found",
     "openid_connect_login", "openid_connect_callback",
 }  # fmt: skip
 

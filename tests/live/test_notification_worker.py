@@ -14,6 +14,8 @@ from uploads.tasks import deliver_notifications, waiting, wake_sender
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE = 2.0  # seconds a killed worker's claim lasts in this test
+# A lease must be longer than a delivery's deadlines (the settings refuse it otherwise).
+SHORT = {"NOTIFY_LEASE_SECONDS": LEASE, "WEBHOOK_DEADLINE": 1, "EMAIL_DEADLINE": 1}
 
 
 def test_a_worker_killed_mid_send_leaves_the_notification_to_be_sent_again(
@@ -21,9 +23,7 @@ def test_a_worker_killed_mid_send_leaves_the_notification_to_be_sent_again(
 ):
     PersonSettings.objects.create(user=alice, email_done=PersonSettings.Done.NEVER)
     WebhookEndpoint.objects.create(team=team_a, url=receiver.url, topics=[Topic.DONE])
-    doomed = start_worker(
-        queue="notifications", NOTIFY_TEST_PAUSE="before_delivery", NOTIFY_LEASE_SECONDS=LEASE
-    )
+    doomed = start_worker(queue="notifications", NOTIFY_TEST_PAUSE="before_delivery", **SHORT)
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.PROCESSING)
     submission.transition(Status.PARSED, kind=Event.Kind.CALLBACK, message="PARSE")
     notice = Notice.objects.get()  # written with the change, committed with it
@@ -36,7 +36,7 @@ def test_a_worker_killed_mid_send_leaves_the_notification_to_be_sent_again(
     assert Notice.objects.get(pk=notice.pk).state == Notice.State.PENDING
 
     # Once the lease runs out, run_periodic finds it and wakes the worker still running.
-    start_worker(queue="notifications", NOTIFY_LEASE_SECONDS=LEASE)
+    start_worker(queue="notifications", **SHORT)
     assert wait_for(periodic.ensure_notifier_awake, timeout=LEASE + 10)
     assert wait_for(lambda: Notice.objects.filter(pk=notice.pk, state="sent").exists())
     [(_, headers, _)] = receiver.requests

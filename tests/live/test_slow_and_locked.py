@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from tests.conftest import ACCEPTED_VIDEO_NO, REPO, database_url, give_callback_token, wait_for
 from tests.factories import SubmissionFactory
-from uploads.models import Status, Submission, UploadGate
-from uploads.tasks import record_worker_heartbeat, wake_sender
+from uploads import heartbeats
+from uploads.models import ProcessBeat, Status, Submission
+from uploads.tasks import wake_sender
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,17 +63,16 @@ class Trickle(threading.Thread):
         return int(self.answer.split(b" ", 2)[1]) if self.answer else None
 
 
-def heartbeat_after(moment):
-    beat = UploadGate.get().worker_heartbeat_at
-    return beat is not None and beat > moment
+def heartbeat_after(moment, kinds=(heartbeats.SENDER,)):
+    """Every one of these kinds of process has beaten since `moment`."""
+    return ProcessBeat.objects.filter(process__in=kinds, beat_at__gt=moment).count() == len(kinds)
 
 
 def test_a_callback_sent_slowly_delays_neither_a_submission_nor_the_worker(
     live_server, sandbox, client, alice, team_a, start_worker, clip_url
 ):
-    start_worker()
     started = timezone.now()
-    record_worker_heartbeat.enqueue()
+    start_worker()
     assert wait_for(lambda: heartbeat_after(started), timeout=30), "the worker did not start"
 
     client.force_login(alice)
@@ -118,8 +118,10 @@ def test_the_worker_and_run_periodic_outlive_a_locked_database(
     sqlite_only, sandbox, alice, team_a, start_worker, tmp_path, clip_url
 ):
     # Short waits for the lock and between tries, so the test sees several of each.
-    quick = {"SQLITE_TIMEOUT": "0.3", "DB_RETRY_BASE_SECONDS": "0.1", "DB_RETRY_MAX_SECONDS": "0.5"}
+    quick = {"SQLITE_TIMEOUT": "0.3", "DB_RETRY_BASE_SECONDS": "0.1", "DB_RETRY_MAX_SECONDS": "0.5",
+             "HEARTBEAT_INTERVAL_SECONDS": "0.5"}  # fmt: skip
     worker_log, periodic_log = tmp_path / "worker.log", tmp_path / "periodic.log"
+    started = timezone.now()
     with worker_log.open("w") as log:
         worker = start_worker(log=log, **quick)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **quick}
@@ -130,8 +132,8 @@ def test_the_worker_and_run_periodic_outlive_a_locked_database(
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        started = timezone.now()
-        assert wait_for(lambda: heartbeat_after(started), timeout=30), "they did not start"
+        both = (heartbeats.SENDER, heartbeats.PERIODIC)
+        assert wait_for(lambda: heartbeat_after(started, both), timeout=30), "they did not start"
 
         # Another process takes the write lock and keeps it, past their timeouts.
         holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
@@ -155,7 +157,9 @@ def test_the_worker_and_run_periodic_outlive_a_locked_database(
 
         # Released: both are alive and back at work.
         released = timezone.now()
-        assert wait_for(lambda: heartbeat_after(released), timeout=30), periodic_log.read_text()
+        assert wait_for(lambda: heartbeat_after(released, both), timeout=30), (
+            periodic_log.read_text()
+        )
         submission = SubmissionFactory(
             team=team_a, submitter=alice, url=clip_url, status=Status.QUEUED
         )

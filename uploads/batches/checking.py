@@ -22,6 +22,7 @@ from django.db.models.functions import Now
 from django.forms.utils import pretty_name
 from django.utils import timezone
 
+from .. import metrics
 from ..forms import LinkProblem, SubmissionForm, check_link, teams_of
 from ..models import Batch, BatchRow, Submission, Team
 from ..urlcheck import identity
@@ -211,6 +212,7 @@ def _check_links(rows, until):
 
 
 def _record(row, future):
+    metrics.batch_row_checked()
     try:
         found = future.result()
     except LinkProblem as problem:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import requests
 import urllib3.exceptions
 
+from .. import metrics
 from ..deadline import Deadline, DeadlineAdapter
 
 UPLOAD_URL_PATH = "/serve/api/v1/upload_url"
@@ -207,6 +208,7 @@ class MemoriesClient:
                     **kwargs,
                 )
         except requests.exceptions.RequestException as exc:
+            metrics.memories_answer("none")
             if deadline.fired:
                 raise UnknownOutcome(
                     f"memories.ai did not finish answering within {self.deadline:g} s."
@@ -263,6 +265,7 @@ def _parse_envelope(response):
         body = None
     code = str(body.get("code", "")).strip() if isinstance(body, dict) else ""
     message = str(body.get("msg") or "") if isinstance(body, dict) else ""
+    metrics.memories_answer(code or f"HTTP {response.status_code}")
 
     if code in RATE_LIMITED_CODES or response.status_code == 429:
         raise RateLimited(message or "memories.ai is busy (rate limit).", code or "429")

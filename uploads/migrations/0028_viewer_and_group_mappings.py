@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('uploads', '0021_api'),
+        ("uploads", "0024_process_heartbeats"),
     ]
 
     operations = [

@@ -5,10 +5,13 @@ PUBLIC_BASE_URL) and a one-click unsubscribe (List-Unsubscribe and
 List-Unsubscribe-Post) through a signed link that needs no login.
 """
 
+import contextlib
+import socket
+import threading
 from datetime import datetime
 
 from django.conf import settings
-from django.core import signing
+from django.core import mail, signing
 from django.core.mail import EmailMessage
 from django.urls import reverse
 
@@ -39,12 +42,56 @@ def absolute(path):
 
 
 def send(notice):
-    """Send one email notice; EmailNotSent if the mail server did not take it."""
+    """Send one email notice; EmailNotSent if the mail server did not take it, or did not
+    finish the exchange within EMAIL_DEADLINE seconds."""
     message = compose(notice)
+    mailer = mail.mailers.default
+    watch = _ExchangeDeadline(mailer, settings.EMAIL_DEADLINE)
     try:
-        message.send()
+        with watch:
+            mailer.send_messages([message])
     except OSError as exc:  # smtplib's errors are OSErrors, and so are refused connections
+        if watch.fired:
+            raise EmailNotSent(
+                f"The mail server did not finish within {settings.EMAIL_DEADLINE:g} s."
+            ) from None
         raise EmailNotSent(f"The mail server did not take it: {exc}") from None
+
+
+class _ExchangeDeadline:
+    """Bounds a whole SMTP exchange: per-socket timeouts (EMAIL_TIMEOUT) do not stop a
+    server that answers one line just before each runs out, and an exchange longer than
+    the notice's lease would let another worker send the email again.
+
+    At the deadline a watchdog thread shuts the SMTP connection's socket down (and keeps
+    doing so for one opened after), so the blocked call returns with an error."""
+
+    def __init__(self, mailer, seconds):
+        self.mailer = mailer
+        self.seconds = seconds
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="email-deadline", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self):
+        if self._done.wait(self.seconds):
+            return
+        self.fired = True
+        while not self._done.is_set():
+            for smtp in (getattr(self.mailer, "connection", None),
+                         getattr(self.mailer, "_partial_connection", None)):  # fmt: skip
+                sock = getattr(smtp, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+            self._done.wait(0.05)
 
 
 def compose(notice):
@@ -154,7 +201,7 @@ def _endpoint(notice, zone):
     team = Team.objects.filter(pk=facts["team"]).first()
     link = absolute(reverse("webhook_detail", args=[team.slug, facts["endpoint"]])) if team else ""
     return "A webhook endpoint was disabled", [
-        f"The endpoint {facts['url']} of {team} failed for a day and was disabled:",
+        f"The endpoint {facts['url']} of {team} was disabled:",
         f"  {facts['reason']}",
         "",
         f"Enable it again once it answers: {link}",

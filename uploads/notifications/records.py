@@ -138,6 +138,13 @@ class Notice(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["due_at", "id"], condition=Q(state="pending"), name="notice_due"),
+            # Each lane of the worker takes its own channel's due rows, oldest first,
+            # without reading past the other's (uploads/notifications/delivery.py).
+            models.Index(
+                fields=["channel", "due_at", "id"],
+                condition=Q(state="pending"),
+                name="notice_due_by_channel",
+            ),
             models.Index(fields=["endpoint", "created_at"], name="notice_endpoint_log"),
             models.Index(
                 fields=["recipient", "created_at"],

@@ -31,7 +31,7 @@ class Delivered:
 
 @dataclass
 class NotDelivered(Exception):
-    """No 2xx answer (or none at all): tried again with backoff, for a day."""
+    """No 2xx answer (or none at all): delivery.py decides what comes next."""
 
     message: str
     status_code: int | None = None
@@ -95,7 +95,8 @@ def deliver(notice):
     try:
         result = probe.post(endpoint.url, body, headers, **policy.webhook_options())
     except probe.ProbeError as exc:
-        raise NotDelivered(exc.message) from None
+        redirect = exc.status_code if isinstance(exc, probe.ProbeRedirected) else None
+        raise NotDelivered(exc.message, redirect) from None
     if not 200 <= result.status_code < 300:
         raise NotDelivered(f"It answered {result.status_code}.", result.status_code, result.seconds)
     return Delivered(result.status_code, result.seconds)

@@ -17,6 +17,7 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 
+from .. import metrics
 from ..memories import client as api
 from ..models import (
     ClaimLost,
@@ -316,6 +317,7 @@ def send(submission, client, leaves_at=None):
         outcome = exc
     finally:
         UploadGate.answered()
+    metrics.upload_outcome(_outcome_label(outcome))
     _test_pause_point("after_request")
     try:
         if outcome is None:
@@ -340,6 +342,21 @@ def send(submission, client, leaves_at=None):
         "submission=%s team=%s status=%s", submission.pk, submission.team_id, submission.status
     )
     return "sent"
+
+
+def _outcome_label(exc):
+    """What came of an upload, as /metrics counts it (the order matters: subclasses first)."""
+    if exc is None:
+        return "accepted"
+    for kind, label in [
+        (api.RateLimited, "rate_limited"),
+        (api.NotSent, "not_sent"),
+        (api.InvalidRequest, "refused"),
+        (api.AccountProblem, "refused"),
+    ]:
+        if isinstance(exc, kind):
+            return label
+    return "unknown"
 
 
 def _settle(submission, claim, exc):

@@ -104,6 +104,14 @@ class ProbeRefused(ProbeError):
     """The URL must not be sent; no confirmation can override this."""
 
 
+class ProbeRedirected(ProbeRefused):
+    """A POST was answered with a redirect, which is not followed; `status_code` says which."""
+
+    def __init__(self, message: str, status_code: int):
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class ProbeUnreachable(ProbeError):
     """The URL did not answer well from here; the person may confirm it is publicly reachable."""
 
@@ -232,9 +240,10 @@ def post(
         try:
             if response.status_code in REDIRECT_STATUSES:
                 location = response.headers.get("Location", "")
-                raise ProbeRefused(
+                raise ProbeRedirected(
                     f"It answered with a redirect ({response.status_code}) to "
-                    f"{_shown(location)}; webhooks do not follow redirects."
+                    f"{_shown(location)}; webhooks do not follow redirects.",
+                    response.status_code,
                 )
             answer, _ = fetcher.read_body(response, fetcher.options.max_bytes)
         finally:

@@ -16,14 +16,20 @@ from django.views.decorators.http import require_POST
 
 from memories_portal.client_ip import client_ip
 
-from .. import callbacks, limits
+from .. import callbacks, limits, metrics
 from ..callbacks import CallbackRefused
 from ..models import API_STATUS_TO_STATUS
 
 VIDEO_NO = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+# How /metrics counts each answer (memories_portal_callbacks_total{result}).
+RESULT_OF_STATUS = {200: "applied", 404: "unknown_token", 409: "conflict", 413: "too_large",
+                    429: "limited"}  # fmt: skip
+
+
 def _callback_answer(status, **body):
+    metrics.callback_result(RESULT_OF_STATUS.get(status, "refused"))
     return JsonResponse(body, status=status)
 
 

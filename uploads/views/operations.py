@@ -1,13 +1,19 @@
-"""For operators: the health check, and resuming sending after a pause."""
+"""For operators: the health checks, the metrics, and resuming sending after a pause."""
 
+import hmac
+import ipaddress
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from .. import health, services
+from memories_portal.client_ip import client_ip
+
+from .. import health, metrics, services
 
 
 @login_required
@@ -21,10 +27,50 @@ def sending_resume(request):
     return redirect("home")
 
 
-# No login: load balancers and monitors call it. It shows no secrets, only
-# whether the parts work and how far behind the queue is.
+# No login: load balancers call it. 200 while this process and its database answer,
+# whatever the background processes do: their loss must not take every web process,
+# and memories.ai's callbacks, out of rotation.
 @never_cache
 @require_safe
 def healthz(request):
-    report = health.report()
+    report = health.web()
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+# No login: monitors call it. It shows no secrets, only which background process is
+# missing and how far behind the queue is.
+@never_cache
+@require_safe
+def healthz_workers(request):
+    report = health.workers()
+    return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+# No login: Prometheus calls it, from an allowed address or with the bearer token.
+@never_cache
+@require_safe
+def metrics_text(request):
+    if not _may_read_metrics(request):
+        return HttpResponse(
+            "Metrics are for the addresses in METRICS_ALLOWED_IPS or a request bearing "
+            "METRICS_TOKEN.\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
+    body, content_type = metrics.exposition(health.DatabaseCollector())
+    return HttpResponse(body, content_type=content_type)
+
+
+def _may_read_metrics(request):
+    token = settings.METRICS_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(allowed, strict=False)
+        for allowed in settings.METRICS_ALLOWED_IPS
+    )

@@ -15,6 +15,9 @@ It takes the place of django-tasks-db's command because `uploads` comes before
 The worker of the batches queue (`--queue-name batches`) lowers its own CPU priority
 (BATCH_WORKER_NICENESS): it shares the cores with the sender and the web, and a batch's
 check can wait a moment where an upload slot cannot.
+
+Each worker beats for the kind of process it is, by the queues it serves (sender,
+batches, notifications: uploads/heartbeats.py), from a thread of its own.
 """
 
 import logging
@@ -23,6 +26,7 @@ import time
 
 from django_tasks_db.management.commands import db_worker
 
+from uploads import heartbeats
 from uploads.resilience import TRANSIENT_DB_ERRORS, backoff, reset_connections
 from uploads.tasks import BATCH_QUEUE
 
@@ -35,6 +39,18 @@ BATCH_WORKER_NICENESS = 10
 
 class Worker(db_worker.Worker):
     def run(self):
+        self.heartbeat = heartbeats.Heartbeat(heartbeats.kinds_of_queues(self.queue_names))
+        self.heartbeat.start(thread=not self.batch)
+        try:
+            return self.run_carrying_on()
+        finally:
+            self.heartbeat.stop()
+
+    def run_task(self, db_task_result):
+        with self.heartbeat.working():
+            return super().run_task(db_task_result)
+
+    def run_carrying_on(self):
         failures = 0
         while self.running:
             started = time.monotonic()

@@ -5,6 +5,7 @@ A process that exits is restarted, with a growing pause between restarts.
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
         env.setdefault("GUNICORN_WORKERS", "2")
+        env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir(env)
         commands = {
             # gunicorn.conf.py reads the rest (workers, timeout, access log) from env.
             "web": [
@@ -75,6 +77,16 @@ class Command(BaseCommand):
             + "A process that stops is restarted; Ctrl-C stops everything.\n"
         )
         self.supervise(commands, env)
+
+    def metrics_dir(self, env):
+        """Where every process writes its counters for /metrics. Ours (.metrics) is emptied
+        at each start: the counts of an earlier run's processes would add to this one's."""
+        if env.get("PROMETHEUS_MULTIPROC_DIR"):
+            return env["PROMETHEUS_MULTIPROC_DIR"]  # the operator's own, left as it is
+        path = Path(settings.BASE_DIR) / ".metrics"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return str(path)
 
     def demo_login(self):
         """A demo team and user, created once; the password is kept in .demo-login."""

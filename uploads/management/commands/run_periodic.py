@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from uploads import periodic
+from uploads import heartbeats, periodic
 from uploads.resilience import TRANSIENT_DB_ERRORS, backoff
 
 logger = logging.getLogger("uploads.periodic")
@@ -25,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=settings.PERIODIC_INTERVAL_SECONDS)
 
     def handle(self, once, interval, **options):
+        heartbeat = heartbeats.Heartbeat([heartbeats.PERIODIC]).start(thread=not once)
+        try:
+            return self.loop(once, interval, heartbeat)
+        finally:
+            heartbeat.stop()
+
+    def loop(self, once, interval, heartbeat):
         last_prune = None
         failing_passes = 0
         while True:
@@ -34,7 +41,8 @@ class Command(BaseCommand):
             except TRANSIENT_DB_ERRORS as exc:
                 logger.warning("periodic pass: a database connection would not close: %s", exc)
             prune = last_prune is None or time.monotonic() - last_prune > PRUNE_EVERY_SECONDS
-            outcome = periodic.run_once(prune=prune)
+            with heartbeat.working():
+                outcome = periodic.run_once(prune=prune)
             failed = outcome["failed"]
             if prune and "pruning" not in failed:
                 last_prune = time.monotonic()
