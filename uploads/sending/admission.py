@@ -9,7 +9,7 @@
 
 `admit` decides both under locks, inside the caller's transaction: the
 person's lane row, then the team's counter row for the month (the lock order
-of uploads/counters.py). Two submissions at once cannot both take the last
+of uploads/locks.py). Two submissions at once cannot both take the last
 unit or the last place. The single-submission path refuses what does not
 fit; work that can wait (a batch's rows) takes what fits now and is held for
 the rest: `release_held` lets it in as room frees, through the sources that
@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import locks
 from ..models import Lane, QuotaMonth, Team
 
 logger = logging.getLogger(__name__)
@@ -125,10 +126,12 @@ def admit(team, person, wanted, *, partial=False):
         raise RuntimeError("admit() must run inside the transaction that queues the work.")
     person_id = getattr(person, "pk", person)
     lane = _locked(Lane, team_id=team.pk, submitter_id=person_id)
+    locks.took("lane", team.pk, (team.pk, person_id))
     cap = cap_for(team)
     fits = max(cap - lane.queued, 0)
     month = this_month()
     counter = _locked(QuotaMonth, team_id=team.pk, month=month)
+    locks.took("quota", team.pk, month)
     _between_read_and_write()
     limit = team.monthly_quota
     if limit is not None:
@@ -141,6 +144,35 @@ def admit(team, person, wanted, *, partial=False):
     if granted:
         QuotaMonth.objects.filter(pk=counter.pk).update(used=F("used") + granted)
     return granted, month
+
+
+def take_unit(team_id, person_id):
+    """One unit of this month's quota, taken whatever the quota and the cap (an
+    administrator's resend); returns the month. Inside the caller's transaction, before
+    the status write that queues it: the lane, then the quota row (uploads/locks.py)."""
+    _locked(Lane, team_id=team_id, submitter_id=person_id)
+    locks.took("lane", team_id, (team_id, person_id))
+    month = this_month()
+    counter = _locked(QuotaMonth, team_id=team_id, month=month)
+    locks.took("quota", team_id, month)
+    QuotaMonth.objects.filter(pk=counter.pk).update(used=F("used") + 1)
+    return month
+
+
+@locks.retry_conflicts
+def _release(source, team_id, person_id, count):
+    """One person's held work in one team, as much as fits now, in one transaction."""
+    with transaction.atomic():
+        team = Team.objects.get(pk=team_id)
+        granted, month = admit(team, person_id, count, partial=True)
+        if not granted:
+            return 0
+        made = source.release(team, person_id, granted, month)
+        if made < granted:  # some went meanwhile: their units come back
+            QuotaMonth.objects.filter(team=team, month=month).update(
+                used=F("used") - (granted - made)
+            )
+    return made
 
 
 def _locked(model, **key):
@@ -176,17 +208,7 @@ def release_held():
     released = 0
     for source in list(_sources):
         for team_id, person_id, count in source.held():
-            with transaction.atomic():
-                team = Team.objects.get(pk=team_id)
-                granted, month = admit(team, person_id, count, partial=True)
-                if not granted:
-                    continue
-                made = source.release(team, person_id, granted, month)
-                if made < granted:  # some went meanwhile: their units come back
-                    QuotaMonth.objects.filter(team=team, month=month).update(
-                        used=F("used") - (granted - made)
-                    )
-            released += made
+            released += _release(source, team_id, person_id, count)
     if released:
         logger.info("released %s held submission(s) into the queue", released)
     return released
