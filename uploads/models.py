@@ -686,7 +686,6 @@ class Submission(VideoRequest):
         claim=None,
         only_from=None,
         give_back_turn=False,
-        counts_in_quota=False,
         **fields,
     ):
         """Move to `to`, refusing moves the status model does not allow.
@@ -695,8 +694,6 @@ class Submission(VideoRequest):
         ClaimLost if the send no longer holds it (recovered, settled, claimed
         again). `only_from`: refuse unless the current status is one of these.
         `give_back_turn`: a setback that was not the team's doing (give_back_turn).
-        `counts_in_quota`: back into the queue, it takes a unit of this month's quota
-        (an administrator's resend: beyond the quota if need be).
         Locks the row and decides on what it finds there. Returns the event.
         """
         with transaction.atomic():
@@ -713,10 +710,6 @@ class Submission(VideoRequest):
             if give_back_turn:
                 # The team before the status write, which takes the lane (uploads/locks.py).
                 lock_team(current.team_id)
-            if counts_in_quota:
-                from .sending.admission import take_unit
-
-                fields["counted_in"] = take_unit(current.team_id, current.submitter_id)
             event = current._write_move(
                 to, kind=kind, message=message, actor=actor, data=data, **fields
             )

@@ -102,9 +102,10 @@ def resend(user, submission):
     """An administrator sends a failed or needs-review submission again: back to the queue,
     its error cleared. TransitionError if it moved on meanwhile.
 
-    It is one more upload, so it takes a unit of this month's quota (given back if it is
-    cancelled before it is sent), but neither the quota nor the person's cap refuses it:
-    an administrator decided, after looking into it (docs/how-it-works.md)."""
+    Neither the person's cap nor the team's quota refuses it, and it takes no new unit of
+    the quota: an administrator decided, after looking into it, about a submission that
+    was counted when it was first queued (it keeps that unit, in that month;
+    docs/how-it-works.md)."""
     event = submission.transition(
         Status.QUEUED,
         kind=Event.Kind.ADMIN,
@@ -115,7 +116,6 @@ def resend(user, submission):
         error_message="",
         not_before=None,
         request_started_at=None,
-        counts_in_quota=True,
     )
     transaction.on_commit(wake_sender)
     return event

@@ -146,19 +146,6 @@ def admit(team, person, wanted, *, partial=False):
     return granted, month
 
 
-def take_unit(team_id, person_id):
-    """One unit of this month's quota, taken whatever the quota and the cap (an
-    administrator's resend); returns the month. Inside the caller's transaction, before
-    the status write that queues it: the lane, then the quota row (uploads/locks.py)."""
-    _locked(Lane, team_id=team_id, submitter_id=person_id)
-    locks.took("lane", team_id, (team_id, person_id))
-    month = this_month()
-    counter = _locked(QuotaMonth, team_id=team_id, month=month)
-    locks.took("quota", team_id, month)
-    QuotaMonth.objects.filter(pk=counter.pk).update(used=F("used") + 1)
-    return month
-
-
 @locks.retry_conflicts
 def _release(source, team_id, person_id, count):
     """One person's held work in one team, as much as fits now, in one transaction."""
