@@ -20,6 +20,7 @@ from ..models import (
     Team,
     TransitionError,
 )
+from ..resilience import test_pause_point
 from ..sending import admission
 from ..tasks import start_batch_cancel, start_batch_check
 
@@ -289,6 +290,7 @@ def cancel_waiting(batch_id):
         cancelled += 1
         if cancelled % PROGRESS_EVERY == 0:
             Batch.objects.filter(pk=batch.pk).update(progress_at=Now())
+            test_pause_point("cancelling")
     Batch.objects.filter(pk=batch.pk).update(cancel_finished_at=Now(), progress_at=Now())
     return cancelled
 

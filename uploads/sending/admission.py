@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from .. import locks
 from ..models import Lane, QuotaMonth, Team
+from ..resilience import test_pause_point
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def _release(source, team_id, person_id, count):
             QuotaMonth.objects.filter(team=team, month=month).update(
                 used=F("used") - (granted - made)
             )
+        test_pause_point("releasing")
     return made
 
 
