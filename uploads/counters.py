@@ -11,10 +11,9 @@ SQLite drops a table's triggers when a migration rebuilds the table; after
 every `migrate` (and test database flush) `ensure` puts them back if they are
 missing, and counts everything again.
 
-Lock order (PostgreSQL): a submission's row, then its lane, then its tallies,
-then the team's quota row. The admission of new submissions takes the lane
-first (uploads/sending/admission.py); the claim takes the team's row before
-the status write that reaches the lane. Nothing takes them the other way round.
+The triggers take a submission's lane (when it enters or leaves the queue) and its
+tallies at the status write: a path that also needs the team, the lane or the quota
+row takes them before that write, in the one lock order of uploads/locks.py.
 """
 
 # Only this module's own constant table names are put into the SQL text: no values.
@@ -102,7 +101,7 @@ BEGIN
      AND OLD.team_id = NEW.team_id AND OLD.submitter_id = NEW.submitter_id THEN
     RETURN NULL;
   END IF;
-  -- The lane first, then the tallies (see the lock order in uploads/counters.py).
+  -- The lane first, then the tallies (the lock order of uploads/locks.py).
   IF TG_OP <> 'INSERT' AND OLD.status = 'queued' THEN
     UPDATE {LANES} SET waiting = waiting - (CASE WHEN OLD.fronted_at IS NULL THEN 1 ELSE 0 END),
       fronted = fronted - (CASE WHEN OLD.fronted_at IS NULL THEN 0 ELSE 1 END)
