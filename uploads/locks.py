@@ -38,6 +38,11 @@ The paths (each in the module that owns the write):
 - a callback, a poll, an answer (Submission.apply_api_status, mark_accepted): the
   submission, then its tallies.
 
+Every lock is `select_for_update(no_key=True)` (FOR NO KEY UPDATE): no path changes a key,
+and a plain FOR UPDATE would also block the foreign-key checks of rows that refer to the
+locked one (a new submission's check of its team, while a claim holds the team's row),
+which then wait on locks the order does not show.
+
 `took` is called wherever one of these locks is taken (also for those the triggers
 take), so that tests can record the order and fail on a path that breaks it.
 """
@@ -107,7 +112,7 @@ def retry_conflicts(function):
                     function.__qualname__,
                     attempt,
                     CONFLICT_RETRIES,
-                    str(exc).splitlines()[0],
+                    " | ".join(str(exc).split("\n")),
                 )
                 # A few milliseconds, jittered: the other transaction finishes meanwhile.
                 time.sleep(random.uniform(0.005, 0.03) * attempt)

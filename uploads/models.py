@@ -419,7 +419,7 @@ def ids_of_each(*slices):
 
 def lock_team(team_id):
     """The team's row, locked (in the order of uploads/locks.py)."""
-    team = Team.objects.select_for_update().get(pk=team_id)
+    team = Team.objects.select_for_update(no_key=True).get(pk=team_id)
     locks.took("team", team_id, team_id)
     return team
 
@@ -433,7 +433,9 @@ def lock_lanes(pairs):
     for team_id, submitter_id in pairs:
         wanted |= Q(team_id=team_id, submitter_id=submitter_id)
     lanes = list(
-        Lane.objects.select_for_update().filter(wanted).order_by("team_id", "submitter_id")
+        Lane.objects.select_for_update(no_key=True)
+        .filter(wanted)
+        .order_by("team_id", "submitter_id")
     )
     for team_id, submitter_id in pairs:
         locks.took("lane", team_id, (team_id, submitter_id))
@@ -697,7 +699,7 @@ class Submission(VideoRequest):
         Locks the row and decides on what it finds there. Returns the event.
         """
         with transaction.atomic():
-            current = Submission.objects.select_for_update().get(pk=self.pk)
+            current = Submission.objects.select_for_update(no_key=True).get(pk=self.pk)
             locks.took("submission", current.team_id, current.pk)
             if claim is not None and not current.holds(claim):
                 raise ClaimLost(f"Submission {self.pk}: claim {claim} is no longer held.")
@@ -802,7 +804,9 @@ class Submission(VideoRequest):
         can give them back.
         """
         with transaction.atomic():
-            current = cls.objects.ready_to_send().select_for_update().filter(pk=pk).first()
+            current = (
+                cls.objects.ready_to_send().select_for_update(no_key=True).filter(pk=pk).first()
+            )
             if current is None:
                 return None  # another worker took it, or it was cancelled
             locks.took("submission", current.team_id, current.pk)
@@ -887,7 +891,7 @@ class Submission(VideoRequest):
     @classmethod
     def _move_team_to_front(cls, team_id, pks, now, actor):
         moved = list(
-            cls.objects.select_for_update()
+            cls.objects.select_for_update(no_key=True)
             .filter(pk__in=pks, team_id=team_id, status=Status.QUEUED, fronted_at__isnull=True)
             .order_by("pk")
         )
@@ -942,7 +946,7 @@ class Submission(VideoRequest):
         target = API_STATUS_TO_STATUS.get(api_status, Status.PROCESSING)
         data = {"video_no": video_no, "api_status": api_status}
         with transaction.atomic():
-            current = Submission.objects.select_for_update().get(pk=self.pk)
+            current = Submission.objects.select_for_update(no_key=True).get(pk=self.pk)
             locks.took("submission", current.team_id, current.pk)
             if claim is not None and current.claim != claim:
                 current.record(
@@ -979,7 +983,7 @@ class Submission(VideoRequest):
         """
         with transaction.atomic():
             current = (
-                cls.objects.select_for_update()
+                cls.objects.select_for_update(no_key=True)
                 .filter(pk=pk, status=Status.SENDING, lease_expires_at__lt=Now())
                 .first()
             )
@@ -1055,7 +1059,7 @@ class Submission(VideoRequest):
             current = (
                 self
                 if locked
-                else Submission.objects.select_for_update()
+                else Submission.objects.select_for_update(no_key=True)
                 .only("id", "team", "status", "video_no")
                 .get(pk=self.pk)
             )

@@ -182,7 +182,7 @@ class HeldRows:
 
     def release(self, team, person_id, n, counted_in):
         rows = list(
-            BatchRow.objects.select_for_update()
+            BatchRow.objects.select_for_update(of=("self",))
             .filter(state=State.HELD, team=team, batch__created_by_id=person_id)
             .select_related("batch__created_by")
             .order_by("batch_id", "line")[:n]

@@ -167,7 +167,7 @@ def _release(source, team_id, person_id, count):
 def _locked(model, **key):
     """The row with this key, created if missing, locked until the transaction ends."""
     model.objects.bulk_create([model(**key)], ignore_conflicts=True)
-    return model.objects.select_for_update().get(**key)
+    return model.objects.select_for_update(no_key=True).get(**key)
 
 
 def _between_read_and_write():
