@@ -36,6 +36,7 @@ from uploads import locks, periodic, services
 from uploads.batches import checking, service
 from uploads.models import (
     Batch,
+    Event,
     Lane,
     Membership,
     QuotaMonth,
@@ -312,3 +313,87 @@ def test_the_storm(sandbox, clip_url, team_a, team_b, alice, bob, manager, super
             f"seed {SEED}: submissions wait with no wake-up of the sender due"
         )
     assert storm.counts["send"] and storm.counts["submit"], storm.counts
+
+
+def hammer(seconds, *workers):
+    """Run each worker(rng) in a thread of its own, over and over, for `seconds`; returns
+    the unexpected errors (with their tracebacks)."""
+    problems, until = [], time.monotonic() + seconds
+
+    def loop(index, worker):
+        rng = random.Random(SEED * 100 + index)
+        try:
+            while time.monotonic() < until:
+                try:
+                    worker(rng)
+                except EXPECTED:
+                    pass
+                except Exception:
+                    problems.append(traceback.format_exc())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=loop, args=pair) for pair in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    return problems
+
+
+def test_submit_against_cancel_for_one_person_with_a_quota(team_a, alice):
+    """admit takes the lane, then the quota row; a cancel gives the unit back after taking
+    the lane (it once gave it back first, and the two deadlocked)."""
+    team_a.monthly_quota = 10**6
+    team_a.save()
+    retried = locks.retries()
+
+    def submit(rng):
+        services.submit(alice, fields(team_a, f"https://videos.example.com/{rng.random()}", rng))
+
+    def cancel(rng):
+        waiting = list(Submission.objects.filter(status=Status.QUEUED).values_list("pk")[:20])
+        if waiting:
+            services.cancel(alice, Submission.objects.get(pk=rng.choice(waiting)[0]))
+
+    problems = hammer(6, submit, submit, submit, cancel, cancel, cancel)
+    assert problems == [], f"seed {SEED}:\n" + "\n".join(problems[:3])
+    assert locks.retries() == retried, f"seed {SEED}: transactions retried after a deadlock"
+    assert Submission.objects.filter(status=Status.CANCELLED).exists()
+    assert mismatches() == []
+
+
+def test_claims_against_setbacks_that_give_the_turn_back(team_a, alice, bob, settings):
+    """The claim takes the team, then the lane; a setback (0429, a retry, recovery) gives
+    the turn back with the team locked before its status write reaches the lane (it once
+    took the lane first, and the two deadlocked)."""
+    from uploads.memories import client as api
+
+    settings.SEND_MAX_ATTEMPTS = 10**6
+    retried = locks.retries()
+    for person in (alice, bob):
+        for n in range(20):
+            services.submit(person, fields(team_a, f"https://videos.example.com/{n}", random))
+
+    def claim_and_back(rng):
+        claimed = sending.claim_next_in_line()
+        if claimed is not None:
+            fault = rng.choice([api.RateLimited("0429", "busy"), api.NotSent("", "refused")])
+            if isinstance(fault, api.RateLimited):
+                sending._back_in_line(claimed, claimed.claim, "retry", "busy")
+            else:
+                sending._retry_or_fail(claimed, claimed.claim, fault)
+            Submission.objects.filter(pk=claimed.pk).update(not_before=None)
+
+    def abandon_and_recover(rng):
+        claimed = sending.claim_next_in_line()
+        if claimed is not None:
+            Submission.objects.filter(pk=claimed.pk).update(lease_expires_at=claimed.claimed_at)
+        periodic.recover_abandoned_sends()
+
+    problems = hammer(6, claim_and_back, claim_and_back, claim_and_back, abandon_and_recover,
+                      abandon_and_recover, abandon_and_recover)  # fmt: skip
+    assert problems == [], f"seed {SEED}:\n" + "\n".join(problems[:3])
+    assert locks.retries() == retried, f"seed {SEED}: transactions retried after a deadlock"
+    assert Event.objects.filter(kind=Event.Kind.RECOVERED).exists()
+    assert mismatches() == []
