@@ -1,6 +1,11 @@
 """The suite with the clock moved: a test whose outcome depends on the date fails here.
 
-    CLOCK_SHIFT_DAYS=365 .venv/bin/pytest -p tests.clock_shift tests/fast
+    PYTHONPATH=. CLOCK_SHIFT_DAYS=365 .venv/bin/pytest -p tests.clock_shift tests/fast
+
+or with every test starting at one moment (a second before a month ends, say), the clock
+running on from there:
+
+    PYTHONPATH=. CLOCK_AT=2027-01-31T23:59:59 .venv/bin/pytest -p tests.clock_shift tests/fast
 
 Python's clock moves with time-machine; SQLite's own ("NOW", the database clock of
 `Now()` and `database_now`) is moved with it, so the two still agree, as on a machine
@@ -17,6 +22,7 @@ import time_machine
 from django.db.backends.signals import connection_created
 
 SHIFT = timedelta(days=float(os.environ.get("CLOCK_SHIFT_DAYS", "365")))
+AT = os.environ.get("CLOCK_AT")
 _plain = sqlite3.connect(":memory:")
 
 
@@ -39,3 +45,12 @@ def _clock_moved():
     with time_machine.travel(datetime.now(UTC) + SHIFT, tick=True):
         yield
     connection_created.disconnect(_moved_sqlite_clock)
+
+
+@pytest.fixture(autouse=True)
+def _each_test_starts_at():
+    if not AT:
+        yield
+        return
+    with time_machine.travel(datetime.fromisoformat(AT).replace(tzinfo=UTC), tick=True):
+        yield

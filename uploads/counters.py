@@ -250,3 +250,52 @@ def ensure(connection=default_connection):
         install(connection)
         return True
     return False
+
+
+def drift():
+    """Every count the database keeps (lanes, tallies, tag rows, the quota's units used)
+    against a COUNT(*) of the submissions themselves: the differences, [] when none.
+
+    A check (for tests, benchmarks and a curious operator), not a repair: `install`
+    counts everything again. It reads whole tables."""
+    from collections import Counter
+
+    from django.db.models import Count
+
+    from .models import Lane, QuotaMonth, Status, Submission, Tag, Tally
+
+    found = []
+    queued = Counter(
+        (team, person, fronted is not None)
+        for team, person, fronted in Submission.objects.filter(status=Status.QUEUED).values_list(
+            "team_id", "submitter_id", "fronted_at"
+        )
+    )
+    for lane in Lane.objects.all():
+        key = lane.team_id, lane.submitter_id
+        truth = queued[(*key, False)], queued[(*key, True)]
+        if (lane.waiting, lane.fronted) != truth:
+            found.append(
+                f"lane {key}: (waiting, fronted) {(lane.waiting, lane.fronted)} != {truth}"
+            )
+    lanes = set(Lane.objects.values_list("team_id", "submitter_id"))
+    found += [f"no lane for {key[:2]}" for key in queued if key[:2] not in lanes]
+    by_status = Submission.objects.values_list("team_id", "submitter_id", "status")
+    truth = Counter({key[:3]: key[3] for key in by_status.annotate(n=Count("id")).order_by()})
+    kept = {(t.team_id, t.submitter_id, t.status): t.n for t in Tally.objects.exclude(n=0)}
+    if kept != dict(truth):
+        found.append(f"tallies {kept} != {dict(truth)}")
+    tags = {
+        (pk, tag.lower())
+        for pk, names in Submission.objects.values_list("pk", "tags")
+        for tag in (names if isinstance(names, list) else [])
+        if isinstance(tag, str)
+    }
+    if set(Tag.objects.values_list("submission_id", "name")) != tags:
+        found.append("the tag rows differ from the submissions' tags")
+    counted = Submission.objects.exclude(counted_in=None).values_list("team_id", "counted_in")
+    truth = Counter({key[:2]: key[2] for key in counted.annotate(n=Count("id")).order_by()})
+    used = {(q.team_id, q.month): q.used for q in QuotaMonth.objects.exclude(used=0)}
+    if used != dict(truth):
+        found.append(f"quota units used {used} != counted {dict(truth)}")
+    return found

@@ -217,3 +217,16 @@ def test_the_claim_cancels_what_a_cancelling_batch_left_waiting(
     assert waiting.status == Status.CANCELLED
     assert waiting.events.last().actor == alice
     assert batch.rows.filter(state=BatchRow.State.QUEUED).count() == 2
+
+
+def test_drift_names_every_count_that_differs_from_the_truth(counted, alice):
+    from uploads import counters
+    from uploads.models import Lane, QuotaMonth, Tag, Tally
+
+    assert counters.drift() == []
+    Lane.objects.update(waiting=5)
+    Tally.objects.filter(status=Status.QUEUED).update(n=-1)
+    Tag.objects.all().delete()
+    QuotaMonth.objects.update(used=7)
+    found = counters.drift()
+    assert [line.split(" ")[0] for line in found] == ["lane", "tallies", "the", "quota"], found

@@ -26,24 +26,19 @@ from collections import Counter
 
 import pytest
 from django.db import connections
-from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import give_callback_token, member_of, wait_for
 from tests.factories import MembershipFactory
-from uploads import locks, periodic, services
+from uploads import counters, locks, periodic, services
 from uploads.batches import checking, service
 from uploads.models import (
     Batch,
     Event,
-    Lane,
     Membership,
-    QuotaMonth,
     Status,
     Submission,
-    Tag,
-    Tally,
     TransitionError,
     database_now,
 )
@@ -223,56 +218,6 @@ def fields(team, url, rng):
     }
 
 
-def mismatches():
-    """Every count the database keeps, against COUNT(*) of the submissions."""
-    found = []
-    queued = Counter()
-    for team, person, fronted in Submission.objects.filter(status=Status.QUEUED).values_list(
-        "team_id", "submitter_id", "fronted_at"
-    ):
-        queued[team, person, fronted is not None] += 1
-    for lane in Lane.objects.all():
-        truth = (
-            queued[lane.team_id, lane.submitter_id, False],
-            queued[lane.team_id, lane.submitter_id, True],
-        )
-        if (lane.waiting, lane.fronted) != truth:
-            found.append(f"lane {lane}: {(lane.waiting, lane.fronted)} != {truth}")
-    lanes = set(Lane.objects.values_list("team_id", "submitter_id"))
-    found += [f"no lane for {key[:2]}" for key in queued if key[:2] not in lanes]
-    truth = Counter(
-        {
-            (t, p, s): n
-            for t, p, s, n in Submission.objects.values_list("team_id", "submitter_id", "status")
-            .annotate(n=Count("id"))
-            .order_by()
-        }
-    )
-    kept = Counter({(t.team_id, t.submitter_id, t.status): t.n for t in Tally.objects.all() if t.n})
-    if kept != truth:
-        found.append(f"tallies {dict(kept)} != {dict(truth)}")
-    tags = {
-        (pk, tag.lower())
-        for pk, tags in Submission.objects.values_list("pk", "tags")
-        for tag in tags
-    }
-    if set(Tag.objects.values_list("submission_id", "name")) != tags:
-        found.append("tag rows differ from the submissions' tags")
-    counted = Counter(
-        {
-            (t, m): n
-            for t, m, n in Submission.objects.exclude(counted_in=None)
-            .values_list("team_id", "counted_in")
-            .annotate(n=Count("id"))
-            .order_by()
-        }
-    )
-    used = Counter({(q.team_id, q.month): q.used for q in QuotaMonth.objects.all() if q.used})
-    if used != counted:
-        found.append(f"quota used {dict(used)} != counted {dict(counted)}")
-    return found
-
-
 def test_the_storm(sandbox, clip_url, team_a, team_b, alice, bob, manager, superuser, settings):
     print(f"storm seed {SEED} (STORM_SEED={SEED} replays its choices)")
     settings.MAX_WAITING_PER_PERSON = 12
@@ -301,7 +246,7 @@ def test_the_storm(sandbox, clip_url, team_a, team_b, alice, bob, manager, super
 
     assert storm.problems == [], f"seed {SEED}:\n" + "\n".join(storm.problems[:5])
     assert locks.retries() == retried, f"seed {SEED}: transactions retried after a conflict"
-    assert mismatches() == [], f"seed {SEED}"
+    assert counters.drift() == [], f"seed {SEED}"
     assert not Submission.objects.filter(status=Status.SENDING).exists(), f"seed {SEED}"
     assert not Batch.objects.filter(
         cancel_requested_at__isnull=False, cancel_finished_at__isnull=True
@@ -360,7 +305,7 @@ def test_submit_against_cancel_for_one_person_with_a_quota(team_a, alice):
     assert problems == [], f"seed {SEED}:\n" + "\n".join(problems[:3])
     assert locks.retries() == retried, f"seed {SEED}: transactions retried after a deadlock"
     assert Submission.objects.filter(status=Status.CANCELLED).exists()
-    assert mismatches() == []
+    assert counters.drift() == []
 
 
 def test_claims_against_setbacks_that_give_the_turn_back(team_a, alice, bob, settings):
@@ -396,4 +341,4 @@ def test_claims_against_setbacks_that_give_the_turn_back(team_a, alice, bob, set
     assert problems == [], f"seed {SEED}:\n" + "\n".join(problems[:3])
     assert locks.retries() == retried, f"seed {SEED}: transactions retried after a deadlock"
     assert Event.objects.filter(kind=Event.Kind.RECOVERED).exists()
-    assert mismatches() == []
+    assert counters.drift() == []
