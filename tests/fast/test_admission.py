@@ -14,6 +14,9 @@ from uploads import services
 from uploads.models import Event, QuotaMonth, Status, Submission
 from uploads.sending import admission
 
+# Quotas count by month, and "today" is a day: the clock is kept far from either end.
+pytestmark = pytest.mark.usefixtures("mid_month")
+
 
 @pytest.fixture
 def form_data(clip_url):

@@ -11,6 +11,9 @@ from uploads.batches import checking, service
 from uploads.models import BatchRow, Event, Membership, Status, Submission
 from uploads.sending import admission
 
+# Quotas count by month, and "today" is a day: the clock is kept far from either end.
+pytestmark = pytest.mark.usefixtures("mid_month")
+
 Row = BatchRow.State
 
 
