@@ -20,8 +20,9 @@ what it left sending.
 
 Goals, exit status 1 when one is missed: no HTTP 5xx, no deadlock, no transaction retried
 after a conflict (each is logged: "transaction retried after a database conflict"),
-every count exact (uploads.counters.drift), nothing left sending once its lease is out,
-no batch cancel unfinished, nothing processing without a poll time. Prints the
+every count exact (uploads.counters.drift), nothing left sending once the processes are
+stopped and the leases are out (recovered as run_periodic would), no batch cancel
+unfinished, nothing processing without a poll time. Prints the
 operations per second.
 """
 
