@@ -1037,7 +1037,9 @@ class Submission(VideoRequest):
             )
             row = cursor.fetchone()
         if row is not None:
-            return cls.from_db(connection.alias, fields, row)
+            found = cls.from_db(connection.alias, fields, row)
+            locks.took("submission", found.team_id, found.pk)
+            return found
         if cls.objects.filter(callback_token_hash=token_hash).exists():
             raise CallbackLimitReached
         return None

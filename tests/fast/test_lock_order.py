@@ -233,3 +233,53 @@ def test_drift_names_every_count_that_differs_from_the_truth(counted, alice):
     QuotaMonth.objects.update(used=7)
     found = counters.drift()
     assert [line.split(" ")[0] for line in found] == ["lane", "tallies", "the", "quota"], found
+
+
+class Aborted(Exception):
+    """Stands in for psycopg's error of a transaction PostgreSQL aborted."""
+
+    def __init__(self, sqlstate):
+        super().__init__(f"aborted ({sqlstate})")
+        self.sqlstate = sqlstate
+
+
+def failing(times, sqlstate):
+    from django.db import OperationalError
+
+    calls = []
+
+    @locks.retry_conflicts
+    def work():
+        calls.append(1)
+        if len(calls) <= times:
+            raise OperationalError("deadlock detected") from Aborted(sqlstate)
+        return "done"
+
+    return work, calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_aborted_by_a_deadlock_is_run_again_and_counted():
+    from django.db import OperationalError
+
+    before = locks.retries()
+    work, calls = failing(2, "40P01")
+    assert work() == "done" and len(calls) == 3
+    assert locks.retries() == before + 2
+    work, calls = failing(9, "40001")  # serialization: bounded
+    with pytest.raises(OperationalError):
+        work()
+    assert len(calls) == 1 + locks.CONFLICT_RETRIES
+    work, calls = failing(1, "08006")  # a lost connection is not a conflict
+    with pytest.raises(OperationalError):
+        work()
+    assert len(calls) == 1
+
+
+def test_inside_a_callers_transaction_nothing_is_run_again(db):
+    from django.db import OperationalError
+
+    work, calls = failing(1, "40P01")
+    with pytest.raises(OperationalError):
+        work()  # the test's own transaction is open
+    assert len(calls) == 1

@@ -88,6 +88,7 @@ def submission_counts(batch):
     return counts
 
 
+@locks.retry_conflicts
 def confirm(batch, user, *, confirm_public=False, send_again=False):
     """Queue the batch's ready rows: with `confirm_public` those that could not be reached
     too (recorded on each), with `send_again` those whose URL the team already has.
