@@ -21,9 +21,11 @@ after it. Rows already held may be written again at any point.
 
 The paths (each in the module that owns the write):
 
-- submit, a batch's confirm, releasing held rows, the admin's resend
-  (uploads/sending/admission.py, uploads/services.py): lane, quota month, then the
-  new submission's insert (its tallies);
+- submit, a batch's confirm, releasing held rows (uploads/sending/admission.py,
+  uploads/services.py): lane, quota month, (held rows,) then the new submissions'
+  insert (their tallies);
+- an administrator's resend (Submission.transition): the submission, then the status
+  write (lane, tallies);
 - cancel, a dead link failed, a batch's cancel (Submission._write_move): the
   submission, its lane, the quota month given back, then the status write;
 - the claim (Submission.take_claim): the submission, the team, then the status write
