@@ -563,6 +563,11 @@ DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
 # sending it, when this is "before_delivery", so a test can kill it there.
 NOTIFY_TEST_PAUSE = env.str("NOTIFY_TEST_PAUSE", default="")
 
+# Test-only: background work sleeps at this named point ("cancelling": a batch's cancel,
+# after its first hundred; "releasing": held rows let in, before the commit) so a test
+# can kill its process there. Empty in real use.
+WORK_TEST_PAUSE = env.str("WORK_TEST_PAUSE", default="")
+
 # Test-only: the sending worker sleeps at this named point ("before_claim",
 # "before_request", "before_leaving" or "after_request") so a test can stall or
 # kill it exactly there. Empty in real use.

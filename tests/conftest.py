@@ -184,6 +184,15 @@ def _counts_start_at_zero(request):
 
 
 @pytest.fixture
+def mid_month(time_machine):
+    """The clock at noon (UTC) on the 15th of this month, running on: a test whose outcome
+    depends on the day or the month (quotas, "today" in charts and filters) is then far
+    from midnight and from a month's end in every zone, on whatever day the suite runs."""
+    now = timezone.now()
+    time_machine.move_to(now.replace(day=15, hour=12, minute=0, second=0), tick=True)
+
+
+@pytest.fixture
 def team_a(db):
     return TeamFactory(name="Alpha", unique_id="alpha-scope")
 

@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import forms as portal_forms
 from . import services
 from .models import (
     ApiToken,
@@ -21,6 +23,8 @@ from .models import (
     WebhookEndpoint,
 )
 from .sending import admission
+from .urlcheck import addresses
+from .urlcheck import policy as url_policy
 
 
 class MembershipInline(admin.TabularInline):
@@ -151,6 +155,23 @@ class SubmissionAdminForm(forms.ModelForm):
         words = (word.strip() for word in self.cleaned_data["tags"].split(","))
         return list(dict.fromkeys(word for word in words if word))
 
+    def clean_url(self):
+        """A new URL for a waiting submission passes the checks of every other door."""
+        url = self.cleaned_data["url"].strip()
+        if url == self.instance.url:
+            return url
+        try:
+            addresses.check_url(url, **url_policy.address_options())
+            found = portal_forms.check_link(
+                url, self.instance.team, confirm_public=self.cleaned_data.get("confirm_public")
+            )
+        except addresses.UnsafeURL as exc:
+            raise forms.ValidationError(str(exc), code="unsafe_url") from exc
+        except portal_forms.LinkProblem as problem:
+            raise forms.ValidationError(problem.message, code="link") from None
+        self.instance.probe = found.to_json()
+        return url
+
 
 class SentSubmissionForm(forms.ModelForm):
     class Meta:
@@ -188,7 +209,9 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None or obj.status == Status.QUEUED:
-            return API_FIELDS
+            # Its place, the person's cap and the team's quota were taken for this team and
+            # person: moving it elsewhere would leave them counted in the wrong place.
+            return [*API_FIELDS, "team", "submitter"]
         sent_as = [name if name != "tags" else "tag_list" for name in SENT_AS]
         return [*API_FIELDS, *sent_as]
 
@@ -206,6 +229,12 @@ class SubmissionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # The timeline is the audit trail: submissions are never deleted here.
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # One door for new submissions: the portal's own form and services.submit (the URL
+        # check, the cap, the quota, the "created" event, the admin as submitter). A model
+        # form saved here would skip every one of them.
+        return redirect("submission_new")
 
     @admin.action(description="Send again (failed or needs review)")
     def resend(self, request, queryset):

@@ -11,6 +11,7 @@ import hmac
 from django.conf import settings
 from django.db import transaction
 
+from . import locks
 from .models import CallbackLimitReached, Submission, hash_token
 
 __all__ = ["CallbackLimitReached", "CallbackRefused", "UnknownToken", "receive"]
@@ -28,6 +29,7 @@ class CallbackRefused(Exception):
         self.reason, self.status = reason, status
 
 
+@locks.retry_conflicts
 def receive(token, api_status, video_no, *, refusal=None):
     """Apply a callback; returns "changed", "repeat" or "ignored".
 

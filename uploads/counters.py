@@ -11,10 +11,9 @@ SQLite drops a table's triggers when a migration rebuilds the table; after
 every `migrate` (and test database flush) `ensure` puts them back if they are
 missing, and counts everything again.
 
-Lock order (PostgreSQL): a submission's row, then its lane, then its tallies,
-then the team's quota row. The admission of new submissions takes the lane
-first (uploads/sending/admission.py); the claim takes the team's row before
-the status write that reaches the lane. Nothing takes them the other way round.
+The triggers take a submission's lane (when it enters or leaves the queue) and its
+tallies at the status write: a path that also needs the team, the lane or the quota
+row takes them before that write, in the one lock order of uploads/locks.py.
 """
 
 # Only this module's own constant table names are put into the SQL text: no values.
@@ -102,7 +101,7 @@ BEGIN
      AND OLD.team_id = NEW.team_id AND OLD.submitter_id = NEW.submitter_id THEN
     RETURN NULL;
   END IF;
-  -- The lane first, then the tallies (see the lock order in uploads/counters.py).
+  -- The lane first, then the tallies (the lock order of uploads/locks.py).
   IF TG_OP <> 'INSERT' AND OLD.status = 'queued' THEN
     UPDATE {LANES} SET waiting = waiting - (CASE WHEN OLD.fronted_at IS NULL THEN 1 ELSE 0 END),
       fronted = fronted - (CASE WHEN OLD.fronted_at IS NULL THEN 0 ELSE 1 END)
@@ -251,3 +250,52 @@ def ensure(connection=default_connection):
         install(connection)
         return True
     return False
+
+
+def drift():
+    """Every count the database keeps (lanes, tallies, tag rows, the quota's units used)
+    against a COUNT(*) of the submissions themselves: the differences, [] when none.
+
+    A check (for tests, benchmarks and a curious operator), not a repair: `install`
+    counts everything again. It reads whole tables."""
+    from collections import Counter
+
+    from django.db.models import Count
+
+    from .models import Lane, QuotaMonth, Status, Submission, Tag, Tally
+
+    found = []
+    queued = Counter(
+        (team, person, fronted is not None)
+        for team, person, fronted in Submission.objects.filter(status=Status.QUEUED).values_list(
+            "team_id", "submitter_id", "fronted_at"
+        )
+    )
+    for lane in Lane.objects.all():
+        key = lane.team_id, lane.submitter_id
+        truth = queued[(*key, False)], queued[(*key, True)]
+        if (lane.waiting, lane.fronted) != truth:
+            found.append(
+                f"lane {key}: (waiting, fronted) {(lane.waiting, lane.fronted)} != {truth}"
+            )
+    lanes = set(Lane.objects.values_list("team_id", "submitter_id"))
+    found += [f"no lane for {key[:2]}" for key in queued if key[:2] not in lanes]
+    by_status = Submission.objects.values_list("team_id", "submitter_id", "status")
+    truth = Counter({key[:3]: key[3] for key in by_status.annotate(n=Count("id")).order_by()})
+    kept = {(t.team_id, t.submitter_id, t.status): t.n for t in Tally.objects.exclude(n=0)}
+    if kept != dict(truth):
+        found.append(f"tallies {kept} != {dict(truth)}")
+    tags = {
+        (pk, tag.lower())
+        for pk, names in Submission.objects.values_list("pk", "tags")
+        for tag in (names if isinstance(names, list) else [])
+        if isinstance(tag, str)
+    }
+    if set(Tag.objects.values_list("submission_id", "name")) != tags:
+        found.append("the tag rows differ from the submissions' tags")
+    counted = Submission.objects.exclude(counted_in=None).values_list("team_id", "counted_in")
+    truth = Counter({key[:2]: key[2] for key in counted.annotate(n=Count("id")).order_by()})
+    used = {(q.team_id, q.month): q.used for q in QuotaMonth.objects.exclude(used=0)}
+    if used != dict(truth):
+        found.append(f"quota units used {used} != counted {dict(truth)}")
+    return found

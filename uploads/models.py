@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from . import locks
+
 # Each kind of background process's last sign of life, in a module of its own.
 from .heartbeats import ProcessBeat  # noqa: F401
 
@@ -454,6 +456,35 @@ def ids_of_each(*slices):
         return [row[0] for row in cursor.fetchall()]
 
 
+def lock_team(team_id):
+    """The team's row, locked (in the order of uploads/locks.py)."""
+    team = Team.objects.select_for_update(no_key=True).get(pk=team_id)
+    locks.took("team", team_id, team_id)
+    return team
+
+
+def lock_lanes(pairs):
+    """The lanes of these (team id, person id), locked by (team, person) (uploads/locks.py)."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return []
+    wanted = Q()
+    for team_id, submitter_id in pairs:
+        wanted |= Q(team_id=team_id, submitter_id=submitter_id)
+    lanes = list(
+        Lane.objects.select_for_update(no_key=True)
+        .filter(wanted)
+        .order_by("team_id", "submitter_id")
+    )
+    for team_id, submitter_id in pairs:
+        locks.took("lane", team_id, (team_id, submitter_id))
+    return lanes
+
+
+def lock_lane(team_id, submitter_id):
+    return lock_lanes([(team_id, submitter_id)])
+
+
 class SubmissionQuerySet(models.QuerySet):
     def visible_to(self, user):
         if user.is_superuser:
@@ -689,18 +720,31 @@ class Submission(VideoRequest):
     # times, retry times) come from the database's clock, never from the clock
     # of whichever host runs the code.
 
+    @locks.retry_conflicts
     def transition(
-        self, to, *, kind, message="", actor=None, data=None, claim=None, only_from=None, **fields
+        self,
+        to,
+        *,
+        kind,
+        message="",
+        actor=None,
+        data=None,
+        claim=None,
+        only_from=None,
+        give_back_turn=False,
+        **fields,
     ):
         """Move to `to`, refusing moves the status model does not allow.
 
         `claim`: the move is a step of the send that holds this claim number;
         ClaimLost if the send no longer holds it (recovered, settled, claimed
         again). `only_from`: refuse unless the current status is one of these.
+        `give_back_turn`: a setback that was not the team's doing (give_back_turn).
         Locks the row and decides on what it finds there. Returns the event.
         """
         with transaction.atomic():
-            current = Submission.objects.select_for_update().get(pk=self.pk)
+            current = Submission.objects.select_for_update(no_key=True).get(pk=self.pk)
+            locks.took("submission", current.team_id, current.pk)
             if claim is not None and not current.holds(claim):
                 raise ClaimLost(f"Submission {self.pk}: claim {claim} is no longer held.")
             if only_from is not None and current.status not in only_from:
@@ -709,9 +753,14 @@ class Submission(VideoRequest):
                     + " or ".join(Status(s).label for s in only_from)
                     + "."
                 )
+            if give_back_turn:
+                # The team before the status write, which takes the lane (uploads/locks.py).
+                lock_team(current.team_id)
             event = current._write_move(
                 to, kind=kind, message=message, actor=actor, data=data, **fields
             )
+            if give_back_turn:
+                current.give_back_turn()
         self.refresh_from_db()
         return event
 
@@ -728,12 +777,17 @@ class Submission(VideoRequest):
             )
         changes = {**self._needs(to), "status": to, "updated_at": Now(), **fields}
         if self.status == Status.QUEUED and to in UNSENT_ENDS and self.counted_in:
-            # It never left: its unit of the team's monthly quota comes back.
+            # It never left: its unit of the team's monthly quota comes back. The lane
+            # first, then the quota row (uploads/locks.py), as admission takes them: the
+            # status write below would take the lane only after the quota row.
+            lock_lane(self.team_id, self.submitter_id)
             changes["counted_in"] = None
             QuotaMonth.objects.filter(team_id=self.team_id, month=self.counted_in).update(
                 used=F("used") - 1
             )
+            locks.took("quota", self.team_id, self.counted_in)
         Submission.objects.filter(pk=self.pk).update(**changes)
+        self._took_by_triggers(to)
         # Who is told of it, written in this same transaction (after the row's own write,
         # so a batch sees this row in its new status).
         from .notifications import outbox
@@ -747,6 +801,12 @@ class Submission(VideoRequest):
             actor=actor,
             data=data or {},
         )
+
+    def _took_by_triggers(self, to):
+        """The locks a status write takes through the triggers (uploads/counters.py)."""
+        if Status.QUEUED in (self.status, to):
+            locks.took("lane", self.team_id, (self.team_id, self.submitter_id))
+        locks.took("tally", self.team_id, (self.team_id, self.submitter_id))
 
     def _needs(self, to):
         """What a status needs besides itself, in database-clock times."""
@@ -777,6 +837,7 @@ class Submission(VideoRequest):
     # --- the worker's side ---------------------------------------------------
 
     @classmethod
+    @locks.retry_conflicts
     def take_claim(cls, pk, lease_seconds):
         """Claim this waiting submission for sending; None if it is no longer waiting.
 
@@ -787,11 +848,24 @@ class Submission(VideoRequest):
         can give them back.
         """
         with transaction.atomic():
-            current = cls.objects.ready_to_send().select_for_update().filter(pk=pk).first()
+            current = (
+                cls.objects.ready_to_send().select_for_update(no_key=True).filter(pk=pk).first()
+            )
             if current is None:
                 return None  # another worker took it, or it was cancelled
+            locks.took("submission", current.team_id, current.pk)
+            if current.batch_id and (cancelling := Batch.cancelling(current.batch_id)):
+                # Its batch's waiting ones are being cancelled (perhaps by a worker that
+                # died): the person asked for it not to be sent.
+                current._write_move(
+                    Status.CANCELLED,
+                    kind=Event.Kind.CANCELLED,
+                    message=f"Cancelled with the rest of batch #{cancelling.pk}.",
+                    actor=cancelling.cancel_requested_by,
+                )
+                return None
             now = database_now()
-            team = Team.objects.select_for_update().get(pk=current.team_id)
+            team = lock_team(current.team_id)
             takes_lane_turn = current.fronted_at is None
             lane_turn_before = next_turn = None
             if takes_lane_turn:
@@ -818,6 +892,7 @@ class Submission(VideoRequest):
                 Lane.objects.filter(team_id=team.pk, submitter_id=current.submitter_id).update(
                     last_turn=next_turn
                 )
+                locks.took("lane", team.pk, (team.pk, current.submitter_id))
         return cls.objects.select_related("team").get(pk=pk)
 
     def give_back_turn(self):
@@ -829,12 +904,15 @@ class Submission(VideoRequest):
         given_back = Team.objects.filter(pk=self.team_id, last_sent_at=self.claimed_at).update(
             last_sent_at=self.team_turn_before
         )
+        locks.took("team", self.team_id, self.team_id)
         if given_back and self.fronted_at is None:
             Lane.objects.filter(team_id=self.team_id, submitter_id=self.submitter_id).update(
                 last_turn=self.lane_turn_before
             )
+            locks.took("lane", self.team_id, (self.team_id, self.submitter_id))
 
     @classmethod
+    @locks.retry_conflicts
     def move_to_front(cls, pks, *, actor):
         """Move these waiting submissions to the front of their team's line; returns them.
 
@@ -843,23 +921,37 @@ class Submission(VideoRequest):
         event on its timeline. Ones no longer waiting, or already at the front,
         are left as they are.
         """
+        pks = list(pks)
+        moved = []
         with transaction.atomic():
             now = database_now()
-            moved = list(
-                cls.objects.select_for_update()
-                .filter(pk__in=list(pks), status=Status.QUEUED, fronted_at__isnull=True)
-                .order_by("created_at", "id")
+            teams = cls.objects.filter(pk__in=pks).order_by("team_id").values_list("team_id")
+            # Team by team, each team's submissions and then their lanes (uploads/locks.py).
+            for team_id in sorted({team_id for (team_id,) in teams.distinct()}):
+                moved += cls._move_team_to_front(team_id, pks, now, actor)
+        moved.sort(key=lambda s: (s.created_at, s.pk))
+        return moved
+
+    @classmethod
+    def _move_team_to_front(cls, team_id, pks, now, actor):
+        moved = list(
+            cls.objects.select_for_update(no_key=True)
+            .filter(pk__in=pks, team_id=team_id, status=Status.QUEUED, fronted_at__isnull=True)
+            .order_by("pk")
+        )
+        for submission in moved:
+            locks.took("submission", team_id, submission.pk)
+        lock_lanes((team_id, s.submitter_id) for s in moved)
+        moved.sort(key=lambda s: (s.created_at, s.pk))
+        cls.objects.filter(pk__in=[s.pk for s in moved]).update(fronted_at=now, updated_at=Now())
+        for submission in moved:
+            locks.took("tally", team_id, (team_id, submission.submitter_id))
+            submission.fronted_at = now
+            submission.record(
+                Event.Kind.MOVED,
+                "Moved to the front of the team’s line, ahead of the people’s turns.",
+                actor=actor,
             )
-            cls.objects.filter(pk__in=[s.pk for s in moved]).update(
-                fronted_at=now, updated_at=Now()
-            )
-            for submission in moved:
-                submission.fronted_at = now
-                submission.record(
-                    Event.Kind.MOVED,
-                    "Moved to the front of the team’s line, ahead of the people’s turns.",
-                    actor=actor,
-                )
         return moved
 
     def start_request(self, claim, *, unique_id, lease_seconds, token_hash=None):
@@ -886,6 +978,7 @@ class Submission(VideoRequest):
                 self.callback_token_hash = token_hash
         return bool(started)
 
+    @locks.retry_conflicts
     def mark_accepted(self, *, video_no, api_status, message, claim=None):
         """memories.ai took it: keep its video number and move on.
 
@@ -897,7 +990,8 @@ class Submission(VideoRequest):
         target = API_STATUS_TO_STATUS.get(api_status, Status.PROCESSING)
         data = {"video_no": video_no, "api_status": api_status}
         with transaction.atomic():
-            current = Submission.objects.select_for_update().get(pk=self.pk)
+            current = Submission.objects.select_for_update(no_key=True).get(pk=self.pk)
+            locks.took("submission", current.team_id, current.pk)
             if claim is not None and current.claim != claim:
                 current.record(
                     Event.Kind.ACCEPTED,
@@ -922,6 +1016,7 @@ class Submission(VideoRequest):
         self.refresh_from_db()
 
     @classmethod
+    @locks.retry_conflicts
     def recover(cls, pk):
         """A send whose lease ran out: decided under the row lock, on the row as it is now.
 
@@ -932,13 +1027,16 @@ class Submission(VideoRequest):
         """
         with transaction.atomic():
             current = (
-                cls.objects.select_for_update()
+                cls.objects.select_for_update(no_key=True)
                 .filter(pk=pk, status=Status.SENDING, lease_expires_at__lt=Now())
                 .first()
             )
             if current is None:
                 return None
+            locks.took("submission", current.team_id, current.pk)
             if current.request_started_at is None:
+                # The team before the status write, which takes the lane (uploads/locks.py).
+                lock_team(current.team_id)
                 current._write_move(
                     Status.QUEUED,
                     kind=Event.Kind.RECOVERED,
@@ -983,11 +1081,14 @@ class Submission(VideoRequest):
             )
             row = cursor.fetchone()
         if row is not None:
-            return cls.from_db(connection.alias, fields, row)
+            found = cls.from_db(connection.alias, fields, row)
+            locks.took("submission", found.team_id, found.pk)
+            return found
         if cls.objects.filter(callback_token_hash=token_hash).exists():
             raise CallbackLimitReached
         return None
 
+    @locks.retry_conflicts
     def apply_api_status(self, api_status, video_no, *, source, actor=None, locked=False):
         """Apply a status that memories.ai reported (callback or poll).
 
@@ -1004,10 +1105,11 @@ class Submission(VideoRequest):
             current = (
                 self
                 if locked
-                else Submission.objects.select_for_update()
+                else Submission.objects.select_for_update(no_key=True)
                 .only("id", "team", "status", "video_no")
                 .get(pk=self.pk)
             )
+            locks.took("submission", current.team_id, current.pk)
             if video_no and current.video_no and video_no != current.video_no:
                 raise ValueError(
                     f"video number {video_no} does not match {current.video_no} on record"
@@ -1396,6 +1498,18 @@ class Batch(models.Model):
 
     def get_absolute_url(self):
         return reverse("batch_detail", args=[self.pk])
+
+    @classmethod
+    def cancelling(cls, pk):
+        """The batch, if a cancel of its waiting submissions was asked for and has not
+        finished; else None."""
+        return (
+            cls.objects.filter(
+                pk=pk, cancel_requested_at__isnull=False, cancel_finished_at__isnull=True
+            )
+            .select_related("cancel_requested_by")
+            .first()
+        )
 
 
 class BatchRow(VideoRequest):

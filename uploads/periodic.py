@@ -1,5 +1,6 @@
-"""Periodic work: recovery of abandoned sends, held work let into the
-queue as room frees, wake-ups, status polling, and notifications (daily digests, the
+"""Periodic work: recovery of abandoned sends, held work let into the queue as room frees,
+wake-ups, status polling, batch checks and cancels whose worker died, and notifications
+(daily digests, the
 needs-review alert, batch summaries, redelivery of what a killed worker left).
 
 Django's tasks framework has no scheduler; `manage.py run_periodic` calls
@@ -18,6 +19,7 @@ from django.core.management import call_command
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .batches.service import resume_stalled_cancels
 from .models import Batch, Status, Submission, UploadGate
 from .notifications import alerts, delivery, digest
 from .notifications.records import Notice
@@ -105,6 +107,7 @@ def run_once(prune=False):
     step("wake-up", lambda: ensure_sender_awake())
     polled = step("polling", lambda: poll_once(), 0)
     step("batch checks", lambda: restart_stalled_batch_checks())
+    step("batch cancels", lambda: resume_stalled_cancels())
     step("batch summaries", lambda: alerts.finish_batches())
     step("review alert", lambda: alerts.check_review_pile())
     step("digests", lambda: digest.send_due_digests())

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from . import locks
 from .models import Event, Status, Submission, UploadGate
 from .sending import admission
 from .sending.admission import Refused
@@ -28,6 +29,7 @@ RESENDABLE = frozenset({Status.FAILED, Status.NEEDS_REVIEW})
 MARKABLE_FAILED = frozenset({Status.NEEDS_REVIEW})
 
 
+@locks.retry_conflicts
 def submit(user, data):
     """A new submission from a form's (or any caller's) cleaned data, queued to be sent.
 
@@ -47,6 +49,7 @@ def queue_new(user, data, *, counted_in):
         submission = Submission.objects.create(
             counted_in=counted_in, team=data["team"], submitter=user, **values
         )
+        locks.took("tally", submission.team_id, (submission.team_id, user.pk))
         submission.record(Event.Kind.CREATED, "Submitted.", actor=user)
         # Only once the row is committed: a rolled-back submission leaves no task.
         transaction.on_commit(wake_sender)
@@ -71,6 +74,8 @@ def submit_rows(user, batch, rows, *, counted_in=None):
         ),
         batch_size=500,
     )
+    for team_id in sorted({row.team_id for row in rows}):
+        locks.took("tally", team_id, (team_id, user.pk))
     Event.create_many(
         Event(
             submission=submission,
@@ -95,7 +100,12 @@ def cancel(user, submission):
 
 def resend(user, submission):
     """An administrator sends a failed or needs-review submission again: back to the queue,
-    its error cleared. TransitionError if it moved on meanwhile."""
+    its error cleared. TransitionError if it moved on meanwhile.
+
+    Neither the person's cap nor the team's quota refuses it, and it takes no new unit of
+    the quota: an administrator decided, after looking into it, about a submission that
+    was counted when it was first queued (it keeps that unit, in that month;
+    docs/how-it-works.md)."""
     event = submission.transition(
         Status.QUEUED,
         kind=Event.Kind.ADMIN,

@@ -2,7 +2,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from tests.factories import SubmissionFactory
-from uploads.models import Event, Status, UploadGate
+from uploads.models import Event, Membership, Status, Submission, UploadGate
+from uploads.sending import admission
 
 
 def test_the_submission_list_and_page_render_with_the_timeline(client, superuser, alice, team_a):
@@ -139,3 +140,54 @@ def test_the_upload_gate_says_running_in_words(client, superuser):
     html = client.get(reverse("admin:uploads_uploadgate_change", args=[1])).content.decode()
     assert "Running" in html
     assert "icon-no.svg" not in html
+
+
+def test_the_admins_add_goes_through_the_portals_one_door(client, superuser, team_a):
+    client.force_login(superuser)
+    add = reverse("admin:uploads_submission_add")
+    response = client.post(add, {"url": "http://localhost/x.mp4", "team": team_a.pk})
+    assert response.status_code == 302
+    assert response.url == reverse("submission_new")
+    assert client.get(add).url == reverse("submission_new")
+    assert not Submission.objects.exists()
+
+
+def test_a_submission_made_by_an_admin_is_checked_counted_and_theirs(
+    client, superuser, team_a, clip_url
+):
+    Membership.objects.create(team=team_a, user=superuser)
+    team_a.monthly_quota = 1
+    team_a.save()
+    client.force_login(superuser)
+    refused = client.post(
+        reverse("submission_new"), {"team": team_a.pk, "url": "http://localhost/x.mp4"}
+    )
+    assert refused.status_code == 200 and not Submission.objects.exists()
+    client.post(reverse("submission_new"), {"team": team_a.pk, "url": clip_url})
+    made = Submission.objects.get()
+    assert made.submitter == superuser and made.counted_in is not None
+    assert made.events.get().kind == Event.Kind.CREATED
+    assert admission.quota(team_a).used == 1
+    over = client.post(reverse("submission_new"), {"team": team_a.pk, "url": clip_url + "?2"})
+    assert "used all 1 uploads of its quota" in over.content.decode()
+    assert Submission.objects.count() == 1
+
+
+def test_a_waiting_ones_new_url_in_the_admin_is_checked_and_its_team_is_fixed(
+    client, superuser, alice, team_a
+):
+    waiting = SubmissionFactory(team=team_a, submitter=alice)
+    client.force_login(superuser)
+    url = reverse("admin:uploads_submission_change", args=[waiting.pk])
+    form = client.get(url).context["adminform"].form
+    assert "team" not in form.fields and "submitter" not in form.fields
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data = {k: v for k, v in data.items() if v is not False}
+    data.update(
+        {"url": "http://localhost/x.mp4", "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0}
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "url" in response.context["adminform"].form.errors
+    waiting.refresh_from_db()
+    assert waiting.url != "http://localhost/x.mp4"

@@ -14,6 +14,9 @@ from uploads import services
 from uploads.models import Event, PersonSettings, QuotaMonth, Status, Submission
 from uploads.sending import admission
 
+# Quotas count by month, and "today" is a day: the clock is kept far from either end.
+pytestmark = pytest.mark.usefixtures("mid_month")
+
 
 @pytest.fixture
 def form_data(clip_url):
@@ -318,3 +321,20 @@ def test_quota_resets_next_month(alice, team_a, monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: next_month)
     assert admission.quota(team_a).left == 1
     services.submit(alice, fields(team_a))
+
+
+def test_an_admins_resend_passes_the_cap_and_the_quota_and_takes_no_new_unit(
+    alice, team_a, superuser, settings
+):
+    settings.MAX_WAITING_PER_PERSON = 1
+    team_a.monthly_quota = 2
+    team_a.save()
+    first = services.submit(alice, fields(team_a))
+    Submission.objects.filter(pk=first.pk).update(status=Status.FAILED)  # sent, refused
+    services.submit(alice, {**fields(team_a), "url": "https://videos.example.com/two.mp4"})
+    assert (used(team_a), admission.room(team_a, alice)) == (2, 0)  # quota and cap full
+    services.resend(superuser, first)
+    first.refresh_from_db()
+    assert first.status == Status.QUEUED
+    assert used(team_a) == 2  # it keeps the unit it took when first queued
+    assert Submission.objects.filter(counted_in=admission.this_month()).count() == 2

@@ -11,6 +11,9 @@ from uploads.batches import checking, service
 from uploads.models import BatchRow, Event, Membership, Status, Submission
 from uploads.sending import admission
 
+# Quotas count by month, and "today" is a day: the clock is kept far from either end.
+pytestmark = pytest.mark.usefixtures("mid_month")
+
 Row = BatchRow.State
 
 
@@ -132,3 +135,22 @@ def test_a_manager_of_another_team_moves_only_what_they_manage(
     client.force_login(alice)
     client.post(reverse("batch_move_to_front", args=[batch.pk]))
     assert not Submission.objects.filter(fronted_at__isnull=False).exists()
+
+
+def test_held_rows_are_let_in_only_for_people_still_active_in_the_team(
+    client, alice, bob, team_a, clip_url, settings
+):
+    settings.MAX_WAITING_PER_PERSON = 1
+    mine = checked_batch(client, alice, team_a, clip_url, 2)
+    service.confirm(mine, alice)
+    theirs = checked_batch(client, bob, team_a, clip_url + "?bob", 2)
+    service.confirm(theirs, bob)
+    Membership.objects.filter(user=alice, team=team_a).delete()
+    bob.is_active = False
+    bob.save()
+    Submission.objects.filter(status=Status.QUEUED).update(status=Status.CANCELLED)
+    assert admission.release_held() == 0
+    assert states(mine)[1] == states(theirs)[1] == Row.HELD
+    MembershipFactory(user=alice, team=team_a)
+    assert admission.release_held() == 1
+    assert states(mine)[1] == Row.QUEUED and states(theirs)[1] == Row.HELD

@@ -10,6 +10,9 @@ from tests.factories import SubmissionFactory
 from uploads.models import Status, Submission, Tally
 from uploads.reports import charts, stats
 
+# Quotas count by month, and "today" is a day: the clock is kept far from either end.
+pytestmark = pytest.mark.usefixtures("mid_month")
+
 
 def parsed_after(team, user, minutes, **fields):
     created = timezone.now() - timedelta(days=1)

@@ -10,6 +10,9 @@ from tests.factories import SubmissionFactory, TeamFactory
 from uploads.models import Status
 from uploads.pagination import CappedPaginator
 
+# Quotas count by month, and "today" is a day: the clock is kept far from either end.
+pytestmark = pytest.mark.usefixtures("mid_month")
+
 
 def listed(client, **params):
     response = client.get(reverse("submission_list"), params)

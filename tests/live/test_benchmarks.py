@@ -81,6 +81,20 @@ def test_the_chaos_benchmark_runs_and_reports():
     assert "processes that ended by themselves: none" in result.stdout
 
 
+def test_the_storm_benchmark_runs_and_reports():
+    # 4 s of storm on SQLite only, without busy cores: it starts every process, sends,
+    # kills nothing (the first kill is at 30 s) and reports every figure. Missing a goal
+    # exits 1; a crash has no table.
+    result = run(
+        "bench_storm.py", timeout=120, BENCH_STORM_SECONDS="4", BENCH_STORM_THREADS="3",
+        BENCH_STORM_DATABASE_URL="off", BENCH_BUSY="0",
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert "| sqlite | " in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "storm sqlite: statuses" in result.stdout
+    assert "the run crashed" not in result.stderr
+
+
 def test_the_queue_benchmark_runs_side_by_side_and_reports(tmp_path):
     # A small queue on SQLite, without busy cores: long enough to start both sizes'
     # processes, alternate between them and print the table. Missing the goal exits 1.

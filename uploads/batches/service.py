@@ -1,21 +1,26 @@
 """What people do with a batch: make one, see how far it got, queue it, cancel what waits."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Now
 
-from .. import services
+from .. import locks, services
 from ..forms import teams_of
 from ..models import (
     FINAL_STATUSES,
     Batch,
     BatchRow,
     Event,
+    Membership,
     Status,
     Submission,
     Team,
     TransitionError,
 )
+from ..resilience import test_pause_point
 from ..sending import admission
 from ..tasks import start_batch_cancel, start_batch_check
 
@@ -98,6 +103,7 @@ def submission_counts(batch):
     return counts
 
 
+@locks.retry_conflicts
 def confirm(batch, user, *, confirm_public=False, send_again=False):
     """Queue the batch's ready rows: with `confirm_public` those that could not be reached
     too (recorded on each), with `send_again` those whose URL the team already has.
@@ -168,11 +174,22 @@ def _admit_rows(user, batch, team, rows):
 
 
 class HeldRows:
-    """Batches' held rows, for admission.release_held: oldest first (by batch, then line)."""
+    """Batches' held rows, for admission.release_held: oldest first (by batch, then line).
+
+    Only those of people still active members of the row's team (an active team): the
+    rows of someone who left stay held, as the form would refuse them."""
 
     def held(self):
+        member = Membership.objects.filter(
+            team=OuterRef("team_id"), user=OuterRef("batch__created_by_id")
+        )
         return list(
-            BatchRow.objects.filter(state=State.HELD)
+            BatchRow.objects.filter(
+                Exists(member),
+                state=State.HELD,
+                team__is_active=True,
+                batch__created_by__is_active=True,
+            )
             .order_by()
             .values_list("team_id", "batch__created_by_id")
             .annotate(n=Count("id"))
@@ -181,11 +198,12 @@ class HeldRows:
 
     def release(self, team, person_id, n, counted_in):
         rows = list(
-            BatchRow.objects.select_for_update()
+            BatchRow.objects.select_for_update(of=("self",))
             .filter(state=State.HELD, team=team, batch__created_by_id=person_id)
             .select_related("batch__created_by")
             .order_by("batch_id", "line")[:n]
         )
+        locks.took("batch_row", team.pk, person_id)
         for batch_id in sorted({row.batch_id for row in rows}):
             of_batch = [row for row in rows if row.batch_id == batch_id]
             batch = of_batch[0].batch
@@ -250,15 +268,27 @@ def request_cancel(batch, user):
     if not waiting.exists():
         return bool(dropped)
     Batch.objects.filter(pk=batch.pk).update(
-        cancel_requested_at=Now(), cancel_requested_by=user, cancel_finished_at=None
+        cancel_requested_at=Now(),
+        cancel_requested_by=user,
+        cancel_finished_at=None,
+        progress_at=Now(),
     )
     transaction.on_commit(lambda: start_batch_cancel(batch.pk))
     return True
 
 
+# Cancelled between two notes of progress: a cancel whose worker died is started again
+# once its progress is older than BATCH_CHECK_STALLED_SECONDS (resume_stalled_cancels).
+PROGRESS_EVERY = 100
+
+
 def cancel_waiting(batch_id):
     """Cancel each waiting submission of the batch through Submission.transition, as a person
-    cancels one; those that moved on meanwhile are left as they are. Returns how many."""
+    cancels one; those that moved on meanwhile are left as they are. Returns how many.
+
+    Safe to run again, or twice at once: a cancel whose worker died is finished by the
+    next run (resume_stalled_cancels), and until then the sender cancels, rather than
+    sends, what it claims of the batch (Submission.take_claim)."""
     batch = Batch.objects.select_related("cancel_requested_by").get(pk=batch_id)
     cancelled = 0
     waiting = batch.submissions.filter(status=Status.QUEUED).only("pk").order_by("pk")
@@ -274,8 +304,30 @@ def cancel_waiting(batch_id):
         except TransitionError:
             continue  # claimed for sending meanwhile
         cancelled += 1
-    Batch.objects.filter(pk=batch.pk).update(cancel_finished_at=Now())
+        if cancelled % PROGRESS_EVERY == 0:
+            Batch.objects.filter(pk=batch.pk).update(progress_at=Now())
+            test_pause_point("cancelling")
+    Batch.objects.filter(pk=batch.pk).update(cancel_finished_at=Now(), progress_at=Now())
     return cancelled
+
+
+def resume_stalled_cancels():
+    """Cancels of a batch's waiting submissions that have not moved on for
+    BATCH_CHECK_STALLED_SECONDS: the worker running them died (its task stays "running"
+    for ever). Each is queued again (a run already waiting is not doubled); what was
+    cancelled stays cancelled. A periodic step; returns how many were started again."""
+    stalled = Batch.objects.filter(
+        cancel_requested_at__isnull=False,
+        cancel_finished_at__isnull=True,
+        progress_at__lt=Now() - timedelta(seconds=settings.BATCH_CHECK_STALLED_SECONDS),
+    )
+    resumed = 0
+    for batch_id in stalled.values_list("pk", flat=True):
+        # Counted as progress, so that the next pass leaves it the time to start.
+        Batch.objects.filter(pk=batch_id).update(progress_at=Now())
+        start_batch_cancel(batch_id)
+        resumed += 1
+    return resumed
 
 
 def rows_to_fix(batch):

@@ -9,7 +9,7 @@
 
 `admit` decides both under locks, inside the caller's transaction: the
 person's lane row, then the team's counter row for the month (the lock order
-of uploads/counters.py). Two submissions at once cannot both take the last
+of uploads/locks.py). Two submissions at once cannot both take the last
 unit or the last place. The single-submission path refuses what does not
 fit; work that can wait (a batch's rows) takes what fits now and is held for
 the rest: `release_held` lets it in as room frees, through the sources that
@@ -25,7 +25,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import locks
 from ..models import Lane, QuotaMonth, Team
+from ..resilience import test_pause_point
 
 logger = logging.getLogger(__name__)
 
@@ -126,10 +128,12 @@ def admit(team, person, wanted, *, partial=False):
         raise RuntimeError("admit() must run inside the transaction that queues the work.")
     person_id = getattr(person, "pk", person)
     lane = _locked(Lane, team_id=team.pk, submitter_id=person_id)
+    locks.took("lane", team.pk, (team.pk, person_id))
     cap = cap_for(team)
     fits = max(cap - lane.queued, 0)
     month = this_month()
     counter = _locked(QuotaMonth, team_id=team.pk, month=month)
+    locks.took("quota", team.pk, month)
     _between_read_and_write()
     limit = team.monthly_quota
     if limit is not None:
@@ -144,10 +148,27 @@ def admit(team, person, wanted, *, partial=False):
     return granted, month
 
 
+@locks.retry_conflicts
+def _release(source, team_id, person_id, count):
+    """One person's held work in one team, as much as fits now, in one transaction."""
+    with transaction.atomic():
+        team = Team.objects.get(pk=team_id)
+        granted, month = admit(team, person_id, count, partial=True)
+        if not granted:
+            return 0
+        made = source.release(team, person_id, granted, month)
+        if made < granted:  # some went meanwhile: their units come back
+            QuotaMonth.objects.filter(team=team, month=month).update(
+                used=F("used") - (granted - made)
+            )
+        test_pause_point("releasing")
+    return made
+
+
 def _locked(model, **key):
     """The row with this key, created if missing, locked until the transaction ends."""
     model.objects.bulk_create([model(**key)], ignore_conflicts=True)
-    return model.objects.select_for_update().get(**key)
+    return model.objects.select_for_update(no_key=True).get(**key)
 
 
 def _between_read_and_write():
@@ -177,17 +198,7 @@ def release_held():
     released = 0
     for source in list(_sources):
         for team_id, person_id, count in source.held():
-            with transaction.atomic():
-                team = Team.objects.get(pk=team_id)
-                granted, month = admit(team, person_id, count, partial=True)
-                if not granted:
-                    continue
-                made = source.release(team, person_id, granted, month)
-                if made < granted:  # some went meanwhile: their units come back
-                    QuotaMonth.objects.filter(team=team, month=month).update(
-                        used=F("used") - (granted - made)
-                    )
-            released += made
+            released += _release(source, team_id, person_id, count)
     if released:
         logger.info("released %s held submission(s) into the queue", released)
     return released

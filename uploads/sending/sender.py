@@ -17,7 +17,7 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import metrics
+from .. import locks, metrics
 from ..memories import client as api
 from ..models import (
     ClaimLost,
@@ -206,23 +206,35 @@ def _depart(submission, claim, upload, token, deadline, leaves_at):
     if leaves_at is not None:
         wait_until(leaves_at)
     while True:
-        with transaction.atomic():
-            # The claim, and the account's turn to send, both still held: or neither is taken.
-            free = UploadGate.reserve_departure(deadline)
-            started = free and submission.start_request(
-                claim,
-                unique_id=upload.unique_id,
-                lease_seconds=lease_seconds(),
-                token_hash=hash_token(token) if token else None,
-            )
-            if free and not started:
-                transaction.set_rollback(True)
+        free, started = _reserve_and_start(submission, claim, upload, token, deadline)
         if free:
             return free, started
         free_at = UploadGate.account_free_at()
         if free_at > give_up_at:
             return False, False
         wait_until(free_at)
+
+
+@locks.retry_conflicts
+def _reserve_and_start(submission, claim, upload, token, deadline):
+    """The claim, and the account's turn to send, both still held: or neither is taken.
+    The submission's row before the gate's (uploads/locks.py). Returns (free, started);
+    a claim found lost counts as free (nothing waits for the account then)."""
+    with transaction.atomic():
+        started = submission.start_request(
+            claim,
+            unique_id=upload.unique_id,
+            lease_seconds=lease_seconds(),
+            token_hash=hash_token(token) if token else None,
+        )
+        locks.took("submission", submission.team_id, submission.pk)
+        if not started:
+            return True, False
+        free = UploadGate.reserve_departure(deadline)
+        locks.took("gate")
+        if not free:
+            transaction.set_rollback(True)
+        return free, free
 
 
 def wait_until(moment):
@@ -412,16 +424,15 @@ def _settle(submission, claim, exc):
 def _back_in_line(submission, claim, kind, message, data=None):
     """Not sent, through no fault of its own: back to its place, the attempt not counted,
     and its team keeps its turn."""
-    with transaction.atomic():
-        submission.transition(
-            Status.QUEUED,
-            kind=kind,
-            message=message,
-            attempts=F("attempts") - 1,
-            data=data,
-            claim=claim,
-        )
-        submission.give_back_turn()
+    submission.transition(
+        Status.QUEUED,
+        kind=kind,
+        message=message,
+        attempts=F("attempts") - 1,
+        data=data,
+        claim=claim,
+        give_back_turn=True,
+    )
 
 
 def _retry_or_fail(submission, claim, exc):
@@ -437,15 +448,14 @@ def _retry_or_fail(submission, claim, exc):
         )
         return
     delay = retry_delay(submission.attempts)
-    with transaction.atomic():
-        submission.transition(
-            Status.QUEUED,
-            kind=Event.Kind.RETRY,
-            message=f"{exc.message} Not taken; trying again in {int(delay.total_seconds())} s.",
-            not_before=Now() + delay,
-            claim=claim,
-        )
-        submission.give_back_turn()
+    submission.transition(
+        Status.QUEUED,
+        kind=Event.Kind.RETRY,
+        message=f"{exc.message} Not taken; trying again in {int(delay.total_seconds())} s.",
+        not_before=Now() + delay,
+        claim=claim,
+        give_back_turn=True,
+    )
 
 
 def _test_pause_point(name):
