@@ -5,7 +5,7 @@ from django.db import DatabaseError
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from .models import Status, Submission, UploadGate
+from .models import MemoriesAccount, Status, Submission, UploadGate
 
 
 def _age(moment, now):
@@ -16,7 +16,9 @@ def report():
     """A small JSON-ready dict; "ok" when the database answers and the worker is alive."""
     now = timezone.now()
     try:
-        gate = UploadGate.objects.filter(pk=1).first()
+        # The heartbeat is kept on the default account's gate.
+        gate = UploadGate.objects.filter(account__name=MemoriesAccount.DEFAULT_NAME).first()
+        gates = list(UploadGate.objects.select_related("account").order_by("account__name"))
         oldest = Submission.objects.filter(status=Status.QUEUED).aggregate(at=Min("created_at"))
         review = Submission.objects.filter(status=Status.NEEDS_REVIEW).aggregate(
             count=Count("id"), oldest=Min("updated_at")
@@ -44,12 +46,23 @@ def report():
             "count": review["count"],
             "oldest_age_seconds": _age(review["oldest"], now),
         },
-        "polling": {
-            "problem": gate.poll_problem if gate else "",
-            "since": gate.poll_problem_at.isoformat() if gate and gate.poll_problem_at else None,
-        },
+        "polling": _first_poll_problem(gates),
         "sending": {
-            "paused": bool(gate and gate.paused),
-            "reason": gate.paused_reason if gate and gate.paused else "",
+            "paused": any(g.paused for g in gates),
+            "reason": " ".join(g.paused_reason for g in gates if g.paused),
+            # Each account's gate: they pause and send apart.
+            "accounts": {
+                str(g.account): {"paused": g.paused, "reason": g.paused_reason}
+                for g in gates
+                if g.account_id
+            },
         },
+    }
+
+
+def _first_poll_problem(gates):
+    gate = next((g for g in gates if g.poll_problem), None)
+    return {
+        "problem": gate.poll_problem if gate else "",
+        "since": gate.poll_problem_at.isoformat() if gate and gate.poll_problem_at else None,
     }

@@ -16,8 +16,7 @@ URL = "/healthz"
 
 
 def beat(seconds_ago):
-    UploadGate.get()
-    UploadGate.objects.filter(pk=1).update(
+    UploadGate.objects.filter(pk=UploadGate.get().pk).update(
         worker_heartbeat_at=timezone.now() - timedelta(seconds=seconds_ago)
     )
 
@@ -33,7 +32,11 @@ def test_a_recent_heartbeat_is_healthy_without_a_login(client):
     assert 4 <= body["worker"]["age_seconds"] < 60
     assert body["worker"]["last_heartbeat"].startswith(str(timezone.now().year))
     assert body["queue"]["oldest_waiting_age_seconds"] is None
-    assert body["sending"] == {"paused": False, "reason": ""}
+    assert body["sending"] == {
+        "paused": False,
+        "reason": "",
+        "accounts": {"default": {"paused": False, "reason": ""}},
+    }
     assert response["Cache-Control"].startswith("max-age=0")
 
 

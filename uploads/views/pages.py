@@ -14,7 +14,7 @@ from .. import services
 from ..context_processors import needs_attention_url
 from ..filters import ANYONE, SubmissionFilterForm, needs_attention
 from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
-from ..models import PersonSettings, Submission, Tally, TransitionError
+from ..models import PersonSettings, Submission, Tally, TransitionError, UploadGate
 from ..pagination import CappedPaginator
 from ..reports import export, stats
 from ..sending import admission, queue
@@ -112,6 +112,7 @@ def _dashboard(request, scope, *, title, list_query, team=None):
             "attention": attention,
             "attention_url": needs_attention_url(team.slug) if team else "",
             "quota": admission.quota(team) if team else None,
+            "account": _account_pace(team) if team else None,
             "failures": failures,
             "waiting": waiting,
             "members": members,
@@ -119,6 +120,13 @@ def _dashboard(request, scope, *, title, list_query, team=None):
             "live_ids": live_ids(waiting),
         },
     )
+
+
+def _account_pace(team):
+    """The memories.ai account a team sends through, its pace, and whether it is paused."""
+    account = team.account
+    gate = UploadGate.get(account)
+    return {"name": account.name, "per_minute": f"{account.per_minute():g}", "paused": gate.paused}
 
 
 @login_required
@@ -259,7 +267,7 @@ def submission_new(request):
             form.add_error(None, str(exc))
         else:
             messages.success(request, "Submitted. It waits for its turn to be sent to memories.ai.")
-            problem = sending.sending_problem()
+            problem = sending.sending_problem(submission.team.account)
             if problem:
                 messages.warning(request, problem)
             return redirect(submission)
