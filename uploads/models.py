@@ -1311,9 +1311,19 @@ class UploadGate(models.Model):
         return timedelta(seconds=60.0 / per_minute * cls.SAFETY_MARGIN)
 
     @classmethod
+    def of(cls, account=None):
+        """The account's gate as the account was read with it (select_related("gate")),
+        else as it is now (made on first use)."""
+        if isinstance(account, MemoriesAccount):
+            cached = account._state.fields_cache.get("gate")
+            if cached is not None:
+                return cached
+        return cls.get(account)
+
+    @classmethod
     def _row(cls, account=None):
         """The account's row, created on first use, as a queryset to update."""
-        return cls.objects.filter(pk=cls.get(account).pk)
+        return cls.objects.filter(pk=cls.of(account).pk)
 
     @classmethod
     def _take(cls, field, interval, account=None, **conditions):

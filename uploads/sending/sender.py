@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Greatest, Now
 from django.urls import reverse
 from django.utils import timezone
 
@@ -224,14 +224,19 @@ def send_next(after_claim=None):
 
 
 def accounts_with_work():
-    """The accounts whose teams have submissions waiting, the one whose slot opens first
-    first."""
+    """The accounts whose teams have submissions waiting, with their gates: the one whose
+    slot opens first first. Each carries `opens_in`, how long until its slot opens by the
+    database's clock (None: it has no gate yet), read in this one query."""
     waiting = Lane.objects.filter(Q(waiting__gt=0) | Q(fronted__gt=0)).values("team__account_id")
-    return list(
+    accounts = list(
         MemoriesAccount.objects.filter(pk__in=waiting)
         .select_related("gate")
-        .order_by(F("gate__next_allowed_at").asc(nulls_first=True), "pk")
+        .annotate(opens=Greatest("gate__next_allowed_at", "gate__free_at"), db_now=Now())
+        .order_by(F("opens").asc(nulls_first=True), "pk")
     )
+    for account in accounts:
+        account.opens_in = None if account.opens is None else account.opens - account.db_now
+    return accounts
 
 
 def next_wake_at():
@@ -239,36 +244,42 @@ def next_wake_at():
     may send (its next slot, or its earliest retry), or None when nothing waits."""
     moments = []
     for account in accounts_with_work():
-        if UploadGate.get(account).paused:
+        if account.opens_in is not None and account.gate.paused:
             continue
-        ready = Submission.objects.ready_to_send().filter(team__account=account)
-        if ready.exists():
-            moments.append(UploadGate.next_slot_at(account))
-        elif (retry := ready_later(account)) is not None:
+        if ready(account).exists():
+            moments.append(timezone.now() + max(account.opens_in or timedelta(0), timedelta(0)))
+        elif retry := Submission.objects.filter(team__account=account).next_retry_at():
             moments.append(retry)
     return min(moments, default=None)
 
 
-def ready_later(account):
-    return Submission.objects.filter(team__account=account).next_retry_at()
+def ready(account):
+    return Submission.objects.ready_to_send().filter(team__account=account)
 
 
 def send_next_for(account, after_claim=None):
-    """Send the account's next waiting submission if its gate allows: (outcome, sent)."""
+    """Send the account's next waiting submission if its gate allows: (outcome, sent).
+
+    `account` as accounts_with_work gives it (with its gate and `opens_in`).
+    """
     try:
         client = get_client(account)
     except SendingNotConfigured as exc:
         UploadGate.pause(str(exc), account)
         return "not configured", False
-    if UploadGate.get(account).paused:
+    if UploadGate.of(account).paused:  # as read a moment ago; the slot's update checks again
         return "paused", False
-    drop_dead_links(account)
-    if not Submission.objects.ready_to_send().filter(team__account=account).exists():
+    if not ready(account).exists():
         return "idle", False
     # Taken up to SEND_HOLD_SECONDS early: wake-ups come that much early (a
     # worker picks up a task only as often as it polls), and the claim and the
     # request are ready when the slot opens.
     early = timedelta(seconds=settings.SEND_HOLD_SECONDS)
+    if getattr(account, "opens_in", None) is not None and account.opens_in > early:
+        return "waiting for the gate", False  # as read a moment ago: no need to ask again
+    drop_dead_links(account)
+    if not ready(account).exists():
+        return "idle", False
     taken, when = UploadGate.take_slot(account, early=early)
     if not taken:
         return "waiting for the gate", False
