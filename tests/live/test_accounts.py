@@ -7,9 +7,11 @@ Rates are fractions of a second; no test waits on the real one a minute.
 """
 
 import logging
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
+from django.db.models.functions import Now
 from django.urls import reverse
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
@@ -105,18 +107,24 @@ def test_credits_out_on_one_account_pause_it_while_the_other_keeps_sending(
 def test_a_request_hanging_on_one_account_holds_nothing_of_the_other(
     accounts, sandbox, settings, alice, outsider, team_a, team_b, start_worker
 ):
+    default, _ = accounts
     settings.MEMORIES_READ_TIMEOUT = 20.0
     hang = 15.0
     sandbox.west.set_fault("slow", times=1, seconds=hang)
+    # West's slot opens first, so the one wake-up there is sends west's first.
+    UploadGate.objects.filter(pk=UploadGate.get(default).pk).update(
+        next_allowed_at=Now() + timedelta(seconds=1)
+    )
     [stuck] = queue(team_b, outsider, 1)
+    queue(team_a, alice, 4)
     for _ in range(2):
         start_worker()
     assert wait_for(
         lambda: Submission.objects.filter(pk=stuck.pk, request_started_at__isnull=False).exists()
     )
-    queue(team_a, alice, 4)
-    # The default account's four go, one a second, while west's request still hangs.
-    assert wait_for(lambda: len(sandbox.accepted) == 4, timeout=hang - 2)
+    # The default account's four go, one a second, while west's request still hangs: the
+    # worker stuck on west woke another before its request left.
+    assert wait_for(lambda: len(sandbox.accepted) == 4, timeout=hang - 3)
     assert Submission.objects.get(pk=stuck.pk).status == Status.SENDING
     assert sandbox.count("0429") == 0
 
