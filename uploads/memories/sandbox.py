@@ -297,7 +297,8 @@ class Sandbox:
             "list_rate_per_second": self.list_rate_per_second,
             "code_style": self.code_style,
         }
-        account = Sandbox(api_key=api_key, **{**defaults, **options})
+        # Of this one's class: a subclass that watches its requests watches every account.
+        account = type(self)(api_key=api_key, **{**defaults, **options})
         account.name = name or f"account{len(self._accounts) + 2}"
         account._front = self
         with self._lock:
