@@ -49,6 +49,13 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     readonly_fields = ["used_this_month"]
 
+    def get_changeform_initial_data(self, request):
+        # A new team sends through the default account unless the superuser picks another.
+        return {
+            "account": MemoriesAccount.default().pk,
+            **super().get_changeform_initial_data(request),
+        }
+
     @admin.display(description="uploads this month")
     def used_this_month(self, obj):
         if obj.pk is None:

@@ -38,7 +38,7 @@ MOST = {
     "filtered list": 16,
     "detail": 14,
     "my dashboard": 18,
-    "team dashboard": 22,
+    "team dashboard": 23,  # and the account the team sends through, with its gate
     "status fragment": 10,  # no banner
 }
 
