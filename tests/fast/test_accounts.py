@@ -308,3 +308,21 @@ def test_a_submission_waits_only_for_its_own_accounts_backoff(west, team_b, sett
     b = queue_one(team_b, "oscar")
     send_all(2)
     assert Submission.objects.get(pk=b.pk).status == Status.PROCESSING
+
+
+def test_rotating_the_field_encryption_key_keeps_every_stored_key_readable(settings):
+    """docs/configuration.md: FIELD_ENCRYPTION_KEY=new,old encrypts with new, opens both."""
+    from encrypted_fields.fields import EncryptedCharField
+
+    def field(*keys):  # a fresh field: the library keeps its keys per field
+        settings.SALT_KEY = list(keys)
+        return EncryptedCharField()
+
+    stored_before = field("old").get_prep_value(WEST_KEY)
+    rotating = field("new", "old")
+    assert rotating.to_python(stored_before) == WEST_KEY
+    stored_after = rotating.get_prep_value(WEST_KEY)
+    assert field("new").to_python(stored_after) == WEST_KEY
+    # Without the old key the old value is not readable: it stays ciphertext, which the
+    # sender refuses to send (test_a_key_that_cannot_be_decrypted_pauses_with_the_reason).
+    assert field("new").to_python(stored_before) != WEST_KEY
