@@ -286,9 +286,11 @@ def send_next_for(account, after_claim=None):
     submission = claim_next_in_line(account)
     if submission is None:
         return "idle", False
+    woken = None
     if after_claim is not None:
         after_claim(next_wake_at())
-    outcome = send(submission, client, leaves_at=when, account=account)
+        woken = lambda: after_claim(next_wake_at())  # noqa: E731
+    outcome = send(submission, client, leaves_at=when, account=account, answered=woken)
     return f"{outcome} {submission.pk}", True
 
 
@@ -384,8 +386,12 @@ def drop_dead_links(account=None, limit=5):
         return
 
 
-def send(submission, client, leaves_at=None, account=None):
+def send(submission, client, leaves_at=None, account=None, answered=None):
     """Send one claimed submission and record what came of it.
+
+    `answered()`, if given, is called as soon as the answer is in (the account's next
+    slot is then known), before the answer is recorded: another worker can prepare the
+    account's next send meanwhile.
 
     Returns "sent", "claim lost" or "gate busy" (the last two sent nothing).
 
@@ -428,6 +434,8 @@ def send(submission, client, leaves_at=None, account=None):
         outcome = exc
     finally:
         UploadGate.answered(account)
+    if answered is not None:
+        answered()
     _test_pause_point("after_request")
     try:
         if outcome is None:
