@@ -1,14 +1,17 @@
 """Sending under chaos: faults, stalled workers and busy cores; nothing sent twice or too fast.
 
-Three real `db_worker` processes, `run_periodic` (every 0.5 s) and gunicorn (for
-callbacks) on a fresh SQLite database (or PostgreSQL), against the sandbox at a raised rate,
+Real `db_worker` processes (one per memories.ai account, plus one), `run_periodic` (every
+0.5 s) and gunicorn (for callbacks) on a fresh SQLite database (or PostgreSQL), against the
+sandbox at a raised rate, BENCH_CHAOS_ACCOUNTS (2) accounts each with its key, its rate and
+a team of its own,
 while two other processes keep both cores busy (busy.py; BENCH_BUSY=0 turns
 them off). For BENCH_CHAOS_SECONDS (from the first upload):
 
-- faults, one upload at a time, every 2 to 5 s (none while the last one still
-  waits for an upload): rate_limit (an injected 0429), http_502 (not taken),
-  drop (taken, then the connection closes unanswered), malformed (taken, then an
-  unreadable body), http_504 (may have been taken);
+- faults, one upload at a time, on an account chosen at random, every 2 to 5 s
+  (none while the last one still waits for an upload): rate_limit (an injected
+  0429), http_502 (not taken), drop (taken, then the connection closes
+  unanswered), malformed (taken, then an unreadable body), http_504 (may have
+  been taken);
 - every 3 to 8 s, workers stopped (SIGSTOP) for longer than their lease
   (SEND_LEASE_SECONDS=3), then continued (SIGCONT): every other time the worker
   that is running a send (found by its worker id on the running task), a few ms
@@ -17,7 +20,7 @@ them off). For BENCH_CHAOS_SECONDS (from the first upload):
 Then no more faults or stops, and the queue drains (up to a deadline). Callbacks
 are on (gunicorn on loopback is PUBLIC_BASE_URL), with polling behind them.
 
-Goals, exit status 1 when one is missed:
+Goals, each for every account, exit status 1 when one is missed:
 - no URL uploaded twice: none accepted twice by the sandbox, and none that
   reached it twice in a way that may have been processed (accepted, HTTP 500/504);
 - no rate breach: no 0429 from the sandbox other than the injected ones, and at
@@ -66,7 +69,8 @@ DRAIN_SECONDS = float(os.environ.get("BENCH_CHAOS_DRAIN_SECONDS", 180))
 # Empty: a fresh SQLite file. A PostgreSQL URL: that database, dropped and created again.
 DATABASE = os.environ.get("BENCH_CHAOS_DATABASE_URL", "")
 SEED = int(os.environ.get("BENCH_CHAOS_SEED") or random.randrange(10**6))
-WORKERS = 3
+ACCOUNTS = int(os.environ.get("BENCH_CHAOS_ACCOUNTS", 2))
+WORKERS = ACCOUNTS + 1
 LEASE_SECONDS = 3.0
 PERIODIC_INTERVAL = 0.5
 FAULTS = ("rate_limit", "http_502", "drop", "malformed", "http_504")
@@ -170,8 +174,8 @@ class Portal:
 class Chaos:
     """Faults and worker stops at random times, all noted for the report."""
 
-    def __init__(self, sandbox, workers, rng):
-        self.sandbox, self.workers, self.rng = sandbox, workers, rng
+    def __init__(self, accounts, workers, rng):
+        self.accounts, self.workers, self.rng = accounts, workers, rng
         self.stopped = {}  # worker index -> when (monotonic) to continue it
         self.log = []  # (monotonic time, what happened)
         self.faults_set = dict.fromkeys(FAULTS, 0)
@@ -200,11 +204,13 @@ class Chaos:
         self.calm()
 
     def inject(self, fault):
-        if sum(self.sandbox.stats()["fault_hits"].values()) < sum(self.faults_set.values()):
+        hits = sum(sum(a.stats()["fault_hits"].values()) for a in self.accounts)
+        if hits < sum(self.faults_set.values()):
             return  # the last one still waits for an upload: faults follow the traffic
-        self.sandbox.set_fault(fault, times=1)
+        account = self.rng.choice(self.accounts)
+        account.set_fault(fault, times=1)
         self.faults_set[fault] += 1
-        self.note(f"fault {fault} set for the next upload")
+        self.note(f"fault {fault} set for the next upload of account {account.name}")
 
     def running(self):
         return [i for i in range(len(self.workers)) if i not in self.stopped]
@@ -242,7 +248,8 @@ class Chaos:
 
     def calm(self):
         """No more faults or stops: what is set is cleared, stopped workers continue."""
-        self.sandbox.clear_faults()
+        for account in self.accounts:
+            account.clear_faults()
         self.continue_due(float("inf"))
         self.note("chaos over: faults cleared, every worker running")
 
@@ -287,11 +294,11 @@ def in_flight():
     return Submission.objects.filter(status__in=busy).count()
 
 
-def unsettled():
-    """What the drain must leave at zero, by reason."""
+def unsettled(account_name):
+    """What the drain must leave at zero in this account's teams, by reason."""
     from uploads.models import Status, Submission
 
-    subs = Submission.objects
+    subs = Submission.objects.filter(team__account__name=account_name)
     return {
         "queued or sending": subs.filter(status__in=[Status.QUEUED, Status.SENDING]).count(),
         "processing without a poll": subs.filter(
@@ -495,7 +502,8 @@ def main():
     with sandbox as sb:
         env = portal_env(database, sb, PER_MINUTE, **portal_settings(interval, free_port()))
         start_django(env)
-        seed(int(SECONDS / interval) + 10)
+        seed(ACCOUNTS * (int(SECONDS / interval) + 10), teams=ACCOUNTS)
+        more_accounts(sb)
         with busy_cores(max_seconds=SECONDS + DRAIN_SECONDS + 120) as busy:
             portal = Portal(env, logs)
             try:
@@ -506,14 +514,31 @@ def main():
         return report(sb, busy, interval, logs, crashed, *phases)
 
 
+def more_accounts(sb):
+    """Accounts 2.. at the sandbox and in the portal, each with its own key and team (the
+    first account is the settings' default one, with the first team)."""
+    from uploads.models import MemoriesAccount, Team
+
+    teams = list(Team.objects.order_by("pk"))
+    for i in range(1, ACCOUNTS):
+        key, name = f"sk-mavi-chaos-{i + 1}", f"chaos-{i + 1}"
+        sb.add_account(key, name)
+        account = MemoriesAccount.objects.create(
+            name=name, api_base_url=sb.url, api_key=key, uploads_per_minute=PER_MINUTE
+        )
+        Team.objects.filter(pk=teams[i].pk).update(account=account)
+
+
 def run(sb, portal, interval):
     from uploads.tasks import wake_sender
 
     wake_sender()
-    if not sb.wait_until(lambda: sb.accepted, timeout=60):
-        sys.exit("chaos: no upload within 60 s of starting the portal")
-    clock = Clock(start=sb.accepted[0].received_at)  # the phase starts with the first upload
-    chaos = Chaos(sb, portal.workers, random.Random(SEED))
+    accounts = [sb, *sb.accounts]
+    if not sb.wait_until(lambda: all(a.accepted for a in accounts), timeout=60):
+        sys.exit("chaos: not every account uploaded within 60 s of starting the portal")
+    # The phase starts with the first upload.
+    clock = Clock(start=min(a.accepted[0].received_at for a in accounts))
+    chaos = Chaos(accounts, portal.workers, random.Random(SEED))
     chaos.run(until=clock.mono + SECONDS)
     left = in_flight()
     drained = drain(
@@ -524,8 +549,41 @@ def run(sb, portal, interval):
 
 
 def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
-    stats = sb.stats()
     allowed = SECONDS / interval
+    (is_drained, drain_seconds) = drained
+    print(f"chaos: {machine()}; {busy}")
+    print(f"chaos: {ACCOUNTS} account(s); {WORKERS} db_worker + run_periodic (every "
+          f"{PERIODIC_INTERVAL:g} s) + gunicorn; {'PostgreSQL' if DATABASE else 'SQLite'}; "
+          f"{PER_MINUTE:g} uploads/min per account for {SECONDS:g} s; lease {LEASE_SECONDS:g} s; "
+          f"callbacks on, polling behind them; seed {SEED}")  # fmt: skip
+    print(f"chaos: faults set {chaos.faults_set}")
+    print(f"chaos: worker stops {chaos.stops}; sends recovered {recoveries() or 'none'}; "
+          f"tasks that raised {failed_tasks() or 'none'}; "
+          f"processes that ended by themselves: {', '.join(crashed) or 'none'}")  # fmt: skip
+    print(f"chaos: drain: {left} in flight when the chaos stopped; "
+          f"{'drained' if is_drained else 'NOT drained'} after {drain_seconds:.1f} s; "
+          f"statuses {counts_by_status()}")  # fmt: skip
+    met_all, lines = True, event_lines(logs)
+    for account in [sb, *sb.accounts]:
+        met_all = (
+            account_report(account, interval, allowed, (account, chaos, clock, lines)) and met_all
+        )
+    context = (sb, chaos, clock, lines)
+    show("URLs left unsettled", unsettled_urls(), *context)
+    show("Sends recovered from a stopped worker (not a goal)", recovered_urls(), *context)
+    show("Sends whose task raised (not a goal)", urls_of_failed_tasks(), *context)
+    (logs / "chaos.log").write_text(
+        "".join(f"{clock.of_mono(t):8.2f} s  {what}\n" for t, what in chaos.log)
+    )
+    print(f"chaos: logs (the portal's processes, chaos.log) and database in {logs}")
+    return 0 if met_all else 1
+
+
+def account_report(sb, interval, allowed, context):
+    """Print one account's figures and goals (each account its own); True if all are met.
+    `context`: show()'s, with this account's sandbox."""
+    clock = context[2]
+    stats = sb.stats()
     in_phase = [r for r in sb.accepted if clock.of_mono(r.received_at) < SECONDS]
     ratio = len(in_phase) / allowed
     accepted_twice, reached_twice = sent_twice(sb)
@@ -533,25 +591,13 @@ def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
     injected = stats["fault_hits"].get("rate_limit", 0)
     breaches = rate_limited - injected
     most = sb.max_accepted_in_window(interval)
-    left_over = unsettled()
-    (is_drained, drain_seconds) = drained
-
-    print(f"chaos: {machine()}; {busy}")
-    print(f"chaos: {WORKERS} db_worker + run_periodic (every {PERIODIC_INTERVAL:g} s) + gunicorn; "
-          f"{'PostgreSQL' if DATABASE else 'SQLite'}; {PER_MINUTE:g} uploads/min for "
-          f"{SECONDS:g} s; lease {LEASE_SECONDS:g} s; callbacks on, polling behind them; "
-          f"seed {SEED}")  # fmt: skip
-    print(f"chaos: faults set {chaos.faults_set}; hit {stats['fault_hits']}")
-    print(f"chaos: worker stops {chaos.stops}; sends recovered {recoveries() or 'none'}; "
-          f"tasks that raised {failed_tasks() or 'none'}; "
-          f"processes that ended by themselves: {', '.join(crashed) or 'none'}")  # fmt: skip
-    print(f"chaos: drain: {left} in flight when the chaos stopped; "
-          f"{'drained' if is_drained else 'NOT drained'} after {drain_seconds:.1f} s; "
-          f"statuses {counts_by_status()}")  # fmt: skip
-    print(f"chaos: sandbox answers {stats['codes']}; list_videos requests "
-          f"{stats['list_requests']}, most in 1 s {stats['max_list_in_1s']}")  # fmt: skip
+    left_over = unsettled(sb.name)
+    name = f"account {sb.name}"
+    print(f"chaos: {name}: faults hit {stats['fault_hits']}; sandbox answers {stats['codes']}; "
+          f"list_videos requests {stats['list_requests']}, most in 1 s "
+          f"{stats['max_list_in_1s']}")  # fmt: skip
     print(f"chaos: achieved send rate = {len(in_phase)} accepted / {allowed:.0f} allowed "
-          f"over the chaos phase = {ratio:.3f}")  # fmt: skip
+          f"over the chaos phase = {ratio:.3f} ({name})")  # fmt: skip
     goals = {
         "uploaded twice": (
             not accepted_twice and not reached_twice,
@@ -569,20 +615,13 @@ def report(sb, busy, interval, logs, crashed, clock, chaos, left, drained):
             ", ".join(f"{n} {what}" for what, n in left_over.items()) + " (goal 0 each)",
         ),
     }
-    for name, (met, figures) in goals.items():
-        print(f"chaos: {name}: {figures} -> {'met' if met else 'MISSED'}")
-    context = (sb, chaos, clock, event_lines(logs))
-    show("URLs that reached the sandbox more than once", reached_twice, *context)
+    for goal, (met, figures) in goals.items():
+        print(f"chaos: {goal}: {name}: {figures} -> {'met' if met else 'MISSED'}")
+    show(f"URLs that reached {name} more than once", reached_twice, *context)
     window = f"window {interval:g} s"
-    show(f"URLs answered 0429 while the rate {window} was full", too_fast(sb, interval), *context)
-    show("URLs left unsettled", unsettled_urls(), *context)
-    show("Sends recovered from a stopped worker (not a goal)", recovered_urls(), *context)
-    show("Sends whose task raised (not a goal)", urls_of_failed_tasks(), *context)
-    (logs / "chaos.log").write_text(
-        "".join(f"{clock.of_mono(t):8.2f} s  {what}\n" for t, what in chaos.log)
-    )
-    print(f"chaos: logs (the portal's processes, chaos.log) and database in {logs}")
-    return 0 if all(met for met, _ in goals.values()) else 1
+    show(f"URLs answered 0429 while {name}'s rate {window} was full", too_fast(sb, interval),
+         *context)  # fmt: skip
+    return all(met for met, _ in goals.values())
 
 
 if __name__ == "__main__":

@@ -343,11 +343,12 @@ def seed_people():
     """20 teams of 10 people; the first of each team manages it."""
     from django.contrib.auth import get_user_model
 
-    from uploads.models import Membership, Team
+    from uploads.models import Membership, MemoriesAccount, Team
 
     user_model = get_user_model()
+    account = MemoriesAccount.default()  # bulk_create skips the save() that picks it
     teams = Team.objects.bulk_create(
-        Team(name=f"Team {i:02}", slug=f"team-{i:02}", unique_id=f"scope-{i:02}")
+        Team(name=f"Team {i:02}", slug=f"team-{i:02}", unique_id=f"scope-{i:02}", account=account)
         for i in range(TEAMS)
     )
     users = user_model.objects.bulk_create(

@@ -54,6 +54,7 @@ def portal_env(database_url, sandbox=None, per_minute=1, **settings):
         "DJANGO_SETTINGS_MODULE": "memories_portal.settings",
         "ENV_FILE": "/nonexistent",  # a developer's .env must not change the figures
         "SECRET_KEY": "bench-only",
+        "FIELD_ENCRYPTION_KEY": "bench-only",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database_url,
         "MEMORIES_UPLOADS_PER_MINUTE": f"{per_minute:g}",

@@ -46,6 +46,9 @@ DEBUG = env.bool("DEBUG", default=False)
 # Without DEBUG there is no fallback key: a portal that holds the company's
 # API key must not run with a key that is in the repository.
 SECRET_KEY = secret("SECRET_KEY") or ("dev-only-not-secret" if DEBUG else "")
+# Old secret keys, comma-separated, while a new one takes over: sessions, password
+# reset links and the accounts' encrypted API keys still open with them.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -198,6 +201,15 @@ MEMORIES_API_BASE_URL = env.str("MEMORIES_API_BASE_URL", default="https://api.me
 # portal never falls back to it silently when the key is missing.
 MEMORIES_SANDBOX = env.bool("MEMORIES_SANDBOX", default=False)
 MEMORIES_SANDBOX_KEY = "sk-mavi-sandbox"
+# The key that encrypts memories.ai accounts' API keys at rest (django-fernet-encrypted-
+# fields, which derives its Fernet keys from SECRET_KEY and these). Several, comma-
+# separated, for rotation: the first encrypts, every one decrypts (docs/configuration.md).
+# A development default only with DEBUG or the sandbox; production refuses to start
+# without it.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+SALT_KEY = [key.strip() for key in FIELD_ENCRYPTION_KEY if key.strip()] or (
+    ["dev-only-not-secret-field-key"] if DEBUG or MEMORIES_SANDBOX else []
+)
 # (connect, read) seconds. The read timeout is long because a read timeout
 # after sending is an unknown outcome that a person must review.
 MEMORIES_CONNECT_TIMEOUT = env.float("MEMORIES_CONNECT_TIMEOUT", default=5.0)
@@ -593,6 +605,8 @@ if not DEBUG:
     ]
     if not MEMORIES_API_KEY and not MEMORIES_SANDBOX:
         missing.append("MEMORIES_API_KEY (or MEMORIES_SANDBOX=1 to send to the local sandbox)")
+    if not SALT_KEY:
+        missing.append("FIELD_ENCRYPTION_KEY (it encrypts the accounts' API keys)")
     if missing:
         problems.insert(0, "with DEBUG off it needs " + ", ".join(missing))
 if problems:

@@ -13,6 +13,7 @@ from .models import (
     Event,
     GroupMapping,
     Membership,
+    MemoriesAccount,
     Notice,
     PersonSettings,
     Status,
@@ -23,6 +24,7 @@ from .models import (
     WebhookEndpoint,
 )
 from .sending import admission
+from .sending import sender as sending
 from .urlcheck import addresses
 from .urlcheck import policy as url_policy
 
@@ -48,14 +50,22 @@ class TeamAdmin(admin.ModelAdmin):
         "monthly_quota",
         "used_this_month",
         "max_waiting_per_person",
+        "account",
         "is_active",
         "created_at",
     ]
-    list_filter = ["is_active", "large_files_allowed"]
+    list_filter = ["is_active", "large_files_allowed", "account"]
     search_fields = ["name", "slug", "unique_id"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, GroupMappingInline]
     readonly_fields = ["used_this_month"]
+
+    def get_changeform_initial_data(self, request):
+        # A new team sends through the default account unless the superuser picks another.
+        return {
+            "account": MemoriesAccount.default().pk,
+            **super().get_changeform_initial_data(request),
+        }
 
     @admin.display(description="uploads this month")
     def used_this_month(self, obj):
@@ -71,6 +81,131 @@ class TeamAdmin(admin.ModelAdmin):
         if obj is not None and obj.submissions.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+
+def key_field(label, help_text):
+    """A key's field: never sent to the browser, not even to the superuser who set it;
+    left empty, the key stays as it is."""
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+    return forms.CharField(label=label, required=False, widget=widget, help_text=help_text)
+
+
+class MemoriesAccountForm(forms.ModelForm):
+    api_key = key_field(
+        "API key",
+        "Leave empty to keep the current key. Empty on an account that never had one: "
+        "MEMORIES_API_KEY (or the sandbox).",
+    )
+    second_api_key = key_field(
+        "second API key",
+        "For rotation without downtime: when memories.ai refuses the first key (0401), the "
+        "account moves to this one and goes on sending. Leave empty to keep it.",
+    )
+    forget_second_key = forms.BooleanField(required=False, label="Forget the second key")
+
+    class Meta:
+        model = MemoriesAccount
+        fields = ["name", "api_base_url", "api_key", "second_api_key", "uploads_per_minute"]
+
+    def _clean_key(self, name):
+        key = self.cleaned_data[name].strip()
+        if key and (not key.isascii() or not key.isprintable() or " " in key):
+            raise forms.ValidationError(
+                "A key holds only printable ASCII characters, without spaces inside."
+            )
+        return key or getattr(self.instance, name) or None
+
+    def clean_api_key(self):
+        return self._clean_key("api_key")
+
+    def clean_second_api_key(self):
+        if self.cleaned_data.get("forget_second_key"):
+            return None
+        return self._clean_key("second_api_key")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("forget_second_key"):
+            cleaned["second_api_key"] = None
+        return cleaned
+
+
+@admin.register(MemoriesAccount)
+class MemoriesAccountAdmin(admin.ModelAdmin):
+    """Superusers only (the whole admin is). Keys are shown by their last four characters."""
+
+    form = MemoriesAccountForm
+    list_display = [
+        "name",
+        "address",
+        "key_hint",
+        "second_key_hint",
+        "pace",
+        "state",
+        "reason",
+        "teams_count",
+    ]
+    readonly_fields = ["key_hint", "second_key_hint", "state", "reason"]
+    fields = [
+        "name",
+        "api_base_url",
+        "key_hint",
+        "api_key",
+        "second_key_hint",
+        "second_api_key",
+        "forget_second_key",
+        "uploads_per_minute",
+        "state",
+        "reason",
+    ]
+    actions = ["test_connection", "resume_sending"]
+
+    @admin.display(description="API address")
+    def address(self, obj):
+        return obj.base_url()
+
+    @admin.display(description="key")
+    def key_hint(self, obj):
+        return obj.key_hint
+
+    @admin.display(description="second key")
+    def second_key_hint(self, obj):
+        return obj.second_key_hint
+
+    @admin.display(description="uploads a minute")
+    def pace(self, obj):
+        return f"{obj.per_minute():g}"
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return "Paused" if obj.pk and UploadGate.get(obj).paused else "Running"
+
+    @admin.display(description="paused because")
+    def reason(self, obj):
+        return UploadGate.get(obj).paused_reason if obj.pk else ""
+
+    @admin.display(description="teams")
+    def teams_count(self, obj):
+        return obj.teams.count()
+
+    def has_delete_permission(self, request, obj=None):
+        # Teams send through it: move them first (the database refuses otherwise).
+        if obj is not None and obj.teams.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Test connection (a list_videos request, never an upload)")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            works, said = sending.test_connection(account)
+            self.message_user(request, said, messages.SUCCESS if works else messages.ERROR)
+
+    @admin.action(description="Resume sending")
+    def resume_sending(self, request, queryset):
+        for account in queryset:
+            services.resume_sending(account)
+        names = ", ".join(str(a) for a in queryset)
+        self.message_user(request, f"Sending resumed through: {names}.")
 
 
 @admin.register(PersonSettings)
@@ -292,7 +427,8 @@ class UploadGateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume sending")
     def resume_sending(self, request, queryset):
-        services.resume_sending()
+        for gate in queryset.select_related("account"):
+            services.resume_sending(gate.account)
         self.message_user(request, "Sending resumed.")
 
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db.models import F
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
@@ -46,19 +47,41 @@ class NeedsReview:
 
 
 class Paused:
-    """Whether sending is paused (and why, shown to superusers only), looked up only if a
-    page shows the banner: everyone is told, since their send times stop meanwhile."""
+    """The paused accounts this person sends through (every one, for superusers), looked up
+    only if a page shows the banner: everyone on such an account is told, since their send
+    times stop meanwhile; the reason is shown to superusers and the account's teams'
+    managers."""
+
+    def __init__(self, user):
+        self.user = user
 
     @cached_property
-    def gate(self):
-        return UploadGate.objects.filter(pk=1, paused=True).only("paused_reason").first()
+    def accounts(self):
+        """[(gate, whether this person sees the reason)], the account's name first."""
+        gates = UploadGate.objects.filter(paused=True).select_related("account")
+        if self.user.is_superuser:
+            return [(gate, True) for gate in gates.order_by("account__name")]
+        # One query: the paused gates of the accounts this person's teams send through,
+        # a row for each of their roles there.
+        rows = (
+            gates.filter(
+                account__teams__is_active=True, account__teams__memberships__user=self.user
+            )
+            .annotate(role=F("account__teams__memberships__role"))
+            .order_by("account__name")
+        )
+        found = {}
+        for gate in rows:
+            manages = gate.role == Membership.Role.MANAGER
+            found[gate.pk] = (gate, manages or found.get(gate.pk, (None, False))[1])
+        return list(found.values())
 
     def __bool__(self):
-        return self.gate is not None
+        return bool(self.accounts)
 
     @property
     def reason(self):
-        return self.gate.paused_reason if self.gate else ""
+        return " ".join(gate.paused_reason for gate, shown in self.accounts if shown)
 
 
 # The navigation's entry each page belongs to ("team" is the team of the URL's slug). Its
@@ -109,7 +132,7 @@ def portal(request):
             .values_list("team__name", "team__slug", "role")
         )
         teams = [{"name": name, "slug": slug, "role": role} for name, slug, role in memberships]
-        paused = Paused()
+        paused = Paused(user)
         needs_review = NeedsReview(user)
         read_only = (
             bool(teams)

@@ -67,7 +67,7 @@ def workers():
     now = timezone.now()
     try:
         found = processes(now)
-        gate = UploadGate.objects.filter(pk=1).first()
+        gates = list(UploadGate.objects.select_related("account").order_by("account__name"))
         oldest = Submission.objects.filter(status=Status.QUEUED).aggregate(at=Min("created_at"))
         review = Submission.objects.filter(status=Status.NEEDS_REVIEW).aggregate(
             count=Count("id"), oldest=Min("updated_at")
@@ -87,14 +87,25 @@ def workers():
             "count": review["count"],
             "oldest_age_seconds": _age(review["oldest"], now),
         },
-        "polling": {
-            "problem": gate.poll_problem if gate else "",
-            "since": gate.poll_problem_at.isoformat() if gate and gate.poll_problem_at else None,
-        },
+        "polling": _first_poll_problem(gates),
         "sending": {
-            "paused": bool(gate and gate.paused),
-            "reason": gate.paused_reason if gate and gate.paused else "",
+            "paused": any(g.paused for g in gates),
+            "reason": " ".join(g.paused_reason for g in gates if g.paused),
+            # Each account's gate: they pause and send apart.
+            "accounts": {
+                str(g.account): {"paused": g.paused, "reason": g.paused_reason}
+                for g in gates
+                if g.account_id
+            },
         },
+    }
+
+
+def _first_poll_problem(gates):
+    gate = next((g for g in gates if g.poll_problem), None)
+    return {
+        "problem": gate.poll_problem if gate else "",
+        "since": gate.poll_problem_at.isoformat() if gate and gate.poll_problem_at else None,
     }
 
 
@@ -130,9 +141,14 @@ class DatabaseCollector:
             ages.add_metric([kind], float("inf") if age is None else age)
         yield ages
 
-        gate = UploadGate.objects.filter(pk=1).first()
-        yield GaugeMetricFamily(
+        paused = GaugeMetricFamily(
             f"{PREFIX}_sending_paused",
-            "1 while sending to memories.ai is paused (a bad key, no credits), else 0.",
-            value=1 if gate and gate.paused else 0,
+            "1 while sending through this memories.ai account is paused (a bad key, no "
+            "credits), else 0.",
+            labels=["account"],
         )
+        for name, is_paused in UploadGate.objects.filter(account__isnull=False).values_list(
+            "account__name", "paused"
+        ):
+            paused.add_metric([name], 1 if is_paused else 0)
+        yield paused

@@ -11,7 +11,7 @@ takes its locks in this order, and never goes back to an earlier kind:
 4. the **quota month** (`QuotaMonth`, the team's counter);
 5. **batch rows** being let in (`BatchRow`, held rows released);
 6. the **tallies** (`Tally`), and the tag rows;
-7. the **upload gate** (`UploadGate`, one row for the whole account).
+7. the **upload gate** (`UploadGate`, one row per memories.ai account).
 
 Work on several teams goes team by team, in ascending team id, each team's rows in
 the order above. A submission's status write takes its lane (when it enters or

@@ -10,6 +10,7 @@ import time
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from encrypted_fields.fields import EncryptedCharField
 
 from . import locks
 
@@ -31,6 +33,117 @@ from .heartbeats import ProcessBeat  # noqa: F401
 # token the portal hands out, in a module of their own.
 from .tokens import ApiToken, IdempotencyKey, TokenMinute, hash_token  # noqa: F401
 from .urlcheck import identity
+
+
+class MemoriesAccount(models.Model):
+    """A memories.ai account: its address, its key, and the rate it takes uploads at.
+
+    memories.ai limits uploads per account, so each account has a gate of its own
+    (UploadGate) and teams on different accounts send in parallel. An empty address,
+    key or rate means the settings' (MEMORIES_API_BASE_URL, MEMORIES_API_KEY or the
+    sandbox, MEMORIES_UPLOADS_PER_MINUTE): the "default" account an existing
+    installation was given follows them.
+    """
+
+    DEFAULT_NAME = "default"
+
+    name = models.CharField(max_length=80, unique=True)
+    api_base_url = models.CharField(
+        "API address",
+        max_length=200,
+        blank=True,
+        help_text="Empty: MEMORIES_API_BASE_URL (https://api.memories.ai unless set otherwise).",
+    )
+    # Encrypted at rest with FIELD_ENCRYPTION_KEY (docs/configuration.md); never shown
+    # whole: pages and the admin show `key_hint`.
+    api_key = EncryptedCharField(
+        "API key", max_length=400, blank=True, null=True, help_text="Empty: MEMORIES_API_KEY."
+    )
+    second_api_key = EncryptedCharField(
+        "second API key",
+        max_length=400,
+        blank=True,
+        null=True,  # the field stores an empty key as NULL
+        help_text="For rotation without downtime: when memories.ai refuses the key (0401), "
+        "the account moves to this one and goes on sending.",
+    )
+    uploads_per_minute = models.FloatField(
+        null=True,
+        blank=True,
+        default=1.0,
+        help_text="How many uploads memories.ai takes from this account a minute. "
+        "Empty: MEMORIES_UPLOADS_PER_MINUTE.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "memories.ai account"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.uploads_per_minute is not None and self.uploads_per_minute <= 0:
+            raise ValidationError(
+                {"uploads_per_minute": "Give a number above 0, or leave it empty."}
+            )
+        if self.api_base_url:
+            parts = urlsplit(self.api_base_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValidationError(
+                    {"api_base_url": "Give an http(s) address with a host name, or leave it empty."}
+                )
+
+    @classmethod
+    def default(cls):
+        """The account teams are put on unless told otherwise (made on first use)."""
+        account, _ = cls.objects.get_or_create(
+            name=cls.DEFAULT_NAME, defaults={"uploads_per_minute": None}
+        )
+        return account
+
+    def base_url(self):
+        return self.api_base_url or settings.MEMORIES_API_BASE_URL
+
+    def key(self):
+        """The key to send with ("" when none is set)."""
+        if self.api_key:
+            return self.api_key
+        if settings.MEMORIES_API_KEY:
+            return settings.MEMORIES_API_KEY
+        return settings.MEMORIES_SANDBOX_KEY if settings.MEMORIES_SANDBOX else ""
+
+    def per_minute(self):
+        return self.uploads_per_minute or settings.MEMORIES_UPLOADS_PER_MINUTE
+
+    @property
+    def key_hint(self):
+        """All that is ever shown of a key: its last four characters."""
+        return hint(self.key())
+
+    @property
+    def second_key_hint(self):
+        return hint(self.second_api_key)
+
+    def use_second_key(self):
+        """The first key was refused: the second takes its place. False when there is none
+        (or another process switched already)."""
+        if not self.second_api_key:
+            return False
+        refused, self.api_key, self.second_api_key = self.api_key, self.second_api_key, None
+        # Only if the row still holds the refused key: two workers do not switch twice.
+        current = MemoriesAccount.objects.filter(pk=self.pk).first()
+        if current is None or current.api_key != refused:
+            self.refresh_from_db()
+            return bool(current)
+        self.save(update_fields=["api_key", "second_api_key"])
+        return True
+
+
+def hint(key):
+    """A key as pages show it: its last four characters, or "(none)"."""
+    return f"…{key[-4:]}" if key else "(none)"
 
 
 class Team(models.Model):
@@ -49,6 +162,13 @@ class Team(models.Model):
         help_text="memories.ai has granted this account uploads over 1 GB.",
     )
     is_active = models.BooleanField(default=True)
+    # The memories.ai account this team's uploads go through (its gate, its pace).
+    account = models.ForeignKey(
+        MemoriesAccount,
+        on_delete=models.PROTECT,
+        related_name="teams",
+        verbose_name="memories.ai account",
+    )
     max_waiting_per_person = models.PositiveIntegerField(
         "most waiting per person",
         null=True,
@@ -82,6 +202,8 @@ class Team(models.Model):
             self.slug = slugify(self.name)[:120]
         if not self.unique_id:
             self.unique_id = self.slug
+        if self.account_id is None:
+            self.account = MemoriesAccount.default()
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
@@ -1252,15 +1374,31 @@ def _log_once_committed(event):
     transaction.on_commit(partial(events_log.info, EVENT_LINE, fields, extra=fields))
 
 
-class UploadGate(models.Model):
-    """The one account-wide upload rate gate, shared by every worker process.
+def _account(account):
+    """An account, from an account, its id, or None (the default account)."""
+    if account is None:
+        return MemoriesAccount.default()
+    if isinstance(account, MemoriesAccount):
+        return account
+    return MemoriesAccount.objects.get(pk=account)
 
-    A single row. A worker may send only after taking a slot with a
+
+class UploadGate(models.Model):
+    """An account's upload rate gate, shared by every worker process: one row per account.
+
+    A worker may send through an account only after taking a slot with a
     conditional UPDATE that moves `next_allowed_at` forward; whoever changes
     the row got the slot, so any number of workers on any number of machines
-    send at most the allowed rate.
+    send at most the account's rate. Each account's row is its own: teams on
+    different accounts send in parallel, and a pause stops one account only.
+
+    Every method takes the account (an account, its id, or None for the
+    default one).
     """
 
+    account = models.OneToOneField(
+        MemoriesAccount, on_delete=models.CASCADE, related_name="gate", null=True
+    )
     next_allowed_at = models.DateTimeField(default=timezone.now)
     # When the account is free for the next request to leave: held while one is
     # under way (for its whole deadline), an interval after its answer.
@@ -1281,23 +1419,25 @@ class UploadGate(models.Model):
         verbose_name = "upload gate"
 
     def __str__(self):
-        return "Paused" if self.paused else "Sending"
+        state = "Paused" if self.paused else "Sending"
+        return f"{self.account}: {state}" if self.account_id else state
 
     @classmethod
-    def get(cls):
-        gate = cls.objects.filter(pk=1).first()
+    def get(cls, account=None):
+        account_id = account if isinstance(account, int) else _account(account).pk
+        gate = cls.objects.filter(account_id=account_id).first()
         if gate is None:
             # Open now by the database's clock, not by the clock of the host that
             # happens to create the row first.
             cls.objects.get_or_create(
-                pk=1,
+                account_id=account_id,
                 defaults={
                     "next_allowed_at": Now(),
                     "free_at": Now(),
                     "list_next_allowed_at": Now(),
                 },
             )
-            gate = cls.objects.get(pk=1)
+            gate = cls.objects.get(account_id=account_id)
         return gate
 
     # Requests are spaced from the previous one's *answer* (memories.ai counts a
@@ -1308,139 +1448,157 @@ class UploadGate(models.Model):
     SAFETY_MARGIN = 1.001
 
     @classmethod
-    def interval(cls):
-        per_minute = settings.MEMORIES_UPLOADS_PER_MINUTE
+    def interval(cls, account=None):
+        per_minute = _account(account).per_minute()
         return timedelta(seconds=60.0 / per_minute * cls.SAFETY_MARGIN)
 
     @classmethod
-    def _row(cls):
-        """The gate's one row, created on first use, as a queryset to update."""
-        cls.get()
-        return cls.objects.filter(pk=1)
+    def of(cls, account=None):
+        """The account's gate as the account was read with it (select_related("gate")),
+        else as it is now (made on first use)."""
+        if isinstance(account, MemoriesAccount):
+            cached = account._state.fields_cache.get("gate")
+            if cached is not None:
+                return cached
+        return cls.get(account)
 
     @classmethod
-    def _take(cls, field, interval, **conditions):
+    def _row(cls, account=None):
+        """The account's row, created on first use, as a queryset to update."""
+        return cls.objects.filter(pk=cls.of(account).pk)
+
+    @classmethod
+    def _take(cls, field, interval, account=None, **conditions):
         """Take a slot when `field` has passed: move it one interval on, or say when it opens.
 
         Whoever changes the row got the slot; the others get the time to come
         back (on this host's clock). The database's clock decides, so a host
         whose clock runs fast cannot take a slot early.
         """
-        row = cls._row()
+        row = cls._row(account)
         if row.filter(**{f"{field}__lte": Now()}, **conditions).update(**{field: Now() + interval}):
             return None
         opens_at, now = row.annotate(now=Now()).values_list(field, "now").get()
         return timezone.now() + max(opens_at - now, timedelta(0))
 
     @classmethod
-    def account_free_at(cls):
+    def account_free_at(cls, account=None):
         """When the account is free for the next request to leave, on this host's clock."""
-        return local_time(cls._row().values_list("free_at", flat=True).get())
+        return local_time(cls._row(account).values_list("free_at", flat=True).get())
 
     @classmethod
-    def next_slot_at(cls):
-        """When the next upload slot opens, on this host's clock."""
-        row = cls._row().annotate(opens=Greatest("next_allowed_at", "free_at"))
+    def next_slot_at(cls, account=None):
+        """When the account's next upload slot opens, on this host's clock."""
+        row = cls._row(account).annotate(opens=Greatest("next_allowed_at", "free_at"))
         return local_time(row.values_list("opens", flat=True).get())
 
     @classmethod
-    def take_slot(cls, early=timedelta(0)):
-        """Take the next upload slot, up to `early` before it opens.
+    def take_slot(cls, account=None, early=timedelta(0)):
+        """Take the account's next upload slot, up to `early` before it opens.
 
         Returns (True, when the request may leave) or (False, when to come back),
         both on this host's clock. The slot decides which worker goes next (it
         may claim and prepare while the slot opens); `reserve_departure`
         decides, as the request leaves, that it may.
         """
-        row = cls._row()
+        account = _account(account)
+        row, interval = cls._row(account), cls.interval(account)
         horizon = Now() + early
         taken = row.filter(next_allowed_at__lte=horizon, free_at__lte=horizon, paused=False).update(
-            next_allowed_at=Greatest("next_allowed_at", Now()) + cls.interval()
+            next_allowed_at=Greatest("next_allowed_at", Now()) + interval
         )
         opens = Greatest("next_allowed_at", "free_at")
         if taken:  # it leaves at the slot it took, one interval before the next
-            opens = Greatest(F("next_allowed_at") - cls.interval(), "free_at")
+            opens = Greatest(F("next_allowed_at") - interval, "free_at")
         opens_at, now = row.annotate(opens=opens, now=Now()).values_list("opens", "now").get()
         return bool(taken), timezone.now() + max(opens_at - now, timedelta(0))
 
     @classmethod
-    def take_list_slot(cls):
+    def take_list_slot(cls, account=None):
         """Like take_slot, for list_videos requests: None, or when the next slot opens."""
         # Spaced from departures: the 1% absorbs jitter between leaving and arriving.
         interval = timedelta(seconds=1.01 / settings.MEMORIES_LIST_PER_SECOND)
-        return cls._take("list_next_allowed_at", interval)
+        return cls._take("list_next_allowed_at", interval, account)
 
     @classmethod
-    def reserve_departure(cls, deadline_seconds):
+    def reserve_departure(cls, deadline_seconds, account=None):
         """As a request is about to leave: True if it may, now.
 
-        Only when no other request is under way or answered less than an
-        interval ago: a worker that took its slot and then stalled finds the
-        account busy and does not send. Until the answer comes, the account is
-        held for the request's whole deadline, plus the interval.
+        Only when no other request of the account is under way or answered less
+        than an interval ago: a worker that took its slot and then stalled finds
+        the account busy and does not send. Until the answer comes, the account
+        is held for the request's whole deadline, plus the interval.
         """
-        held = timedelta(seconds=deadline_seconds) + cls.interval()
+        account = _account(account)
+        interval = cls.interval(account)
+        held = timedelta(seconds=deadline_seconds) + interval
         return bool(
-            cls._row()
+            cls._row(account)
             .filter(free_at__lte=Now(), paused=False)
             .update(
                 free_at=Now() + held,
-                next_allowed_at=Greatest(F("next_allowed_at"), Now() + cls.interval()),
+                next_allowed_at=Greatest(F("next_allowed_at"), Now() + interval),
             )
         )
 
     @classmethod
-    def answered(cls):
+    def answered(cls, account=None):
         """The request's answer is in (or it failed): the next may leave an interval from now.
 
         memories.ai counts a request somewhere between its departure and its
         answer, so spacing from the answer keeps requests an interval apart
         however slowly this one went.
         """
-        cls._row().update(
-            free_at=Now() + cls.interval(),
-            next_allowed_at=Greatest(F("next_allowed_at"), Now() + cls.interval()),
+        account = _account(account)
+        interval = cls.interval(account)
+        cls._row(account).update(
+            free_at=Now() + interval,
+            next_allowed_at=Greatest(F("next_allowed_at"), Now() + interval),
         )
 
     @classmethod
-    def push_back(cls, delay):
+    def push_back(cls, delay, account=None):
         """After a rate-limit answer: no slot before `delay` from now, nor the planned one."""
-        cls._row().update(
+        cls._row(account).update(
             next_allowed_at=Greatest(F("next_allowed_at"), Now() + delay),
             free_at=Greatest(F("free_at"), Now() + delay),
             rate_limited_streak=F("rate_limited_streak") + 1,
         )
 
     @classmethod
-    def reset_streak(cls):
-        cls.objects.filter(pk=1, rate_limited_streak__gt=0).update(rate_limited_streak=0)
+    def reset_streak(cls, account=None):
+        cls._row(account).filter(rate_limited_streak__gt=0).update(rate_limited_streak=0)
 
     @classmethod
-    def pause(cls, reason):
+    def pause(cls, reason, account=None):
+        """Stop this account's sending (its teams only) with the reason; the people to tell
+        are emailed once per pause (an episode: from the pause to its resumption)."""
         from .notifications import outbox
 
+        account = _account(account)
         with transaction.atomic():
-            cls._row().update(paused=True, paused_reason=reason, paused_at=timezone.now())
-            # Superusers are emailed once per pause, not at each refused attempt.
-            outbox.sending_paused(reason)
+            row = cls._row(account)
+            # The conditional update decides which call starts the episode.
+            began = row.filter(paused=False).update(
+                paused=True, paused_reason=reason, paused_at=timezone.now()
+            )
+            if not began:
+                row.update(paused_reason=reason)
+                return
+            outbox.sending_paused(reason, account)
 
     @classmethod
-    def resume(cls):
-        from .notifications import outbox
-
+    def resume(cls, account=None):
         with transaction.atomic():
-            cls._row().update(paused=False, paused_reason="", paused_at=None)
-            outbox.sending_resumed()
+            cls._row(account).update(paused=False, paused_reason="", paused_at=None)
 
     @classmethod
-    def note_poll_problem(cls, problem):
-        cls._row().update(poll_problem=problem, poll_problem_at=Now())
+    def note_poll_problem(cls, problem, account=None):
+        cls._row(account).update(poll_problem=problem, poll_problem_at=Now())
 
     @classmethod
-    def clear_poll_problem(cls):
-        cls.objects.filter(pk=1).exclude(poll_problem="").update(
-            poll_problem="", poll_problem_at=None
-        )
+    def clear_poll_problem(cls, account=None):
+        cls._row(account).exclude(poll_problem="").update(poll_problem="", poll_problem_at=None)
 
 
 class Batch(models.Model):

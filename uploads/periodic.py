@@ -20,12 +20,13 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from .batches.service import resume_stalled_cancels
-from .models import Batch, Status, Submission, UploadGate
+from .models import Batch, Status, Submission
 from .notifications import alerts, delivery, digest
 from .notifications.records import Notice
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.admission import release_held
 from .sending.polling import poll_once
+from .sending.sender import next_wake_at
 from .tasks import start_batch_check, wake_notifier, wake_sender
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,10 @@ def recover_abandoned_sends():
 
 def ensure_sender_awake():
     """A lost wake-up must not strand the queue."""
-    gate = UploadGate.get()
-    if gate.paused or not Submission.objects.ready_to_send().exists():
+    at = next_wake_at()
+    if at is None:
         return False
-    wake_sender(at=UploadGate.next_slot_at())
+    wake_sender(at=at)
     return True
 
 

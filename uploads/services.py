@@ -142,7 +142,8 @@ def move_to_front(user, submissions):
     return Submission.move_to_front([s.pk for s in submissions], actor=user)
 
 
-def resume_sending():
-    """After a pause (a bad key, no credits, a misconfiguration): send again."""
-    UploadGate.resume()
+def resume_sending(account=None):
+    """After an account's pause (a bad key, no credits, a misconfiguration): it sends again
+    (None: the default account)."""
+    UploadGate.resume(account)
     transaction.on_commit(wake_sender)

@@ -30,11 +30,18 @@ NOTIFICATIONS_QUEUE = "notifications"
 @retry_database_errors
 def send_next_submission():
     """Wake-up: send the next waiting submission, then schedule the next wake-up."""
-    outcome, again_at = sending.send_next()
-    if again_at is not None:
-        # Early: the task waits for the slot's last moments itself (SEND_HOLD_SECONDS).
-        wake_sender(at=again_at - timedelta(seconds=settings.SEND_HOLD_SECONDS))
+    # Once this run has claimed a send, another worker is woken for the next slot of
+    # any account: this one's request, however slow, holds no other account's turn.
+    outcome, again_at = sending.send_next(after_claim=_wake_early)
+    _wake_early(again_at)
     return outcome
+
+
+def _wake_early(at):
+    """A wake-up for a slot that opens at `at` (None: nothing to wake up for)."""
+    if at is not None:
+        # Early: the task waits for the slot's last moments itself (SEND_HOLD_SECONDS).
+        wake_sender(at=at - timedelta(seconds=settings.SEND_HOLD_SECONDS))
 
 
 def wake_sender(at=None):

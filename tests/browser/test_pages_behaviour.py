@@ -120,8 +120,10 @@ def test_the_period_selector_changes_the_chart_and_the_banner_tells_of_a_pause(
     UploadGate.get()
     UploadGate.objects.update(paused=True, paused_reason="No credits left.")
     page = open_page(alice, size)
-    banner = page.get_by_role("status").filter(has_text="Uploads are paused")
-    expect(banner).to_have_text("Uploads are paused; your place is kept.")
+    banner = page.get_by_role("status").filter(has_text="are paused")
+    expect(banner).to_have_text(
+        "Uploads through the account “default” are paused; your place is kept."
+    )
     page.get_by_role("navigation", name="Period").get_by_role("link", name="7 days").click()
     expect(page.get_by_role("img", name="Submissions per day, last 7 days")).to_be_visible()
     expect(page.locator("[data-figure=period-before]")).to_contain_text("The 7 days before:")

@@ -77,7 +77,7 @@ def test_resume_unpauses_sending(client, superuser):
     client.force_login(superuser)
     client.post(
         reverse("admin:uploads_uploadgate_changelist"),
-        {"action": "resume_sending", "_selected_action": [1]},
+        {"action": "resume_sending", "_selected_action": [UploadGate.get().pk]},
     )
     assert not UploadGate.get().paused
 
@@ -135,9 +135,9 @@ def test_tags_typed_in_the_admin_are_kept_as_a_list(client, superuser, alice, te
 
 
 def test_the_upload_gate_says_running_in_words(client, superuser):
-    UploadGate.objects.update_or_create(pk=1, defaults={"paused": False})
+    gate = UploadGate.get()
     client.force_login(superuser)
-    html = client.get(reverse("admin:uploads_uploadgate_change", args=[1])).content.decode()
+    html = client.get(reverse("admin:uploads_uploadgate_change", args=[gate.pk])).content.decode()
     assert "Running" in html
     assert "icon-no.svg" not in html
 

@@ -48,7 +48,11 @@ def test_recent_heartbeats_of_every_kind_are_healthy_without_a_login(client):
         assert 4 <= state["age_seconds"] < 60
         assert state["last_beat"].startswith(str(timezone.now().year))
     assert body["queue"]["oldest_waiting_age_seconds"] is None
-    assert body["sending"] == {"paused": False, "reason": ""}
+    assert body["sending"] == {
+        "paused": False,
+        "reason": "",
+        "accounts": {"default": {"paused": False, "reason": ""}},
+    }
     assert response["Cache-Control"].startswith("max-age=0")
 
 

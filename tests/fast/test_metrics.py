@@ -91,7 +91,7 @@ def test_gauges_are_read_from_the_database_at_the_scrape(client, allowed, team_a
     assert 290 < value(found, prefix + "oldest_waiting_seconds") < 400
     assert 29 < value(found, prefix + "process_heartbeat_age_seconds", process="sender") < 60
     assert value(found, prefix + "process_heartbeat_age_seconds", process="batches") == float("inf")
-    assert value(found, prefix + "sending_paused") == 1
+    assert value(found, prefix + "sending_paused", account="default") == 1  # per account
 
 
 def test_a_callback_is_counted_by_its_result(client, allowed, sent):

@@ -149,7 +149,7 @@ def test_the_sending_task_tries_again_after_a_database_error(monkeypatch, settin
     settings.DB_RETRY_BASE_SECONDS = 0.01
     outcomes = iter([LOCKED, ("idle", None)])
 
-    def send_next():
+    def send_next(after_claim=None):
         outcome = next(outcomes)
         if isinstance(outcome, Exception):
             raise outcome

@@ -39,7 +39,7 @@ MOST = {
     "filtered list": 17,
     "detail": 14,
     "my dashboard": 18,
-    "team dashboard": 22,
+    "team dashboard": 23,  # and the account the team sends through, with its gate
     "status fragment": 10,  # no banner
 }
 

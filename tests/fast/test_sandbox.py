@@ -561,6 +561,44 @@ def test_stats_count_uploads_codes_and_list_requests(sandbox):
     assert stats["list_requests"] == 1
 
 
+# ---- several accounts at one address ---------------------------------------------------------
+
+OTHER = {"Authorization": "sk-mavi-other"}
+
+
+def test_each_account_has_its_own_limit_and_videos(make_sandbox):
+    sandbox = make_sandbox(uploads_per_interval=1)
+    other = sandbox.add_account("sk-mavi-other", "other", uploads_per_interval=2)
+    assert upload(sandbox)["code"] == "0000"
+    assert upload(sandbox)["code"] == "0429"  # this account's one a minute is used
+    assert [upload(sandbox, headers=OTHER)["code"] for _ in range(3)] == ["0000", "0000", "0429"]
+    assert len(sandbox.videos) == 1 and len(other.videos) == 2
+    assert not set(sandbox.videos) & set(other.videos)
+    assert upload(sandbox, headers={"Authorization": "sk-mavi-nobody"})["code"] == "0401"
+    with pytest.raises(ValueError, match="a key of its own"):
+        sandbox.add_account(KEY)
+
+
+def test_each_account_has_its_switches_over_http(sandbox):
+    sandbox.add_account("sk-mavi-other", "other")
+    control = sandbox.url + "/_sandbox/accounts/other"
+    assert requests.post(control + "/switches", json={"credits_out": True}, timeout=5).ok
+    assert upload(sandbox, headers=OTHER)["code"] == "0402"
+    assert upload(sandbox)["code"] == "0000"  # the other account's credits are its own
+    requests.post(control + "/switches", json={"credits_out": False, "key_revoked": True},
+                  timeout=5)  # fmt: skip
+    assert upload(sandbox, headers=OTHER)["code"] == "0401"
+    list_answer = requests.post(
+        sandbox.url + LIST, json={"page": 1, "size": 1, "unique_id": "x"}, headers=OTHER,
+        timeout=5,
+    ).json()  # fmt: skip
+    assert list_answer["code"] == "0401"
+    stats = requests.get(control + "/stats", timeout=5).json()
+    assert stats["codes"] == {"0402": 1, "0401": 1}
+    missing = requests.get(sandbox.url + "/_sandbox/accounts/nobody/stats", timeout=5)
+    assert missing.status_code == 404
+
+
 # ---- the sandbox stands alone -----------------------------------------------------------------
 
 

@@ -163,7 +163,7 @@ def test_an_unusable_configuration_found_while_sending_pauses_and_keeps_the_plac
     queued, sandbox, monkeypatch
 ):
     # Past the configuration check, the client still refuses: the same pause.
-    monkeypatch.setattr(sending, "checked_configuration", lambda: ("htp://x", "sk-key"))
+    monkeypatch.setattr(sending, "checked_configuration", lambda account: ("htp://x", "sk-key"))
     sending.send_next()
     queued.refresh_from_db()
     assert queued.status == Status.QUEUED

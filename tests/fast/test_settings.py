@@ -21,6 +21,7 @@ def documented_production_environment(secrets_dir):
     contents = {
         "SECRET_KEY_FILE": "a-long-random-secret-for-the-deploy-check-0123456789-abcdefghijk\n",
         "MEMORIES_API_KEY_FILE": KEY + "\n",
+        "FIELD_ENCRYPTION_KEY_FILE": "a-long-random-field-encryption-key-0123456789\n",
         "EMAIL_URL_FILE": "smtp://portal:mail-password@mail.example.com:587\n",
     }
     for name in [name for name in env if name.endswith("_FILE")]:
@@ -88,10 +89,33 @@ def test_the_sandbox_chosen_explicitly_needs_no_api_key():
 
 def test_with_everything_set_it_starts():
     result = import_settings(
-        {"SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "portal.example.com", "MEMORIES_API_KEY": KEY}
+        {
+            "SECRET_KEY": "s" * 50,
+            "ALLOWED_HOSTS": "portal.example.com",
+            "MEMORIES_API_KEY": KEY,
+            "FIELD_ENCRYPTION_KEY": "f" * 40,
+        }
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == sha("s" * 50)
+
+
+def test_production_refuses_to_start_without_the_field_encryption_key():
+    env = {"SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "portal.example.com", "MEMORIES_API_KEY": KEY}
+    assert "FIELD_ENCRYPTION_KEY" in error_line(import_settings(env))
+
+
+def test_the_field_encryption_key_may_come_from_a_file_and_lists_keys_for_rotation(tmp_path):
+    (tmp_path / "field_key").write_text("new-key-0123456789, old-key-0123456789\n")
+    env = {
+        "SECRET_KEY": "s" * 50,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "MEMORIES_API_KEY": KEY,
+        "FIELD_ENCRYPTION_KEY_FILE": str(tmp_path / "field_key"),
+    }
+    result = import_settings(env, show="SALT_KEY")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == sha(str(["new-key-0123456789", "old-key-0123456789"]))
 
 
 def test_debug_needs_nothing():
@@ -105,6 +129,7 @@ def test_secrets_can_come_from_files(tmp_path):
         "SECRET_KEY_FILE": str(tmp_path / "secret_key"),
         "MEMORIES_API_KEY_FILE": str(tmp_path / "api_key"),
         "ALLOWED_HOSTS": "portal.example.com",
+        "FIELD_ENCRYPTION_KEY": "f" * 40,
     }
     result = import_settings(env)
     assert result.returncode == 0, result.stderr

@@ -219,10 +219,11 @@ def test_the_paused_banner_tells_everyone_and_the_reason_only_to_superusers(
 ):
     from uploads.models import UploadGate
 
-    UploadGate.objects.update_or_create(pk=1, defaults={"paused": True, "paused_reason": "Bad key"})
+    UploadGate.get()
+    UploadGate.objects.update(paused=True, paused_reason="Bad key")
     client.force_login(alice)
     html = client.get(reverse("home")).content.decode()
-    assert "Uploads are paused; your place is kept." in html
+    assert "Uploads through the account “default” are paused; your place is kept." in html
     assert "Bad key" not in html
     client.force_login(superuser)
     html = client.get(reverse("home")).content.decode()

@@ -93,7 +93,7 @@ def test_the_api_key_appears_nowhere(
     client.force_login(superuser)
     client.post(
         reverse("admin:uploads_uploadgate_changelist"),
-        {"action": "resume_sending", "_selected_action": [1]},
+        {"action": "resume_sending", "_selected_action": [UploadGate.get().pk]},
     )
     with monkeypatch.context() as patch:
         patch.setattr(requests.adapters.HTTPAdapter, "send", crash)
@@ -127,7 +127,7 @@ def test_the_api_key_appears_nowhere(
         reverse("admin:uploads_submission_changelist"),
         reverse("admin:uploads_submission_change", args=[submission.pk]),
         reverse("admin:uploads_uploadgate_changelist"),
-        reverse("admin:uploads_uploadgate_change", args=[1]),
+        reverse("admin:uploads_uploadgate_change", args=[UploadGate.get().pk]),
         reverse("admin:django_tasks_database_dbtaskresult_changelist"),
     ]
     admin_urls += [

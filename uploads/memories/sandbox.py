@@ -11,6 +11,13 @@ with the portal's client by accident.
 
     with Sandbox(port=0, callback_delay=0.1, parse_delay=0.1) as sb:
         requests.post(sb.url + "/serve/api/v1/upload_url", ...)
+
+Several accounts share one address, each known by its key, as at memories.ai:
+`sb.add_account("sk-mavi-other", uploads_per_interval=2)` returns the other
+account (its own limits, videos, faults and switches); a request is that
+account's when it carries its key. Each account has two switches that stay
+until turned off: `credits_out` (uploads answered 0402) and `key_revoked`
+(every request answered 0401).
 """
 
 from __future__ import annotations
@@ -205,8 +212,16 @@ class Sandbox:
         self.callbacks_enabled = callbacks_enabled
         self.list_rate_per_second = list_rate_per_second
         self.code_style = code_style
+        # The account's switches (see the module's docstring).
+        self.credits_out = False
+        self.key_revoked = False
+        self.name = "default"
 
         self._lock = threading.RLock()
+        # The other accounts on this address, by key (add_account); each is a Sandbox
+        # that does not serve by itself: this one hands it the requests with its key.
+        self._accounts: dict[str, Sandbox] = {}
+        self._front: Sandbox | None = None
         self._uploads: list[UploadRecord] = []
         self._videos: dict[str, dict] = {}
         self._doomed: set[str] = set()  # videos that will end PARSE_ERROR
@@ -241,6 +256,8 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        for account in self.accounts:
+            account.stop()
         with self._lock:
             if self._stopped:
                 return
@@ -262,7 +279,43 @@ class Sandbox:
 
     @property
     def url(self) -> str:
+        if self._front is not None:
+            return self._front.url
         return f"http://{self.host}:{self.port}"
+
+    # ---- accounts --------------------------------------------------------
+
+    def add_account(self, api_key: str, name: str | None = None, **options) -> Sandbox:
+        """Another account at this address: its own key, upload and list limits, videos,
+        faults and switches. Options are the constructor's (by default this one's)."""
+        defaults = {
+            "uploads_per_interval": self.uploads_per_interval,
+            "rate_interval": self.rate_interval,
+            "callback_delay": self.callback_delay,
+            "parse_delay": self.parse_delay,
+            "callbacks_enabled": self.callbacks_enabled,
+            "list_rate_per_second": self.list_rate_per_second,
+            "code_style": self.code_style,
+        }
+        # Of this one's class: a subclass that watches its requests watches every account.
+        account = type(self)(api_key=api_key, **{**defaults, **options})
+        account.name = name or f"account{len(self._accounts) + 2}"
+        account._front = self
+        with self._lock:
+            if api_key == self.api_key or api_key in self._accounts:
+                raise ValueError("each account has a key of its own")
+            self._accounts[api_key] = account
+        return account
+
+    @property
+    def accounts(self) -> list[Sandbox]:
+        """The other accounts (add_account), not this one."""
+        with self._lock:
+            return list(self._accounts.values())
+
+    def account(self, name: str) -> Sandbox | None:
+        """This account or another, by name."""
+        return next((a for a in [self, *self.accounts] if a.name == name), None)
 
     # ---- faults ----------------------------------------------------------
 
@@ -390,6 +443,9 @@ class Sandbox:
     def handle(self, request: Request) -> Reply:
         if request.path.startswith("/_sandbox/"):
             return self._control(request)
+        other = self._accounts.get(request.headers.get("authorization"))
+        if other is not None:
+            return other.handle(request)
         name = request.path.removeprefix(API_PREFIX)
         route = ROUTES.get(name) if request.path.startswith(API_PREFIX) else None
         if route == ("POST", "_upload_url") and request.method == "POST":
@@ -409,7 +465,7 @@ class Sandbox:
 
     def _check_auth(self, request: Request) -> None:
         # The raw key, exactly: "Bearer <key>" is refused like a wrong key.
-        if request.headers.get("authorization") != self.api_key:
+        if request.headers.get("authorization") != self.api_key or self.key_revoked:
             raise ApiError("0401")
 
     # upload_url ------------------------------------------------------------
@@ -425,6 +481,8 @@ class Sandbox:
         # limit, so that refusals take no slot.
         try:
             self._check_auth(request)
+            if self.credits_out:
+                raise ApiError("0402")
             if name == "rate_limit":
                 raise ApiError("0429")
             if name == "code":
@@ -592,8 +650,27 @@ class Sandbox:
     # control endpoints, for a sandbox running in another process ----------------
 
     def _control(self, request: Request) -> Reply:
+        """Stats, faults and switches, of this account or (`/_sandbox/accounts/NAME/...`)
+        another."""
+        if request.path.startswith("/_sandbox/accounts/"):
+            name, _, rest = request.path.removeprefix("/_sandbox/accounts/").partition("/")
+            account = self.account(urllib.parse.unquote(name))
+            if account is None:
+                return Reply.of_json(404, {"ok": False, "error": f"no account {name!r}"})
+            forwarded = Request(
+                request.method, "/_sandbox/" + rest, request.query, request.headers, request.body
+            )
+            return account._control(forwarded)
         if request.path == "/_sandbox/stats" and request.method == "GET":
             return Reply.of_json(200, self.stats())
+        if request.path == "/_sandbox/switches" and request.method == "POST":
+            try:
+                switches = json.loads(request.body)
+                self.credits_out = bool(switches.get("credits_out", self.credits_out))
+                self.key_revoked = bool(switches.get("key_revoked", self.key_revoked))
+            except (ValueError, AttributeError) as error:
+                return Reply.of_json(400, {"ok": False, "error": str(error)})
+            return Reply.of_json(200, {"ok": True})
         if request.path == "/_sandbox/faults" and request.method == "DELETE":
             self.clear_faults()
             return Reply.of_json(200, {"ok": True})

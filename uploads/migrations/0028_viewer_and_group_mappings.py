@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("uploads", "0024_process_heartbeats"),
+        ("uploads", "0027b_team_account_required"),
     ]
 
     operations = [

@@ -177,8 +177,11 @@ def _batch(notice, zone):
 
 
 def _paused(notice, zone):
+    account = notice.facts.get("account")
+    through = f" through the account “{account}”" if account else ""
     return "Sending is paused", [
-        "Sending to memories.ai stopped; nothing more is sent until a superuser resumes it.",
+        f"Sending to memories.ai{through} stopped; nothing more is sent through it until a "
+        "superuser resumes it. Other accounts go on.",
         "",
         f"Reason: {notice.facts['reason']}",
         "",

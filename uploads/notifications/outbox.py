@@ -220,10 +220,17 @@ def _wake_notifier():
     wake_notifier()
 
 
-def sending_paused(reason):
-    kind = AlertEpisode.Kind.SENDING_PAUSED
-    return alert_superusers(kind, Topic.SENDING_PAUSED, {"reason": reason})
-
-
-def sending_resumed():
-    AlertEpisode.end(AlertEpisode.Kind.SENDING_PAUSED)
+def sending_paused(reason, account):
+    """An account's sending paused (the gate's pause decides it is a new episode): its
+    superusers and the managers of the teams that send through it are emailed."""
+    people = get_user_model().objects.filter(
+        Q(is_superuser=True)
+        | Q(
+            memberships__team__account=account,
+            memberships__team__is_active=True,
+            memberships__role=Membership.Role.MANAGER,
+        ),
+        is_active=True,
+    )
+    facts = {"reason": reason, "account": account.name}
+    return write(_alert_rows(people, Topic.SENDING_PAUSED, facts))

@@ -17,6 +17,7 @@ from ..memories import client as api
 from ..models import (
     API_STATUS_TO_STATUS,
     Event,
+    MemoriesAccount,
     Status,
     Submission,
     TransitionError,
@@ -45,34 +46,44 @@ def due_for_poll():
 
 
 def poll_once(limit=1000):
-    """One pass over the submissions due for a poll. Returns how many statuses changed."""
+    """One pass over the submissions due for a poll, account by account (each with its own
+    key and its own list limit). Returns how many statuses changed."""
+    accounts = due_for_poll().values("team__account_id")
+    return sum(
+        poll_account(account, limit)
+        for account in MemoriesAccount.objects.filter(pk__in=accounts).order_by("pk")
+    )
+
+
+def poll_account(account, limit=1000):
     try:
-        client = get_client()
+        client = get_client(account)
     except SendingNotConfigured:
         return 0
-    if UploadGate.get().paused:
+    if UploadGate.get(account).paused:
         return 0  # an account problem: listing would fail the same way
     changed = 0
-    due = list(due_for_poll()[:limit])
+    due = list(due_for_poll().filter(team__account=account)[:limit])
     for scope, group in groupby(due, key=lambda s: s.unique_id):
         group = list(group)
         for start in range(0, len(group), settings.POLL_BATCH_SIZE):
-            changed += _poll_batch(client, scope, group[start : start + settings.POLL_BATCH_SIZE])
+            batch = group[start : start + settings.POLL_BATCH_SIZE]
+            changed += _poll_batch(client, scope, batch, account)
     return changed
 
 
-def _poll_batch(client, scope, batch):
-    _wait_for_list_slot()
+def _poll_batch(client, scope, batch, account):
+    wait_for_list_slot(account)
     by_video = {s.video_no: s for s in batch}
     try:
         videos = client.list_videos(scope, list(by_video), size=len(by_video))
     except api.MemoriesError as exc:
         # Never read as "no videos": logged, shown by /healthz until a poll succeeds.
         logger.error("status poll for scope %s failed: %s", scope, exc.message)
-        UploadGate.note_poll_problem(f"Polling scope {scope}: {exc.message}")
+        UploadGate.note_poll_problem(f"Polling scope {scope}: {exc.message}", account)
         _schedule_next_polls(batch)
         return 0
-    UploadGate.clear_poll_problem()
+    UploadGate.clear_poll_problem(account)
     listed = {video.video_no for video in videos}
     Submission.objects.filter(pk__in=[s.pk for s in batch if s.video_no in listed]).update(
         listed_at=Now()
@@ -90,7 +101,7 @@ def _poll_batch(client, scope, batch):
     now = timezone.now()
     for submission in batch:
         if submission.video_no not in listed and _unlisted_too_long(submission, now):
-            changed += _ask_before_giving_up(client, submission)
+            changed += _ask_before_giving_up(client, submission, account)
     _schedule_next_polls(batch)
     return changed
 
@@ -108,13 +119,13 @@ def _unlisted_too_long(submission, now):
     return now - since > timedelta(days=settings.POLL_GIVE_UP_AFTER_DAYS)
 
 
-def _ask_before_giving_up(client, submission):
+def _ask_before_giving_up(client, submission, account):
     """A video list_videos has not returned for POLL_GIVE_UP_AFTER_DAYS: ask for it by
     number; if memories.ai does not know it, or still tells nothing, a person decides.
 
     Returns 1 if the status changed.
     """
-    _wait_for_list_slot()
+    wait_for_list_slot(account)
     try:
         video = client.get_metadata(submission.video_no, submission.unique_id)
     except api.InvalidRequest as exc:
@@ -147,7 +158,7 @@ def _ask_before_giving_up(client, submission):
     return 1
 
 
-def _wait_for_list_slot():
-    """Several poller processes share the account's list limit through the gate row."""
-    while (opens_at := UploadGate.take_list_slot()) is not None:
+def wait_for_list_slot(account):
+    """Several poller processes share the account's list limit through its gate row."""
+    while (opens_at := UploadGate.take_list_slot(account)) is not None:
         time.sleep(max((opens_at - timezone.now()).total_seconds(), 0.001))

@@ -1,6 +1,8 @@
 """The waiting line: fair order between teams and between a team's people, places, send times.
 
-Teams take turns (round-robin), the team served longest ago first. Within a
+Each memories.ai account has a line of its own (its teams send through its own
+gate, in parallel with other accounts). Within it, teams take turns
+(round-robin), the team served longest ago first. Within a
 team, what a manager moved to the front goes first (in the order it was
 moved); then turns go round the team's people the same way, the person served
 longest ago first, and each person's own submissions go oldest first. So a
@@ -19,7 +21,7 @@ from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from ..models import Lane, Status, Submission, Team, UploadGate, ids_of_each
+from ..models import Lane, MemoriesAccount, Status, Submission, Team, UploadGate, ids_of_each
 
 
 @dataclass
@@ -48,11 +50,15 @@ class TeamLine:
         return before
 
 
-def line():
-    """The teams with waiting submissions, in the order their turns come."""
+def line(account=None):
+    """The account's teams with waiting submissions, in the order their turns come.
+
+    `account`: an account or its id (None: the default account).
+    """
+    account_id = account if isinstance(account, int) else _account_id(account)
     teams = {}
     lanes = (
-        Lane.objects.filter(Q(waiting__gt=0) | Q(fronted__gt=0))
+        Lane.objects.filter(Q(waiting__gt=0) | Q(fronted__gt=0), team__account_id=account_id)
         .order_by(F("last_turn").asc(nulls_first=True), "id")
         .values_list("team_id", "submitter_id", "waiting", "fronted")
     )
@@ -77,13 +83,17 @@ def line():
     return [teams[pk] for pk in order]
 
 
-def next_in_line():
-    """The pk of the submission to send next, or None.
+def _account_id(account):
+    return (account or MemoriesAccount.default()).pk
 
-    The first of the line that is ready (not waiting out a retry's backoff).
+
+def next_in_line(account=None):
+    """The pk of the account's submission to send next, or None.
+
+    The first of its line that is ready (not waiting out a retry's backoff).
     """
     ready = Submission.objects.ready_to_send()
-    for team in line():
+    for team in line(account):
         if team.front:
             pk = _first(
                 ready.filter(team_id=team.team_id, fronted_at__isnull=False),
@@ -109,7 +119,7 @@ def _first(queryset, *order):
 
 def next_of_team(team, limit):
     """The next `limit` waiting submissions of a team, in the order it will send them."""
-    teams = line()
+    teams = line(team.account_id)
     mine = next((t for t in teams if t.team_id == team.pk), None)
     if mine is None:
         return [], teams
@@ -138,7 +148,8 @@ def places(submissions, teams=None):
 
     `submissions`: ids, or submissions as loaded (their status, team, submitter,
     front and creation time are read from them). `teams`: the line, if the
-    caller has it already.
+    caller has it already (then every shown submission is of its account).
+    Each account's line and pace are its own.
 
     In round-robin order, the submission at 0-based position k of its team's
     own order comes after min(n, k) submissions of every team with n waiting,
@@ -148,13 +159,29 @@ def places(submissions, teams=None):
     shown = _shown(submissions)
     if not shown:
         return {}
-    teams = line() if teams is None else teams
+    ranks = _ranks(shown)
+    # Each shown team's account and its gate, in one query.
+    accounts = {
+        team.pk: team.account
+        for team in Team.objects.filter(pk__in={row[1] for row in shown}).select_related(
+            "account__gate"
+        )
+    }
+    result = {}
+    for account in {a.pk: a for a in accounts.values()}.values():
+        mine = [row for row in shown if accounts[row[1]].pk == account.pk]
+        result.update(_places_in(account, mine, ranks, teams))
+    return result
+
+
+def _places_in(account, shown, ranks, teams=None):
+    """places() for submissions of one account."""
+    teams = line(account.pk) if teams is None else teams
     turn = {t.team_id: i for i, t in enumerate(teams)}
     totals = [t.total for t in teams]
-    ranks = _ranks(shown)
-    gate = UploadGate.get()
+    gate = getattr(account, "gate", None) or UploadGate.get(account)
     start = max(gate.next_allowed_at, timezone.now())
-    interval = UploadGate.interval()
+    interval = UploadGate.interval(account)
     result = {}
     for pk, team_id, submitter_id, fronted_at, _ in shown:
         if team_id not in turn or pk not in ranks:

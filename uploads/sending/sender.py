@@ -1,7 +1,8 @@
-"""Sending waiting submissions to memories.ai, one per upload slot.
+"""Sending waiting submissions to memories.ai, one per upload slot of their account.
 
-The queue's order and the upload rate gate live in the portal's own tables;
-the task backend only carries wake-ups ("send the next waiting submission").
+The queue's order and the upload rate gates (one per memories.ai account) live
+in the portal's own tables; the task backend only carries wake-ups ("send the
+next waiting submission", of whichever account's gate is open).
 """
 
 import logging
@@ -12,8 +13,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Now
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +23,8 @@ from ..memories import client as api
 from ..models import (
     ClaimLost,
     Event,
+    Lane,
+    MemoriesAccount,
     Status,
     Submission,
     TransitionError,
@@ -41,25 +44,25 @@ class SendingNotConfigured(Exception):
     pass
 
 
-def api_key():
-    """The key to send with, or SendingNotConfigured with what is missing."""
-    if settings.MEMORIES_API_KEY:
-        return settings.MEMORIES_API_KEY
-    if settings.MEMORIES_SANDBOX:
-        return settings.MEMORIES_SANDBOX_KEY
+def api_key(account):
+    """The account's key to send with, or SendingNotConfigured with what is missing."""
+    if key := account.key():
+        return key
     raise SendingNotConfigured(
-        "Sending is off: no MEMORIES_API_KEY is set (and the sandbox is not chosen). "
-        "Submissions wait until an administrator sets the key and resumes sending."
+        f"Sending is off: the account “{account}” has no key, and no MEMORIES_API_KEY is set "
+        "(and the sandbox is not chosen). Its submissions wait until an administrator sets "
+        "the key and resumes sending."
     )
 
 
-def checked_configuration():
-    """The address and key to send with, or SendingNotConfigured saying what is wrong.
+def checked_configuration(account):
+    """The account's address and key, or SendingNotConfigured saying what is wrong.
 
     A misconfigured address or key fails every request alike, before anything
-    is sent: sending pauses with the reason, nothing goes to needs_review.
+    is sent: the account's sending pauses with the reason, nothing goes to
+    needs_review.
     """
-    key, base_url = api_key(), settings.MEMORIES_API_BASE_URL
+    key, base_url = api_key(account), account.base_url()
     try:
         parts = urlsplit(base_url)
         usable = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -73,15 +76,27 @@ def checked_configuration():
     if not key.isascii() or not key.isprintable() or key != key.strip():
         # Never the key itself: it is shown on pages and in logs.
         raise SendingNotConfigured(
-            "Sending is paused: MEMORIES_API_KEY holds spaces, line breaks or other characters "
-            "that cannot be sent in a header. Fix it, restart, and resume sending."
+            f"Sending is paused: the key of the account “{account}” (or MEMORIES_API_KEY) "
+            "holds spaces, line breaks or other characters that cannot be sent in a header. "
+            "Fix it, and resume sending."
+        )
+    if key.startswith(FERNET_TOKEN_START):
+        # The field library hands back what it cannot decrypt as it is.
+        raise SendingNotConfigured(
+            f"Sending is paused: the key of the account “{account}” cannot be decrypted "
+            "(FIELD_ENCRYPTION_KEY or SECRET_KEY changed?). Restore the old one beside the new "
+            "(docs/configuration.md), or enter the key again, and resume sending."
         )
     return base_url, key
 
 
-def get_client():
-    """The memories.ai client, or SendingNotConfigured with what is wrong."""
-    base_url, key = checked_configuration()
+# Every Fernet token begins so (version byte 0x80, then the timestamp's high bytes).
+FERNET_TOKEN_START = "gAAAAA"  # noqa: S105 (a prefix, not a secret)
+
+
+def get_client(account):
+    """The account's memories.ai client, or SendingNotConfigured with what is wrong."""
+    base_url, key = checked_configuration(account)
     return api.MemoriesClient(
         base_url,
         key,
@@ -91,16 +106,47 @@ def get_client():
     )
 
 
-def sending_problem():
-    """Why nothing is being sent right now, or "" when sending works."""
+def sending_problem(account):
+    """Why nothing is being sent through this account right now, or "" when it works."""
     try:
-        checked_configuration()
+        checked_configuration(account)
     except SendingNotConfigured as exc:
         return str(exc)
-    gate = UploadGate.get()
+    gate = UploadGate.get(account)
     if gate.paused:
         return f"Sending is paused: {gate.paused_reason}"
     return ""
+
+
+def sending_problems(team_ids):
+    """Why nothing is being sent through the accounts of these teams, one line per
+    account that does not send."""
+    accounts = MemoriesAccount.objects.filter(teams__in=team_ids).distinct().order_by("name")
+    return [problem for account in accounts if (problem := sending_problem(account))]
+
+
+def test_connection(account):
+    """Ask memories.ai for one video of the account (list_videos, never an upload): a
+    sentence saying whether the address and key work. Waits for the account's list slot,
+    like polling."""
+    from .polling import wait_for_list_slot  # polling imports this module
+
+    try:
+        client = get_client(account)
+    except SendingNotConfigured as exc:
+        return False, str(exc)
+    team = account.teams.order_by("pk").first()
+    scope = team.unique_id if team else "default"
+    wait_for_list_slot(account)
+    try:
+        videos = client.list_videos(scope, [], size=1)
+    except api.MemoriesError as exc:
+        code = f" ({exc.code})" if exc.code else ""
+        return False, f"“{account}”: memories.ai answered{code}: {exc.message}"
+    return True, (
+        f"“{account}”: memories.ai answered with key {account.key_hint} "
+        f"(scope “{scope}”: {len(videos)} video(s) on the first page of one)."
+    )
 
 
 def callback_url(token):
@@ -154,39 +200,105 @@ def retry_delay(attempt):
     return timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
-def send_next():
-    """Send the next waiting submission if the gate allows; say what happened.
+def send_next(after_claim=None):
+    """Send one waiting submission through the first account whose gate allows; say what
+    happened.
+
+    Each account has its own gate, so accounts send in parallel: one request at a
+    time per worker, and `after_claim(when)` (the task's wake-up of another worker)
+    is called once a send is claimed, before its request leaves, with when the next
+    slot of any account opens: a slow or stalled request on one account never
+    holds another's turn.
 
     Returns (outcome, run_again_at): when to wake up next, or None.
     """
+    outcomes = []
+    for account in accounts_with_work():
+        outcome, sent = send_next_for(account, after_claim)
+        outcomes.append((account, outcome))
+        if sent:
+            break
+    if len(outcomes) == 1:
+        return outcomes[0][1], next_wake_at()
+    said = " / ".join(f"{account}: {outcome}" for account, outcome in outcomes)
+    return said or "idle", next_wake_at()
+
+
+def accounts_with_work():
+    """The accounts whose teams have submissions waiting, with their gates: the one whose
+    slot opens first first. Each carries `opens_in`, how long until its slot opens by the
+    database's clock (None: it has no gate yet), read in this one query."""
+    waiting = Lane.objects.filter(Q(waiting__gt=0) | Q(fronted__gt=0)).values("team__account_id")
+    accounts = list(
+        MemoriesAccount.objects.filter(pk__in=waiting)
+        .select_related("gate")
+        .annotate(opens=Greatest("gate__next_allowed_at", "gate__free_at"), db_now=Now())
+        .order_by(F("opens").asc(nulls_first=True), "pk")
+    )
+    for account in accounts:
+        account.opens_in = None if account.opens is None else account.opens - account.db_now
+    return accounts
+
+
+def next_wake_at():
+    """When a sender should next wake up: the earliest moment an account with ready work
+    may send (its next slot, or its earliest retry), or None when nothing waits."""
+    moments = []
+    for account in accounts_with_work():
+        if account.opens_in is not None and account.gate.paused:
+            continue
+        if ready(account).exists():
+            moments.append(timezone.now() + max(account.opens_in or timedelta(0), timedelta(0)))
+        elif retry := Submission.objects.filter(team__account=account).next_retry_at():
+            moments.append(retry)
+    return min(moments, default=None)
+
+
+def ready(account):
+    return Submission.objects.ready_to_send().filter(team__account=account)
+
+
+def send_next_for(account, after_claim=None):
+    """Send the account's next waiting submission if its gate allows: (outcome, sent).
+
+    `account` as accounts_with_work gives it (with its gate and `opens_in`).
+    """
     try:
-        client = get_client()
+        client = get_client(account)
     except SendingNotConfigured as exc:
-        UploadGate.pause(str(exc))
-        return "not configured", None
-    if UploadGate.get().paused:
-        return "paused", None
-    drop_dead_links()
-    if not Submission.objects.ready_to_send().exists():
-        return "idle", Submission.objects.next_retry_at()
+        UploadGate.pause(str(exc), account)
+        return "not configured", False
+    if UploadGate.of(account).paused:  # as read a moment ago; the slot's update checks again
+        return "paused", False
+    if not ready(account).exists():
+        return "idle", False
     # Taken up to SEND_HOLD_SECONDS early: wake-ups come that much early (a
     # worker picks up a task only as often as it polls), and the claim and the
     # request are ready when the slot opens.
-    taken, when = UploadGate.take_slot(early=timedelta(seconds=settings.SEND_HOLD_SECONDS))
+    early = timedelta(seconds=settings.SEND_HOLD_SECONDS)
+    if getattr(account, "opens_in", None) is not None and account.opens_in > early:
+        return "waiting for the gate", False  # as read a moment ago: no need to ask again
+    drop_dead_links(account)
+    if not ready(account).exists():
+        return "idle", False
+    taken, when = UploadGate.take_slot(account, early=early)
     if not taken:
-        return "waiting for the gate", when
-    submission = claim_next_in_line()
+        return "waiting for the gate", False
+    submission = claim_next_in_line(account)
     if submission is None:
-        return "idle", Submission.objects.next_retry_at()
-    outcome = f"{send(submission, client, leaves_at=when)} {submission.pk}"
-    if Submission.objects.ready_to_send().exists():
-        return outcome, UploadGate.next_slot_at()
-    return outcome, Submission.objects.next_retry_at()
+        return "idle", False
+    woken = None
+    if after_claim is not None:
+        after_claim(next_wake_at())
+        woken = lambda: after_claim(next_wake_at())  # noqa: E731
+    outcome = send(submission, client, leaves_at=when, account=account, answered=woken)
+    return f"{outcome} {submission.pk}", True
 
 
-def claim_next_in_line():
-    """Claim the next waiting submission in fair order for sending, or return None."""
-    while (candidate := next_in_line()) is not None:
+def claim_next_in_line(account=None):
+    """Claim the account's next waiting submission in fair order for sending, or None."""
+    account = account or MemoriesAccount.default()
+    while (candidate := next_in_line(account)) is not None:
         _test_pause_point("before_claim")
         submission = Submission.take_claim(candidate, lease_seconds())
         if submission is not None:
@@ -195,7 +307,7 @@ def claim_next_in_line():
     return None
 
 
-def _depart(submission, claim, upload, token, deadline, leaves_at):
+def _depart(submission, claim, upload, token, deadline, leaves_at, account):
     """Reserve the account and start the claimed request, both or neither: (free, started).
 
     Waits for `leaves_at` (the slot it took); if the account is still busy then,
@@ -206,17 +318,17 @@ def _depart(submission, claim, upload, token, deadline, leaves_at):
     if leaves_at is not None:
         wait_until(leaves_at)
     while True:
-        free, started = _reserve_and_start(submission, claim, upload, token, deadline)
+        free, started = _reserve_and_start(submission, claim, upload, token, deadline, account)
         if free:
             return free, started
-        free_at = UploadGate.account_free_at()
+        free_at = UploadGate.account_free_at(account)
         if free_at > give_up_at:
             return False, False
         wait_until(free_at)
 
 
 @locks.retry_conflicts
-def _reserve_and_start(submission, claim, upload, token, deadline):
+def _reserve_and_start(submission, claim, upload, token, deadline, account):
     """The claim, and the account's turn to send, both still held: or neither is taken.
     The submission's row before the gate's (uploads/locks.py). Returns (free, started);
     a claim found lost counts as free (nothing waits for the account then)."""
@@ -230,7 +342,7 @@ def _reserve_and_start(submission, claim, upload, token, deadline):
         locks.took("submission", submission.team_id, submission.pk)
         if not started:
             return True, False
-        free = UploadGate.reserve_departure(deadline)
+        free = UploadGate.reserve_departure(deadline, account)
         locks.took("gate")
         if not free:
             transaction.set_rollback(True)
@@ -251,13 +363,15 @@ def needs_recheck(submission, now):
     return (now - last).total_seconds() > settings.URL_RECHECK_AFTER_SECONDS
 
 
-def drop_dead_links(limit=5):
-    """Re-check the next in line if it waited long; fail it if its link died meanwhile.
+def drop_dead_links(account=None, limit=5):
+    """Re-check the account's next in line if it waited long; fail it if its link died
+    meanwhile.
 
     Done before an upload slot is taken, so a dead link costs no slot.
     """
+    account = account or MemoriesAccount.default()
     for _ in range(limit):
-        pk = next_in_line()
+        pk = next_in_line(account)
         if pk is None:
             return
         submission = Submission.objects.select_related("team").get(pk=pk)
@@ -286,8 +400,12 @@ def drop_dead_links(limit=5):
         return
 
 
-def send(submission, client, leaves_at=None):
+def send(submission, client, leaves_at=None, account=None, answered=None):
     """Send one claimed submission and record what came of it.
+
+    `answered()`, if given, is called as soon as the answer is in (the account's next
+    slot is then known), before the answer is recorded: another worker can prepare the
+    account's next send meanwhile.
 
     Returns "sent", "claim lost" or "gate busy" (the last two sent nothing).
 
@@ -296,11 +414,12 @@ def send(submission, client, leaves_at=None):
     after the lease ran out changes only what it may (see mark_accepted).
     """
     claim = submission.claim
+    account = account or submission.team.account
     token = new_callback_token() if settings.PUBLIC_BASE_URL else ""
     upload = build_upload_request(submission, callback_url(token) if token else "")
     _test_pause_point("before_request")
     deadline = request_deadline()
-    free, started = _depart(submission, claim, upload, token, deadline, leaves_at)
+    free, started = _depart(submission, claim, upload, token, deadline, leaves_at, account)
     if not free:
         # Took its slot, then was held up while another request left: not now.
         try:
@@ -328,12 +447,14 @@ def send(submission, client, leaves_at=None):
     except api.MemoriesError as exc:
         outcome = exc
     finally:
-        UploadGate.answered()
+        UploadGate.answered(account)
+    if answered is not None:
+        answered()
     metrics.upload_outcome(_outcome_label(outcome))
     _test_pause_point("after_request")
     try:
         if outcome is None:
-            UploadGate.reset_streak()
+            UploadGate.reset_streak(account)
             submission.mark_accepted(
                 video_no=accepted.video_no,
                 api_status=accepted.video_status,
@@ -341,7 +462,7 @@ def send(submission, client, leaves_at=None):
                 claim=claim,
             )
         else:
-            _settle(submission, claim, outcome)
+            _settle(submission, claim, outcome, account)
     except ClaimLost:
         submission.record(
             Event.Kind.NOTE,
@@ -371,13 +492,13 @@ def _outcome_label(exc):
     return "unknown"
 
 
-def _settle(submission, claim, exc):
+def _settle(submission, claim, exc, account):
     """Record a send that memories.ai did not accept. ClaimLost if the send lost its claim."""
     if isinstance(exc, api.RateLimited):
         # Not the submission's fault: back to the head of its line, and the
-        # gate waits longer each time memories.ai says it is busy.
-        delay = retry_delay(UploadGate.get().rate_limited_streak + 1)
-        UploadGate.push_back(delay)
+        # account's gate waits longer each time memories.ai says it is busy.
+        delay = retry_delay(UploadGate.get(account).rate_limited_streak + 1)
+        UploadGate.push_back(delay, account)
         _back_in_line(
             submission,
             claim,
@@ -397,19 +518,7 @@ def _settle(submission, claim, exc):
             claim=claim,
         )
     elif isinstance(exc, api.AccountProblem):
-        # Every other submission would fail the same way: stop them all.
-        if isinstance(exc, api.Misconfigured):
-            UploadGate.pause(f"Sending is paused: {exc.message}")
-        else:
-            UploadGate.pause(f"memories.ai refused the account ({exc.code}): {exc.message}")
-        _back_in_line(
-            submission,
-            claim,
-            Event.Kind.REFUSED,
-            f"Sending paused: {exc.message}{f' ({exc.code})' if exc.code else ''}. "
-            "It keeps its place.",
-            data={"code": exc.code},
-        )
+        _account_refused(submission, claim, exc, account)
     else:
         submission.transition(
             Status.NEEDS_REVIEW,
@@ -419,6 +528,39 @@ def _settle(submission, claim, exc):
             error_message=exc.message,
             claim=claim,
         )
+
+
+def _account_refused(submission, claim, exc, account):
+    """Every other submission of the account would fail the same way: stop the account
+    (its teams only; other accounts go on). A refused key gives way to the account's
+    second key instead, if it has one (rotation without downtime)."""
+    if is_key_refused(exc) and account.use_second_key():
+        _back_in_line(
+            submission,
+            claim,
+            Event.Kind.RETRY,
+            f"memories.ai refused the account’s key ({exc.code}); the account now uses its "
+            "second key. It keeps its place.",
+            data={"code": exc.code},
+        )
+        return
+    if isinstance(exc, api.Misconfigured):
+        UploadGate.pause(f"Sending is paused: {exc.message}", account)
+    else:
+        UploadGate.pause(
+            f"memories.ai refused the account “{account}” ({exc.code}): {exc.message}", account
+        )
+    _back_in_line(
+        submission,
+        claim,
+        Event.Kind.REFUSED,
+        f"Sending paused: {exc.message}{f' ({exc.code})' if exc.code else ''}. It keeps its place.",
+        data={"code": exc.code},
+    )
+
+
+def is_key_refused(exc):
+    return str(exc.code) in ("0401", "401")
 
 
 def _back_in_line(submission, claim, kind, message, data=None):

@@ -260,8 +260,7 @@ def batch_confirm(request, pk):
         messages.warning(
             request, f"{counts['not_in_team']:,} left out: you are no longer in their team."
         )
-    problem = sending.sending_problem()
-    if problem:
+    for problem in sending.sending_problems(batch.rows.values("team_id")):
         messages.warning(request, problem)
     return redirect(batch)
 

@@ -6,7 +6,7 @@ import ipaddress
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from memories_portal.client_ip import client_ip
 
 from .. import health, metrics, services
+from ..models import MemoriesAccount
 
 
 @login_required
@@ -22,9 +23,17 @@ def sending_resume(request):
     """Resume sending after an account-level pause (bad key, no credits): superusers only."""
     if not request.user.is_superuser:
         raise Http404
-    services.resume_sending()
-    messages.success(request, "Sending resumed.")
+    account = MemoriesAccount.objects.filter(pk=_number(request.POST.get("account"))).first()
+    if account is None and "account" in request.POST:
+        return HttpResponseBadRequest("No such memories.ai account.", content_type="text/plain")
+    account = account or MemoriesAccount.default()
+    services.resume_sending(account)
+    messages.success(request, f"Sending through the account “{account}” resumed.")
     return redirect("home")
+
+
+def _number(text):
+    return int(text) if text and text.isdigit() else None
 
 
 # No login: load balancers call it. 200 while this process and its database answer,

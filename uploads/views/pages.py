@@ -18,7 +18,15 @@ from .. import services
 from ..context_processors import needs_attention_url
 from ..filters import ANYONE, SubmissionFilterForm, needs_attention
 from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
-from ..models import PersonSettings, Status, Submission, Tally, TransitionError
+from ..models import (
+    MemoriesAccount,
+    PersonSettings,
+    Status,
+    Submission,
+    Tally,
+    TransitionError,
+    UploadGate,
+)
 from ..pagination import CappedPaginator
 from ..reports import export, stats
 from ..sending import admission, queue
@@ -145,6 +153,7 @@ def _dashboard(request, scope, *, title, list_query, team=None):
             "attention": attention,
             "attention_url": needs_attention_url(team.slug) if team else "",
             "quota": admission.quota(team) if team else None,
+            "account": _account_pace(team) if team else None,
             "failures": failures,
             "waiting": waiting,
             "members": members,
@@ -152,6 +161,13 @@ def _dashboard(request, scope, *, title, list_query, team=None):
             "live_ids": live_ids(waiting),
         },
     )
+
+
+def _account_pace(team):
+    """The memories.ai account a team sends through, its pace, and whether it is paused."""
+    account = MemoriesAccount.objects.select_related("gate").get(pk=team.account_id)
+    gate = UploadGate.of(account)  # read with the account, in one query
+    return {"name": account.name, "per_minute": f"{account.per_minute():g}", "paused": gate.paused}
 
 
 @login_required
@@ -300,7 +316,7 @@ def submission_new(request):
         else:
             # What happens next is said in the page's live part, which changes with it.
             messages.success(request, "Submitted.")
-            problem = sending.sending_problem()
+            problem = sending.sending_problem(submission.team.account)
             if problem:
                 messages.warning(request, problem)
             return redirect(submission)

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from uploads.models import Membership, Team
+from uploads.models import Membership, MemoriesAccount, Team
 
 
 class Command(BaseCommand):
@@ -16,10 +16,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--viewer", action="append", default=[], metavar="USERNAME", help="read only"
         )
+        parser.add_argument(
+            "--account",
+            metavar="NAME",
+            help="the memories.ai account it sends through (default: the “default” account)",
+        )
 
     @transaction.atomic
-    def handle(self, name, unique_id, member, manager, viewer, **options):
+    def handle(self, name, unique_id, member, manager, viewer, account=None, **options):
         users = get_user_model().objects
+        chosen = None
+        if account is not None:
+            chosen = MemoriesAccount.objects.filter(name=account).first()
+            if chosen is None:
+                names = ", ".join(MemoriesAccount.objects.values_list("name", flat=True))
+                raise CommandError(
+                    f"No memories.ai account “{account}” (there are: {names or 'none'}). "
+                    "Create it with create_memories_account first."
+                )
         wanted = [(u, Membership.Role.MEMBER) for u in member]
         wanted += [(u, Membership.Role.MANAGER) for u in manager]
         wanted += [(u, Membership.Role.VIEWER) for u in viewer]
@@ -35,6 +49,7 @@ class Command(BaseCommand):
         team = Team.objects.filter(name=name).first()
         if team is None:
             team = Team(name=name, unique_id=unique_id or "")
+            team.account = chosen or MemoriesAccount.default()
             team.full_clean(exclude=["slug", "unique_id"])
             team.save()
             self.stdout.write(f"Created team “{team.name}” (scope {team.unique_id}).")
@@ -46,6 +61,10 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
             team.save()
             self.stdout.write(f"Team “{team.name}” now sends to scope {team.unique_id}.")
+        if chosen is not None and team.account_id != chosen.pk:
+            team.account = chosen
+            team.save(update_fields=["account"])
+            self.stdout.write(f"Team “{team.name}” now sends through the account “{chosen}”.")
 
         for username, role in wanted:
             user = users.get(username=username)

@@ -1,5 +1,6 @@
 """Run the memories.ai sandbox (uploads/memories/sandbox.py) until Ctrl-C or SIGTERM."""
 
+import argparse
 import os
 import signal
 import threading
@@ -7,6 +8,15 @@ import threading
 from django.core.management.base import BaseCommand
 
 from uploads.memories.sandbox import Sandbox
+
+
+def account_option(text):
+    """NAME:KEY[:PER_MINUTE] of --account."""
+    name, _, rest = text.partition(":")
+    key, _, per_minute = rest.partition(":")
+    if not name or not key or (per_minute and not per_minute.isdigit()):
+        raise argparse.ArgumentTypeError("give NAME:KEY or NAME:KEY:PER_MINUTE")
+    return name, key, int(per_minute) if per_minute else None
 
 
 class Command(BaseCommand):
@@ -44,6 +54,15 @@ class Command(BaseCommand):
             help="never POST callbacks (as when the portal is not reachable from outside)",
         )
         parser.add_argument("--code-style", choices=["string", "int"], default="string")
+        parser.add_argument(
+            "--account",
+            action="append",
+            default=[],
+            type=account_option,
+            metavar="NAME:KEY[:PER_MINUTE]",
+            help="another account at the same address, with its own key, limit and videos "
+            "(may be given several times)",
+        )
 
     def handle(self, *args, **options):
         sandbox = Sandbox(
@@ -57,6 +76,10 @@ class Command(BaseCommand):
             callbacks_enabled=not options["no_callbacks"],
             code_style=options["code_style"],
         )
+        for name, key, per_minute in options["account"]:
+            sandbox.add_account(
+                key, name, uploads_per_interval=per_minute or options["uploads_per_minute"]
+            )
         stopping = threading.Event()
         # SIGTERM (a process manager, a test) stops like Ctrl-C. SIGINT gets a
         # handler too: a shell starts background jobs with SIGINT ignored.
@@ -65,7 +88,9 @@ class Command(BaseCommand):
         sandbox.start()
         self.stdout.write(
             f"memories.ai sandbox listening on {sandbox.url} "
-            f"(uploads: {options['uploads_per_minute']}/min, code style: {options['code_style']})"
+            f"(uploads: {options['uploads_per_minute']}/min, code style: {options['code_style']}"
+            f"{'; more accounts: ' if options['account'] else ''}"
+            f"{', '.join(name for name, _, _ in options['account'])})"
         )
         self.stdout.flush()
         try:
