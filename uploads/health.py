@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from . import heartbeats
 from .metrics import PREFIX
-from .models import ProcessBeat, Status, Submission, Tally, UploadGate
+from .models import MemoriesAccount, ProcessBeat, Status, Submission, Tally, UploadGate
 
 
 def _age(moment, now):
@@ -68,6 +68,7 @@ def workers():
     try:
         found = processes(now)
         gates = list(UploadGate.objects.select_related("account").order_by("account__name"))
+        accounts = list(MemoriesAccount.objects.order_by("name").values_list("name", flat=True))
         oldest = Submission.objects.filter(status=Status.QUEUED).aggregate(at=Min("created_at"))
         review = Submission.objects.filter(status=Status.NEEDS_REVIEW).aggregate(
             count=Count("id"), oldest=Min("updated_at")
@@ -93,6 +94,10 @@ def workers():
             "reason": " ".join(g.paused_reason for g in gates if g.paused),
             # Each account's gate: they pause and send apart.
             "accounts": {
+                name: {"paused": False, "reason": ""}  # no gate row yet: never paused
+                for name in accounts
+            }
+            | {
                 str(g.account): {"paused": g.paused, "reason": g.paused_reason}
                 for g in gates
                 if g.account_id

@@ -225,7 +225,7 @@ def test_a_long_url_breaks_between_its_parts_on_a_phone_never_mid_word(open_page
     page = open_page(alice, PHONE)
     page.goto(submission.get_absolute_url())
     # The last character of each line but the last: where the address was broken.
-    ends = page.locator(".facts dd.url").evaluate(
+    ends = page.locator(".facts dd.url #submission-url").evaluate(
         """dd => {
             const range = document.createRange(), ends = [];
             let top = null, last = '';

@@ -138,7 +138,7 @@ def test_a_setback_gives_the_turn_back_with_the_team_first(order, counted, fault
     settings.SEND_MAX_ATTEMPTS = 5
     claimed = Submission.take_claim(counted.pk, 60)
     order.taken.clear()
-    sending._settle(claimed, claimed.claim, fault)
+    sending._settle(claimed, claimed.claim, fault, claimed.team.account)
     order.check("submission", "team", "lane", "tally")
     counted.refresh_from_db()
     assert counted.status == Status.QUEUED
@@ -148,7 +148,11 @@ def test_the_departure_takes_the_claim_before_the_gate(order, counted, settings)
     claimed = Submission.take_claim(counted.pk, 60)
     order.taken.clear()
     upload = sending.build_upload_request(claimed)
-    assert sending._reserve_and_start(claimed, claimed.claim, upload, "", 5.0) == (True, True)
+    account = claimed.team.account
+    assert sending._reserve_and_start(claimed, claimed.claim, upload, "", 5.0, account) == (
+        True,
+        True,
+    )
     order.check("submission", "gate")
 
 
