@@ -6,13 +6,17 @@ Each clean_<field> returns the normalised value.
 """
 
 import zoneinfo
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
+from django.forms.fields import BaseTemporalField
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
+from . import dates
 from .models import PersonSettings, Submission, Team
 from .sending import admission
 from .urlcheck import addresses, identity, probe
@@ -43,6 +47,29 @@ class TeamField(forms.ModelChoiceField):
         return team
 
 
+class MomentField(forms.DateTimeField):
+    """A date and time, refused (beside the field) outside the portal's range of dates
+    (uploads/dates.py) as written, before it is placed in the person's zone: year 1 east of
+    UTC, or year 9999 west of it, has no UTC time at all."""
+
+    def to_python(self, value):
+        given = value
+        if isinstance(value, str) and value.strip():
+            try:
+                given = parse_datetime(value.strip()) or self.strptime_any(value.strip())
+            except ValueError:
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid"
+                ) from None
+        if isinstance(given, date) and not dates.in_range(given):
+            raise forms.ValidationError(dates.OUT_OF_RANGE, code="out_of_range")
+        return super().to_python(value)
+
+    def strptime_any(self, value):
+        """The text read with the field's formats, as Django's own fields try them."""
+        return BaseTemporalField.to_python(self, value)
+
+
 class SubmissionForm(forms.Form):
     team = TeamField(
         queryset=Team.objects.none(),
@@ -61,7 +88,7 @@ class SubmissionForm(forms.Form):
             "at most %(limit_value)d are allowed.",
         },
     )
-    datetime_taken = forms.DateTimeField(
+    datetime_taken = MomentField(
         label="Taken at",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
