@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -655,3 +656,27 @@ def test_the_batch_pages_cost_the_same_queries_for_5_and_50_rows(client, alice, 
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_over_a_thousand_fields_is_a_413_with_the_form_not_a_bare_400(
+    client, alice, team_a, clip_url
+):
+    client.force_login(alice)
+    data = {"urls": clip_url, "team": team_a.pk, **{f"extra{n}": "x" for n in range(1001)}}
+    response = client.post(reverse("batch_new"), data)
+    assert response.status_code == 413
+    assert "more than 1,000 fields" in field_error(response, "urls")
+    assert 'name="urls"' in response.content.decode()  # the form, to try again
+    assert not Batch.objects.exists()
+
+
+def test_over_a_hundred_files_is_a_413_with_the_form_not_a_bare_400(
+    client, alice, team_a, clip_url
+):
+    client.force_login(alice)
+    files = [SimpleUploadedFile(f"v{n}.csv", b"url\n", content_type="text/csv") for n in range(101)]
+    response = client.post(reverse("batch_new"), {"team": team_a.pk, "file": files})
+    assert response.status_code == 413
+    assert "More than 100 files were sent" in field_error(response, "file")
+    assert 'name="file"' in response.content.decode()
+    assert not Batch.objects.exists()
