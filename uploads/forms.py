@@ -336,3 +336,12 @@ class PersonSettingsForm(forms.ModelForm):
         model = PersonSettings
         fields = ["time_zone", "email_problems", "email_done", "email_alerts"]
         widgets = {"email_done": forms.RadioSelect}
+
+    EMAIL_CHOICES = ("email_problems", "email_done", "email_alerts")
+
+    def save(self, commit=True):
+        # New choices revoke the unsubscribe links of earlier emails: a person who chose
+        # emails again is not unsubscribed by an old email (one forwarded on, say).
+        if set(self.EMAIL_CHOICES) & set(self.changed_data):
+            self.instance.unsubscribe_version += 1
+        return super().save(commit)
