@@ -284,6 +284,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "uploads.api.schema.add_problem_responses",
+        "uploads.api.schema.add_links",
     ],
 }
 

@@ -72,7 +72,10 @@ class SubmissionPageSerializer(serializers.Serializer):
 
 class BatchRowSerializer(serializers.ModelSerializer):
     url = serializers.CharField(source="given.url", default="")
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True,
+        help_text="Its team, once the row is checked (null before, or when none fits).",
+    )  # fmt: skip
     submission = serializers.IntegerField(source="submission.pk", allow_null=True, default=None)
 
     class Meta:
