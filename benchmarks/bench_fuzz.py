@@ -11,6 +11,7 @@ every refusal names its field, no batch left checking.
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def main():
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
          "tests/fast/test_fuzz.py", "--hypothesis-show-statistics"],
-        cwd=REPO, env={**os.environ, "FUZZ_EXAMPLES": str(EXAMPLES)},
+        cwd=REPO, env={**os.environ, "FUZZ_EXAMPLES": str(EXAMPLES),
+                       # A test database of its own: a test run meanwhile keeps its own.
+                       "SQLITE_TEST_NAME": str(Path(tempfile.mkdtemp()) / "fuzz.sqlite3")},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     seconds = time.monotonic() - started
