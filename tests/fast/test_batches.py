@@ -680,3 +680,17 @@ def test_over_a_hundred_files_is_a_413_with_the_form_not_a_bare_400(
     assert "More than 100 files were sent" in field_error(response, "file")
     assert 'name="file"' in response.content.decode()
     assert not Batch.objects.exists()
+
+
+def test_a_row_the_rules_fail_on_is_refused_and_the_batch_still_checked(
+    client, alice, team_a, clip_url
+):
+    batch = make_batch(client, alice, team_a, urls=f"{clip_url}\n{clip_url}?2")
+    first = batch.rows.order_by("line").first()
+    BatchRow.objects.filter(pk=first.pk).update(given={"url": clip_url, "team": 5})  # no text
+    check_batch.call(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.state == Batch.State.CHECKED
+    refused, ready = batch.rows.order_by("line")
+    assert refused.state == BatchRow.State.REFUSED and "could not be checked" in refused.problem
+    assert ready.state == BatchRow.State.READY
