@@ -148,18 +148,17 @@ def test_the_notifications_benchmark_runs_and_reports():
 
 
 def test_the_slow_clients_benchmark_runs_and_reports():
-    # A second a phase, five slow clients cut off after one: it starts gunicorn as `make run`
-    # does, measures both phases and prints the table; the goals are make bench's to judge.
-    started = time.monotonic()
+    # Half a second a phase, five slow clients cut off after one (about 8 s in all): it
+    # starts gunicorn as `make run` does, measures both phases and prints the table; the
+    # goals are make bench's to judge.
     result = run(
-        "bench_slow_clients.py", timeout=60, BENCH_SLOW_SECONDS="1", BENCH_SLOW_CLIENTS="5",
+        "bench_slow_clients.py", timeout=60, BENCH_SLOW_SECONDS="0.5", BENCH_SLOW_CLIENTS="5",
         BENCH_SLOW_NORMAL="2", REQUEST_BODY_TIMEOUT="1",
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr[-3000:]
     for figure in ("| quiet | ", "| slow | ", "ratio slow/quiet median = ", "threads 32"):
         assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert "'408'" in result.stdout  # the slow clients were cut off at the deadline
-    assert time.monotonic() - started < 10
 
 
 def test_the_fuzz_benchmark_runs_and_reports():
