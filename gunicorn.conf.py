@@ -6,7 +6,7 @@
 | --- | --- |
 | GUNICORN_BIND | 0.0.0.0:$PORT when PORT is set, else 127.0.0.1:8000 |
 | GUNICORN_WORKERS | 2 × CPUs + 1 |
-| GUNICORN_THREADS | 1 |
+| GUNICORN_THREADS | 16 (threads per worker: gthread) |
 | GUNICORN_TIMEOUT | 30 (seconds a request may take before its worker is restarted) |
 | FORWARDED_ALLOW_IPS | 127.0.0.1,::1 (proxies whose X-Forwarded-Proto gunicorn believes) |
 | GUNICORN_ACCESS_LOG | - (stdout; a file name, or "off") |
@@ -39,7 +39,13 @@ else:
     bind = ["127.0.0.1:8000"]
 
 workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1)
-threads = _int("GUNICORN_THREADS", 1)
+# Threaded workers: a request whose client is slow holds one thread, not a whole worker,
+# and for REQUEST_BODY_TIMEOUT at most while its body arrives (memories_portal/
+# slow_clients.py). Enough threads that a handful of slow clients cannot take them all
+# (benchmarks/bench_slow_clients.py); each thread may hold a database connection for
+# CONN_MAX_AGE, so workers × threads must fit in PostgreSQL's max_connections.
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 16)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -1,7 +1,8 @@
 """`make bench`: run every benchmarks/bench_*.py in turn; fail if any misses its goal.
 
 That is bench_api, bench_batches, bench_callbacks, bench_chaos, bench_dispatch,
-bench_notifications, bench_pages, bench_playlist, bench_queue and bench_storm.
+bench_fuzz, bench_notifications, bench_pages, bench_playlist, bench_queue,
+bench_slow_clients and bench_storm.
 """
 
 import subprocess

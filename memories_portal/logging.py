@@ -17,8 +17,17 @@ MASK = "****"
 EVENT_FIELDS = ("submission", "team", "kind", "from_status", "to_status")
 
 
+# An API token belongs in the Authorization header, and one sent in a query string
+# (`?token=mpt_...`) is refused; it is still written nowhere: the query's value, or the
+# token itself wherever it appears.
+QUERY_TOKEN = re.compile(r"([?&][^=&\s\"']*token[^=&\s\"']*=)[^&\s#\"']*", re.IGNORECASE)
+API_TOKEN = re.compile(r"mpt_[A-Za-z0-9_-]+")
+
+
 def mask_tokens(text):
-    return CALLBACK_TOKEN.sub(r"\g<1>" + MASK, text)
+    text = CALLBACK_TOKEN.sub(r"\g<1>" + MASK, text)
+    text = QUERY_TOKEN.sub(r"\g<1>" + MASK, text)
+    return API_TOKEN.sub("mpt_" + MASK, text)
 
 
 class MaskCallbackTokens(logging.Filter):

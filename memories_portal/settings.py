@@ -306,8 +306,18 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "uploads.api.schema.add_problem_responses",
+        "uploads.api.schema.add_links",
     ],
 }
+
+# --- slow clients -----------------------------------------------------------------
+# Seconds a request's body may take to arrive under gunicorn, then 408 and the connection
+# closed (memories_portal/slow_clients.py): a client sending slowly holds one of gunicorn's
+# threads this long at most. Behind a proxy that buffers bodies (docs/deploying.md) they
+# arrive at once; without one, 20 s still lets a 20 MB CSV come over 10 Mbit/s.
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=20.0)
+if REQUEST_BODY_TIMEOUT <= 0:
+    problems.append("REQUEST_BODY_TIMEOUT must be more than 0 seconds")
 
 # --- the callback --------------------------------------------------------------
 # memories.ai sends a few small JSON fields; anything bigger is not a callback.

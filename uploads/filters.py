@@ -4,7 +4,7 @@ The form narrows a queryset that is already limited to what the user may see;
 its team and submitter choices are only the user's own teams and teammates.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -13,6 +13,7 @@ from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .dates import EARLIEST_DATE, LATEST_DATE, OUT_OF_RANGE
 from .models import Status, Tag, Team
 
 ME, ANYONE = "me", "any"
@@ -48,12 +49,6 @@ SORTS = {
     "-status": ("Status, cancelled first", (_STATUS_RANK.desc(), "-created_at", "-id")),
 }
 DEFAULT_SORT = "-date"
-
-# Dates the list can filter by. Far wider than any submission's date, and far
-# enough from the calendar's ends (years 1 and 9999) that a day's bounds, the
-# day after and their time-zone conversions all exist, in every time zone.
-EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
-OUT_OF_RANGE = f"Choose a date between {EARLIEST_DATE:%Y-%m-%d} and {LATEST_DATE:%Y-%m-%d}."
 
 
 def date_field(label):

@@ -6,13 +6,17 @@ Each clean_<field> returns the normalised value.
 """
 
 import zoneinfo
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
+from django.forms.fields import BaseTemporalField
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
+from . import dates
 from .models import Membership, PersonSettings, Submission, Team
 from .sending import admission
 from .urlcheck import addresses, identity, probe
@@ -43,6 +47,29 @@ class TeamField(forms.ModelChoiceField):
         return team
 
 
+class MomentField(forms.DateTimeField):
+    """A date and time, refused (beside the field) outside the portal's range of dates
+    (uploads/dates.py) as written, before it is placed in the person's zone: year 1 east of
+    UTC, or year 9999 west of it, has no UTC time at all."""
+
+    def to_python(self, value):
+        given = value
+        if isinstance(value, str) and value.strip():
+            try:
+                given = parse_datetime(value.strip()) or self.strptime_any(value.strip())
+            except ValueError:
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid"
+                ) from None
+        if isinstance(given, date) and not dates.in_range(given):
+            raise forms.ValidationError(dates.OUT_OF_RANGE, code="out_of_range")
+        return super().to_python(value)
+
+    def strptime_any(self, value):
+        """The text read with the field's formats, as Django's own fields try them."""
+        return BaseTemporalField.to_python(self, value)
+
+
 class SubmissionForm(forms.Form):
     team = TeamField(
         queryset=Team.objects.none(),
@@ -61,7 +88,7 @@ class SubmissionForm(forms.Form):
             "at most %(limit_value)d are allowed.",
         },
     )
-    datetime_taken = forms.DateTimeField(
+    datetime_taken = MomentField(
         label="Taken at",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
@@ -359,8 +386,17 @@ class PersonSettingsForm(forms.ModelForm):
         fields = ["time_zone", "email_problems", "email_done", "email_alerts"]
         widgets = {"email_done": forms.RadioSelect}
 
+    EMAIL_CHOICES = ("email_problems", "email_done", "email_alerts")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         current = self.instance.time_zone
         if current and not listed_zone(current) and current in zoneinfo.available_timezones():
             self.fields["time_zone"].choices = time_zone_choices(current)
+
+    def save(self, commit=True):
+        # New choices revoke the unsubscribe links of earlier emails: a person who chose
+        # emails again is not unsubscribed by an old email (one forwarded on, say).
+        if set(self.EMAIL_CHOICES) & set(self.changed_data):
+            self.instance.unsubscribe_version += 1
+        return super().save(commit)

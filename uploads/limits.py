@@ -1,4 +1,5 @@
-"""The abuse limit on callbacks with unknown tokens, counted in the shared cache.
+"""Abuse limits, counted in the shared cache: callbacks with unknown tokens, and the
+webhook pages' "Send a test event".
 
 A fixed window: a count per calling address per minute. (The limit per known
 token is counted in the submission's row: Submission.take_callback.) The cache
@@ -35,3 +36,13 @@ def unknown_token_over_limit(address):
     return _over_limit(
         f"callback:unknown:{address}", 60, settings.CALLBACK_UNKNOWN_TOKENS_PER_MINUTE
     )
+
+
+# "Send a test event" is for seeing that an endpoint works, a few times: more than this
+# in a minute would only flood the receiver (and the outbox).
+WEBHOOK_TESTS_PER_MINUTE = 3
+
+
+def webhook_test_over_limit(endpoint_id):
+    """Count one test event for the endpoint; True once over the limit for this minute."""
+    return _over_limit(f"webhook:test:{endpoint_id}", 60, WEBHOOK_TESTS_PER_MINUTE)

@@ -313,6 +313,9 @@ class PersonSettings(models.Model):
         help_text="For superusers: sending paused, needs review building up. "
         "For team managers: a webhook endpoint disabled after a day of failures.",
     )
+    # Signed into every unsubscribe link (uploads/notifications/email.py); a change of the
+    # person's email choices moves it on, and the links of earlier emails stop working.
+    unsubscribe_version = models.PositiveIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -4,11 +4,14 @@ no server error, and every answer (status, content type, body) is one the schema
 Bounded for CI: EXAMPLES per operation, derandomized, and a short URL-check deadline
 (the generated URLs that pass the form's rules point nowhere)."""
 
+import collections
+import itertools
+
 import pytest
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -54,3 +57,52 @@ def token_headers(alice, team_a, settings):
 )
 def test_every_answer_conforms_to_the_schema(case, token_headers):
     case.call_and_validate(headers=token_headers, checks=CHECKS)
+
+
+# --- stateful: create, then read and cancel (or confirm) what was created ----------------
+
+
+def test_what_is_created_is_read_and_cancelled_through_the_schemas_links(
+    token_headers, team_a, clip_url
+):
+    made = itertools.count()
+    answered = collections.Counter()
+
+    class Client(schema.as_state_machine()):
+        def setup(self):
+            # Each scenario starts from the same database (a replay must meet what the
+            # first run met): what it made is rolled back at its end.
+            self.savepoint = transaction.savepoint_create()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self.savepoint)
+
+        def before_call(self, case):
+            # Most generated bodies are refused by the form's rules; half of the creations
+            # are real ones, so that the links have something to lead to.
+            if case.operation.label == "POST /api/v1/submissions" and next(made) % 2 == 0:
+                case.body = {"team": team_a.slug, "url": f"{clip_url}?n={next(made)}",
+                             "send_again": True}  # fmt: skip
+            if case.operation.label == "POST /api/v1/batches" and next(made) % 2 == 0:
+                case.body = {"team": team_a.slug, "rows": [{"url": f"{clip_url}?b={next(made)}"}]}
+                case.media_type = "application/json"
+
+        def get_call_kwargs(self, case):
+            return {"headers": token_headers}
+
+        def after_call(self, response, case):
+            answered[case.operation.label, response.status_code] += 1
+
+        def validate_response(self, response, case, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Client.run(
+        settings=settings(
+            max_examples=EXAMPLES, stateful_step_count=6, deadline=None, derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )  # fmt: skip
+    assert answered["POST /api/v1/submissions", 201]
+    assert answered["GET /api/v1/submissions/{id}", 200]
+    assert answered["POST /api/v1/submissions/{id}/cancel", 200]
+    assert answered["GET /api/v1/batches/{id}", 200]

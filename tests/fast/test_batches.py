@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -656,3 +657,41 @@ def test_the_batch_pages_cost_the_same_queries_for_5_and_50_rows(client, alice, 
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_over_a_thousand_fields_is_a_413_with_the_form_not_a_bare_400(
+    client, alice, team_a, clip_url
+):
+    client.force_login(alice)
+    data = {"urls": clip_url, "team": team_a.pk, **{f"extra{n}": "x" for n in range(1001)}}
+    response = client.post(reverse("batch_new"), data)
+    assert response.status_code == 413
+    assert "more than 1,000 fields" in field_error(response, "urls")
+    assert 'name="urls"' in response.content.decode()  # the form, to try again
+    assert not Batch.objects.exists()
+
+
+def test_over_a_hundred_files_is_a_413_with_the_form_not_a_bare_400(
+    client, alice, team_a, clip_url
+):
+    client.force_login(alice)
+    files = [SimpleUploadedFile(f"v{n}.csv", b"url\n", content_type="text/csv") for n in range(101)]
+    response = client.post(reverse("batch_new"), {"team": team_a.pk, "file": files})
+    assert response.status_code == 413
+    assert "More than 100 files were sent" in field_error(response, "file")
+    assert 'name="file"' in response.content.decode()
+    assert not Batch.objects.exists()
+
+
+def test_a_row_the_rules_fail_on_is_refused_and_the_batch_still_checked(
+    client, alice, team_a, clip_url
+):
+    batch = make_batch(client, alice, team_a, urls=f"{clip_url}\n{clip_url}?2")
+    first = batch.rows.order_by("line").first()
+    BatchRow.objects.filter(pk=first.pk).update(given={"url": clip_url, "team": 5})  # no text
+    check_batch.call(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.state == Batch.State.CHECKED
+    refused, ready = batch.rows.order_by("line")
+    assert refused.state == BatchRow.State.REFUSED and "could not be checked" in refused.problem
+    assert ready.state == BatchRow.State.READY

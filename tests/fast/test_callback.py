@@ -178,3 +178,20 @@ def test_the_token_is_compared_in_constant_time(client, sent, monkeypatch):
     submission, url = sent
     assert post_json(client, url, body("callback_parse.json")).status_code == 200
     assert calls == [(submission.callback_token_hash, submission.callback_token_hash)]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"status": "PARSE"},
+        {"status": "PARSE", "videoNo": ""},
+        {"status": "PARSE", "videoNo": None},
+    ],
+)
+def test_a_status_without_a_video_number_is_refused_and_moves_nothing(client, sent, payload):
+    submission, url = sent
+    response = post_json(client, url, payload)
+    assert response.status_code == 400
+    assert response.json()["error"] == "videoNo is missing: a callback names its video."
+    submission.refresh_from_db()
+    assert submission.status == Status.PROCESSING

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from memories_portal.logging import PortalFormatter
+from memories_portal.logging import PortalFormatter, mask_tokens
 from tests.factories import SubmissionFactory
 from uploads.models import Status
 
@@ -106,3 +106,16 @@ def test_the_console_handler_masks_tokens_from_any_logger():
     assert console.filter(record)
     line = console.format(record)
     assert line.endswith("WARNING uploads.anything calling back to /callbacks/memories/****/")
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ('"GET /api/v1/me?token=mpt_Ab-3_x HTTP/1.1"', '"GET /api/v1/me?token=**** HTTP/1.1"'),
+        ("GET /me?page=2&access_token=abc&q=1", "GET /me?page=2&access_token=****&q=1"),
+        ("Authorization was mpt_Ab-3_x", "Authorization was mpt_****"),
+        ("GET /submissions/?q=tokenize", "GET /submissions/?q=tokenize"),
+    ],
+)  # fmt: skip
+def test_api_tokens_in_a_query_or_anywhere_are_masked(line, masked):
+    assert mask_tokens(line) == masked

@@ -258,3 +258,58 @@ def test_an_email_the_mail_server_did_not_take_is_tried_again_later(
     Notice.objects.update(due_at=notice.created_at)
     deliver_outbox()
     assert len(mailbox.to("alice@example.com")) == 1
+
+
+def test_list_unsubscribe_goes_out_as_a_plain_url_a_mail_client_can_read(
+    mailbox, settings, alice, sending
+):
+    # A long address: the header line is far past 78 characters.
+    settings.PUBLIC_BASE_URL = "https://memories-portal.video-operations.example.com"
+    finish(sending, Status.FAILED)
+    deliver_outbox()
+    [message] = mailbox.to("alice@example.com")
+    raw = dict(message.raw_items())["List-Unsubscribe"]  # as sent, before any decoding
+    assert "=?" not in raw
+    url = raw.strip()
+    assert url.startswith("<https://memories-portal.video-operations.example.com/unsubscribe/")
+    assert url.endswith("/>") and not any(c.isspace() for c in url)
+    anonymous = Client(enforce_csrf_checks=True)
+    path = url.strip("<>").removeprefix(settings.PUBLIC_BASE_URL)
+    assert anonymous.post(path).status_code == 200
+    assert not PersonSettings.objects.get(user=alice).email_problems
+
+
+def test_an_unsubscribe_link_expires(client, alice, time_machine):
+    time_machine.move_to("2026-03-01 09:00Z", tick=False)
+    url = reverse("unsubscribe", args=[unsubscribe_token(alice)])
+    time_machine.move_to("2026-04-29 09:00Z", tick=False)  # 59 days on
+    assert client.get(url).status_code == 200
+    time_machine.move_to("2026-05-01 09:00Z", tick=False)  # 61 days on
+    response = client.post(url)
+    assert response.status_code == 400
+    assert "more than 60 days old" in response.content.decode()
+    assert PersonSettings.of(alice).email_problems
+
+
+def test_changing_ones_email_choices_revokes_earlier_links(client, alice):
+    url = reverse("unsubscribe", args=[unsubscribe_token(alice)])
+    client.force_login(alice)
+    client.post(
+        reverse("person_settings"),
+        {"time_zone": "", "email_problems": "on", "email_done": "at_once", "email_alerts": "on"},
+    )
+    client.logout()
+    response = client.post(url)
+    assert response.status_code == 400
+    assert "email choices were changed" in response.content.decode()
+    assert PersonSettings.objects.get(user=alice).email_done == PersonSettings.Done.AT_ONCE
+    fresh = reverse("unsubscribe", args=[unsubscribe_token(alice)])
+    assert client.post(fresh).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_an_unsubscribe_link_answers_only_get_and_post(client, alice, method):
+    url = reverse("unsubscribe", args=[unsubscribe_token(alice)])
+    response = client.generic(method, url)
+    assert response.status_code == 405
+    assert PersonSettings.of(alice).email_problems

@@ -369,3 +369,56 @@ def test_the_delivery_log_polls_for_itself(client, manager, endpoint):
     assert "<html" not in part and "Test event" not in part and ">test<" in part
     client.logout()
     assert client.get(url + "?part=log").status_code == 286
+
+
+def test_a_slack_text_escapes_what_slack_would_read_as_a_mention_or_a_link(team_a, receiver, alice):
+    WebhookEndpoint.objects.create(
+        team=team_a, url=receiver.url, format=WebhookEndpoint.Format.SLACK, topics=[Topic.DONE]
+    )
+    url = "https://videos.example.com/a.mp4?<!channel>&x=<https://evil.example|Reset your password>"
+    submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.PROCESSING, url=url)
+    submission.transition(Status.PARSED, kind=Event.Kind.CALLBACK, message="PARSE")
+    deliver_outbox()
+    text = json.loads(receiver.requests[0][2])["text"]
+    assert "<" not in text and ">" not in text
+    assert (
+        "https://videos.example.com/a.mp4?&lt;!channel&gt;&amp;x="
+        "&lt;https://evil.example|Reset your password&gt;"
+    ) in text
+
+
+def test_the_new_secret_is_never_kept_in_the_session(client, manager, receiver):
+    client.force_login(manager)
+    client.post(
+        reverse("webhook_list", args=["alpha"]),
+        {"url": receiver.url, "format": "json", "topics": [Topic.FAILED]},
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.secret not in str(dict(client.session))
+
+
+def test_the_secret_is_not_shown_on_a_page_opened_long_after(
+    client, manager, receiver, time_machine
+):
+    time_machine.move_to("2026-06-01 12:00Z", tick=False)
+    client.force_login(manager)
+    response = client.post(
+        reverse("webhook_list", args=["alpha"]),
+        {"url": receiver.url, "format": "json", "topics": [Topic.FAILED]},
+    )
+    time_machine.move_to("2026-06-01 12:06Z", tick=False)
+    page = client.get(response.url).content.decode()
+    assert WebhookEndpoint.objects.get().secret not in page
+
+
+def test_send_a_test_event_is_limited_per_endpoint(client, manager, endpoint, team_a, receiver):
+    client.force_login(manager)
+    other = WebhookEndpoint.objects.create(team=team_a, url=receiver.url, topics=[Topic.DONE])
+    for _ in range(25):
+        client.post(reverse("webhook_test", args=["alpha", endpoint.pk]))
+    page = client.post(reverse("webhook_test", args=["alpha", endpoint.pk]), follow=True)
+    assert "No test event sent: at most 3 a minute" in page.content.decode()
+    client.post(reverse("webhook_test", args=["alpha", other.pk]))
+    tests = Notice.objects.filter(topic=Topic.TEST)
+    assert tests.filter(endpoint=endpoint).count() == 3
+    assert tests.filter(endpoint=other).count() == 1

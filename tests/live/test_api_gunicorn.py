@@ -1,6 +1,7 @@
 """The API under gunicorn with two workers: the per-token limit holds across them, and
 two requests at once with one Idempotency-Key make one submission."""
 
+import json
 import subprocess
 import threading
 import time
@@ -74,3 +75,23 @@ def test_two_requests_at_once_with_one_key_make_one_submission(portal, alice, te
     assert {a.status_code for a in answers_} == {201}, [a.text[:300] for a in answers_]
     assert len({a.json()["id"] for a in answers_}) == 1
     assert Submission.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_is_read_and_held_to_the_limit_under_gunicorn(portal, alice, team_a):
+    headers = {**authorization(alice), "Content-Type": "application/json"}
+    rows = [{"url": "https://videos.example.com/a.mp4", "camera_model": "x" * 1024}] * 11_000
+    body = json.dumps({"team": team_a.slug, "rows": rows}).encode()
+
+    def chunks(data, size=256 * 1024):  # a generator: requests sends it chunked
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    too_large = requests.post(f"{portal}/api/v1/batches", data=chunks(body), headers=headers,
+                              timeout=60)  # fmt: skip
+    assert too_large.status_code == 413, too_large.text[:300]
+    assert too_large.headers["Content-Type"] == "application/problem+json"
+    small = json.dumps({"team": team_a.slug, "rows": [{"url": "https://10.0.0.1/a.mp4"}]})
+    made = requests.post(f"{portal}/api/v1/batches", data=chunks(small.encode()),
+                         headers=headers, timeout=60)  # fmt: skip
+    assert made.status_code == 202, made.text[:300]

@@ -161,3 +161,23 @@ def test_the_notifications_benchmark_runs_and_reports():
                    "with-2: 10 emails", "slowest email (median run)"):  # fmt: skip
         assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert "0 failed" in result.stdout
+
+
+def test_the_slow_clients_benchmark_runs_and_reports():
+    # Half a second a phase, five slow clients cut off after one (about 8 s in all): it
+    # starts gunicorn as `make run` does, measures both phases and prints the table; the
+    # goals are make bench's to judge.
+    result = run(
+        "bench_slow_clients.py", timeout=60, BENCH_SLOW_SECONDS="0.5", BENCH_SLOW_CLIENTS="5",
+        BENCH_SLOW_NORMAL="2", REQUEST_BODY_TIMEOUT="1",
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    for figure in ("| quiet | ", "| slow | ", "ratio slow/quiet median = ", "threads 32"):
+        assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "'408'" in result.stdout  # the slow clients were cut off at the deadline
+
+
+def test_the_fuzz_benchmark_runs_and_reports():
+    result = run("bench_fuzz.py", timeout=120, FUZZ_EXAMPLES="3")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "4 properties x 3 examples in " in result.stdout

@@ -8,7 +8,7 @@ import requests
 from tests.conftest import database_url, give_callback_token, wait_for
 from tests.factories import SubmissionFactory
 from tests.live.servers import answers, free_port, gunicorn
-from uploads.models import Status
+from uploads.models import ApiToken, Status
 
 
 def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
@@ -32,6 +32,7 @@ def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, t
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.SENDING)
     token = give_callback_token(submission)
     unknown = "unknown-" + "q" * 40
+    api_token = ApiToken.issue(alice, name="leaked", scopes=["read"])[1]
     port = free_port()
     access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
     env = {
@@ -45,15 +46,16 @@ def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, t
         server = gunicorn(env=env, stdout=errors, stderr=subprocess.STDOUT)
         try:
             assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
-            answer = requests.post(
-                f"{base}/callbacks/memories/{token}/", json={"status": "PARSE"}, timeout=10
-            )
+            parse = {"status": "PARSE", "videoNo": "VI1"}
+            answer = requests.post(f"{base}/callbacks/memories/{token}/", json=parse, timeout=10)
             assert answer.status_code == 200
-            missing = requests.post(
-                f"{base}/callbacks/memories/{unknown}/", json={"status": "PARSE"}, timeout=10
-            )
+            missing = requests.post(f"{base}/callbacks/memories/{unknown}/", json=parse, timeout=10)
             assert missing.status_code == 404
+            # An API token sent where it does not belong: refused, and written nowhere.
+            in_query = requests.get(f"{base}/api/v1/me?token={api_token}", timeout=10)
+            assert in_query.status_code == 401
             assert wait_for(lambda: access_log.read_text().count("/callbacks/") == 2)
+            assert wait_for(lambda: "/api/v1/me" in access_log.read_text())
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -64,5 +66,6 @@ def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, t
     assert '"POST /callbacks/memories/****/ HTTP/1.1" 404' in lines
     errors = error_log.read_text()
     assert "Not Found: /callbacks/memories/****/" in errors
+    assert '"GET /api/v1/me?token=**** HTTP/1.1" 401' in lines
     for text in (lines, errors):
-        assert token not in text and unknown not in text
+        assert token not in text and unknown not in text and api_token not in text

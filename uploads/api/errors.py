@@ -20,6 +20,11 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = 411
+    default_code = "length_required"
+
+
 class Conflict(exceptions.APIException):
     """The object is not in a state that allows this (a submission that no longer waits)."""
 

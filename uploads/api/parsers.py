@@ -7,8 +7,24 @@ import json
 from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
 
-from .errors import PayloadTooLarge
+from .. import bodies
+from .errors import LengthRequired, PayloadTooLarge
+
+
+class ChunkedRequest(Request):
+    """REST framework's request, with a chunked body read from the server's input
+    (uploads/bodies.py): REST framework itself sees no body where no length is given,
+    and would read an 11 MB chunked body as empty rather than as too large."""
+
+    def _load_stream(self):
+        if not bodies.is_chunked(self._request.META):
+            return super()._load_stream()
+        try:
+            self._stream = bodies.chunked_input(self._request.META)
+        except bodies.LengthRequired as exc:
+            raise LengthRequired(exc.message) from None
 
 
 def read_body(stream, meta):

@@ -64,3 +64,32 @@ def add_problem_responses(result, generator, request, public):
                     },
                 )
     return result
+
+
+# What a client does next with what it created: OpenAPI links, which Schemathesis follows
+# to read and cancel (or confirm) what it has just made (tests/fast/test_api_schema.py).
+LINKS = {
+    ("submissions_create", "201"): {
+        "GetSubmission": "submissions_retrieve",
+        "CancelSubmission": "submissions_cancel_create",
+    },
+    ("batches_create", "202"): {
+        "GetBatch": "batches_retrieve",
+        "ConfirmBatch": "batches_confirm_create",
+    },
+}
+
+
+def add_links(result, generator, request, public):
+    """Each creating operation's answer links to the operations on what it created (by the
+    `id` in its body)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                links = LINKS.get((operation.get("operationId"), status))
+                if links:
+                    response["links"] = {
+                        name: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
+                        for name, target in links.items()
+                    }
+    return result

@@ -2,6 +2,7 @@
 OpenAPI schema. Requests are validated by the pages' own forms (uploads/forms.py,
 uploads/batches/forms.py), never by rules written again here."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..filters import SORTS
@@ -71,7 +72,10 @@ class SubmissionPageSerializer(serializers.Serializer):
 
 class BatchRowSerializer(serializers.ModelSerializer):
     url = serializers.CharField(source="given.url", default="")
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True,
+        help_text="Its team, once the row is checked (null before, or when none fits).",
+    )  # fmt: skip
     submission = serializers.IntegerField(source="submission.pk", allow_null=True, default=None)
 
     class Meta:
@@ -117,18 +121,37 @@ class TokenInfoSerializer(serializers.ModelSerializer):
 TEAM_HELP = "One of your teams: its slug (or its number)."
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class TextOrWholeNumber(serializers.CharField):
+    """Text, or a JSON integer (a team's number)."""
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+class TextOrNumber(serializers.CharField):
+    """Text, or a JSON number (degrees: "48,8566" as a spreadsheet writes it, or 48.8566)."""
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+)
+class TagList(serializers.ListField):
+    """A list of strings, or the form's own text: one string, comma-separated."""
+
+    child = serializers.CharField()
+
+
 class SubmissionRequest(serializers.Serializer):
-    team = serializers.CharField(help_text=TEAM_HELP)
+    team = TextOrWholeNumber(help_text=TEAM_HELP)
     url = serializers.CharField(max_length=2048)
     datetime_taken = serializers.DateTimeField(required=False, allow_null=True)
     camera_model = serializers.CharField(required=False, allow_blank=True, max_length=128)
-    latitude = serializers.CharField(
+    latitude = TextOrNumber(
         required=False, allow_blank=True, allow_null=True, help_text="Decimal degrees, −90 to 90."
     )
-    longitude = serializers.CharField(
+    longitude = TextOrNumber(
         required=False, allow_blank=True, allow_null=True, help_text="Decimal degrees, −180 to 180."
     )
-    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    tags = TagList(required=False)
     retain_original_video = serializers.BooleanField(required=False)
     video_transcription_prompt = serializers.CharField(required=False, allow_blank=True)
     confirm_public = serializers.BooleanField(
@@ -142,20 +165,20 @@ class SubmissionRequest(serializers.Serializer):
 
 class BatchRowRequest(serializers.Serializer):
     url = serializers.CharField()
-    team = serializers.CharField(required=False, help_text="Its team's slug, name or scope.")
+    team = TextOrWholeNumber(required=False, help_text="Its team's slug, name or scope.")
     datetime_taken = serializers.CharField(required=False)
     camera_model = serializers.CharField(required=False)
-    latitude = serializers.CharField(required=False)
-    longitude = serializers.CharField(required=False)
-    tags = serializers.CharField(required=False, help_text="Comma-separated.")
+    latitude = TextOrNumber(required=False)
+    longitude = TextOrNumber(required=False)
+    tags = TagList(required=False, help_text="A list, or one comma-separated string.")
     retain_original_video = serializers.BooleanField(required=False)
     video_transcription_prompt = serializers.CharField(required=False)
 
 
 class BatchRequest(serializers.Serializer):
     rows = BatchRowRequest(many=True, help_text="At most BATCH_MAX_ROWS (10,000) rows.")
-    team = serializers.CharField(help_text=TEAM_HELP + " For every row without its own.")
-    tags = serializers.CharField(required=False, allow_blank=True)
+    team = TextOrWholeNumber(help_text=TEAM_HELP + " For every row without its own.")
+    tags = TagList(required=False)
     camera_model = serializers.CharField(required=False, allow_blank=True)
     video_transcription_prompt = serializers.CharField(required=False, allow_blank=True)
     retain_original_video = serializers.BooleanField(required=False)
@@ -187,3 +210,70 @@ class SubmissionQuery(serializers.Serializer):
 
 
 DATE_SORTS = {key: SORTS[key][1] for key in ("-date", "date")}
+
+
+# --- the JSON types of a request: checked before the forms read it as text ------------
+
+
+def type_errors(shape, data, where=""):
+    """{field: [message]} for each value of `data` (a dict) whose JSON type is not the one
+    its field in `shape` (a request serializer) takes: a boolean is `true` or `false`, a
+    list a list, text a string. What a valid value is stays the forms' to say."""
+    fields = shape().fields
+    errors = {}
+    for name, value in data.items():
+        field = fields.get(name)
+        if field is None:
+            continue  # unknown fields are refused by name elsewhere
+        wanted = _wanted(field, value)
+        if wanted:
+            errors[f"{where}{name}"] = [f"Give {wanted}, not {_json_kind(value)}."]
+    return errors
+
+
+def _wanted(field, value):
+    """What the field takes, in words, when `value` is not it; None when it is (or when the
+    field is a nested shape, checked by its own caller: a batch's rows)."""
+    kind = next((kind for kind in _TAKES if isinstance(field, kind)), None)
+    if kind is None or (value is None and field.allow_null):
+        return None
+    takes, accepts = _TAKES[kind]
+    return None if value is not None and accepts(value) else takes
+
+
+def _is_text(value):
+    return isinstance(value, str)
+
+
+def _is_number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_TAKES = {  # the most specific field classes first
+    serializers.BooleanField: ("true or false", lambda v: isinstance(v, bool)),
+    TagList: (
+        "a list of strings (or one comma-separated string)",
+        lambda v: _is_text(v) or (isinstance(v, list) and all(map(_is_text, v))),
+    ),
+    TextOrWholeNumber: (
+        "a string (or a whole number)",
+        lambda v: _is_text(v) or (_is_number(v) and isinstance(v, int)),
+    ),
+    TextOrNumber: ("a number or a string", lambda v: _is_text(v) or _is_number(v)),
+    serializers.DateTimeField: ("a date and time as a string", _is_text),
+    serializers.CharField: ("a string", _is_text),
+}
+
+
+def _json_kind(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if _is_number(value):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"

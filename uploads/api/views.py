@@ -19,7 +19,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import dates, services
 from ..batches import service as batches
 from ..batches.forms import SHARED, BatchForm
 from ..filters import SubmissionFilterForm
@@ -36,7 +36,7 @@ from ..views.pages import with_places
 from . import serializers as s
 from .errors import Conflict, form_errors, invalid, problem
 from .idempotency import respond_once
-from .parsers import CSVParser, LimitedJSONParser
+from .parsers import ChunkedRequest, CSVParser, LimitedJSONParser
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 ROWS_PER_PAGE = 1000
@@ -52,6 +52,19 @@ IDEMPOTENCY = OpenApiParameter(
 )
 
 
+class ApiView(APIView):
+    """REST framework's view, reading chunked bodies too (parsers.ChunkedRequest)."""
+
+    def initialize_request(self, request, *args, **kwargs):
+        return ChunkedRequest(
+            request,
+            parsers=self.get_parsers(),
+            authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(),
+            parser_context=self.get_parser_context(request),
+        )
+
+
 def as_form_text(value):
     """A JSON value as a form field's text (the forms parse text, as from a page)."""
     if value is None:
@@ -63,14 +76,16 @@ def as_form_text(value):
     return str(value)
 
 
-def _object(data, known):
-    """The body as a dict of known fields; a 400 problem otherwise."""
+def _object(data, known, shape):
+    """The body as a dict of known fields, each of the JSON type its field in `shape` (a
+    request serializer) takes; a 400 problem otherwise."""
     if not isinstance(data, dict):
         return invalid({"__all__": ["The body must be a JSON object."]})
     unknown = sorted(set(data) - known)
     if unknown:
         return invalid({name: ["Unknown field."] for name in unknown})
-    return data
+    errors = s.type_errors(shape, data)
+    return invalid(errors) if errors else data
 
 
 def _team_as_choice(data, teams):
@@ -82,7 +97,7 @@ def _team_as_choice(data, teams):
     return data
 
 
-class Me(APIView):
+class Me(ApiView):
     @extend_schema(responses=s.MeSerializer, summary="Who the token acts for")
     def get(self, request):
         return Response(
@@ -105,13 +120,13 @@ def _teams_with_roles(user):
     return teams
 
 
-class Teams(APIView):
+class Teams(ApiView):
     @extend_schema(responses=s.TeamSerializer(many=True), summary="Your teams")
     def get(self, request):
         return Response(s.TeamSerializer(_teams_with_roles(request.user), many=True).data)
 
 
-class Submissions(APIView):
+class Submissions(ApiView):
     @extend_schema(
         parameters=[s.SubmissionQuery],
         responses=s.SubmissionPageSerializer,
@@ -161,7 +176,7 @@ class Submissions(APIView):
     )
     def post(self, request):
         def prepare():
-            data = _object(request.data, SUBMISSION_FIELDS)
+            data = _object(request.data, SUBMISSION_FIELDS, s.SubmissionRequest)
             if isinstance(data, Response):
                 return data
             teams = list(teams_of(request.user))
@@ -225,15 +240,18 @@ def _cursor(value, errors):
     try:
         at, pk = json.loads(base64.urlsafe_b64decode(value.encode()))
         moment = datetime.fromisoformat(at)
-        if not isinstance(pk, int) or moment.tzinfo is None or not 0 < pk < 2**63:
+        if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk < 2**63:
             raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        # Its date checked before the database converts it to UTC (year 1 east of UTC has none).
+        if moment.tzinfo is None or not dates.in_range(moment):
+            raise ValueError
+    except (ValueError, TypeError, RecursionError, binascii.Error, UnicodeError):
         errors["cursor"] = ["Not a cursor of ours: use the `next` link as given."]
         return None
     return moment, pk
 
 
-class SubmissionDetail(APIView):
+class SubmissionDetail(ApiView):
     @extend_schema(responses=s.SubmissionDetailSerializer, summary="A submission and its timeline")
     def get(self, request, pk):
         submission = get_submission_for_user(request.user, pk)
@@ -241,7 +259,7 @@ class SubmissionDetail(APIView):
         return Response(s.SubmissionDetailSerializer(submission).data)
 
 
-class SubmissionCancel(APIView):
+class SubmissionCancel(ApiView):
     @extend_schema(
         request=None, responses=s.SubmissionDetailSerializer, summary="Cancel a waiting submission"
     )
@@ -263,7 +281,7 @@ class SubmissionCancel(APIView):
         return Response(s.SubmissionDetailSerializer(submission).data)
 
 
-class Batches(APIView):
+class Batches(ApiView):
     parser_classes = [LimitedJSONParser, CSVParser]
 
     @extend_schema(
@@ -316,18 +334,24 @@ def _batch_form(request):
             return invalid({name: ["Unknown parameter."] for name in unknown})
         upload = SimpleUploadedFile("api.csv", request.data, content_type="text/csv")
         files, records = {"file": upload}, None
+        flags = {name: given.pop(name, "").lower() in ("true", "1", "yes") for name in BATCH_FLAGS}
     else:
-        given = _object(request.data, BATCH_FIELDS)
+        given = _object(request.data, BATCH_FIELDS, s.BatchRequest)
         if isinstance(given, Response):
             return given
         given = dict(given)  # request.data stays as it came (the Idempotency-Key's record)
         rows = given.pop("rows", None)
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             return invalid({"rows": ["A list of rows, each an object of the CSV's columns."]})
+        errors = {}
+        for index, row in enumerate(rows):
+            errors.update(s.type_errors(s.BatchRowRequest, row, where=f"rows[{index}]."))
+        if errors:
+            return invalid(errors)
         files = None
         records = [{name: as_form_text(v) for name, v in row.items()} for row in rows]
+        flags = {name: bool(given.pop(name, False)) for name in BATCH_FLAGS}
     text = {name: as_form_text(value) for name, value in given.items()}
-    flags = {name: text.pop(name, "").lower() in ("true", "1", "yes") for name in BATCH_FLAGS}
     form = BatchForm(_team_as_choice(text, teams), files, user=request.user, records=records)
     if not form.is_valid():
         return invalid(form_errors(form), _general(form))
@@ -352,7 +376,7 @@ def _batch_body(request, batch, after):
     return s.BatchSerializer(batch).data
 
 
-class BatchDetail(APIView):
+class BatchDetail(ApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("after_line", OpenApiTypes.INT, description="Rows after this line.")
@@ -368,7 +392,7 @@ class BatchDetail(APIView):
         return Response(_batch_body(request, batch, after))
 
 
-class BatchConfirm(APIView):
+class BatchConfirm(ApiView):
     @extend_schema(
         request=s.ConfirmRequest,
         responses=s.ConfirmedSerializer,
@@ -376,10 +400,10 @@ class BatchConfirm(APIView):
     )
     def post(self, request, pk):
         batch = get_batch_to_change(request.user, pk)
-        data = _object(request.data if request.data else {}, {"confirm_public", "send_again"})
+        data = _object(request.data or {}, {"confirm_public", "send_again"}, s.ConfirmRequest)
         if isinstance(data, Response):
             return data
-        flags = {name: as_form_text(data.get(name)) == "true" for name in data}
+        flags = {name: value is True for name, value in data.items()}
         try:
             counts = batches.confirm(batch, request.user, **flags)
         except batches.NotConfirmable:
@@ -387,7 +411,7 @@ class BatchConfirm(APIView):
         return Response(counts)
 
 
-class NotFound(APIView):
+class NotFound(ApiView):
     """Any other path under /api/v1/: a problem+json 404, not the pages' HTML."""
 
     authentication_classes = permission_classes = throttle_classes = []

@@ -39,6 +39,9 @@ YES = frozenset({"yes", "y", "true", "1", "x", "on"})
 NO = frozenset({"no", "n", "false", "0", "off"})
 
 
+UNCHECKABLE = "This row could not be checked (the portal failed on it): it is left out."
+
+
 class RowProblem(Exception):
     def __init__(self, message):
         super().__init__(message)
@@ -110,6 +113,11 @@ def _validate(batch, chunk, person):
             cleaned[row.pk] = _clean(row.given, person)
         except RowProblem as problem:
             _write(row, State.NEW, state=State.REFUSED, problem=problem.message)
+        except Exception:
+            # A row the rules themselves fail on is refused, with the failure logged: the
+            # check goes on to its end rather than failing on it at every restart.
+            logger.exception("batch row %s: its values could not be checked", row.pk)
+            _write(row, State.NEW, state=State.REFUSED, problem=UNCHECKABLE)
     keys = {pk: identity.url_key(values["url"]) for pk, values in cleaned.items()}
     first_lines = dict(
         ((team_id, key), line)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("uploads", "0021_api"),
+        ("uploads", "0023_unsubscribe_version"),
     ]
 
     operations = [

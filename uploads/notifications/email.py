@@ -6,11 +6,13 @@ List-Unsubscribe-Post) through a signed link that needs no login.
 """
 
 import contextlib
+import email.policy
 import socket
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import mail, signing
 from django.core.mail import EmailMessage
 from django.urls import reverse
@@ -25,16 +27,60 @@ class EmailNotSent(Exception):
     """The mail server refused or could not be reached: the notice is tried again."""
 
 
+# An unsubscribe link works this long after its email was written: long enough for an
+# email read late, short enough that an old email forwarded on is no key to someone's
+# settings. (And it stops working once the person changes their email choices.)
+UNSUBSCRIBE_MAX_AGE = timedelta(days=60)
+# RFC 5322's limit on a line. Python folds header lines longer than 78 characters, and a
+# URL has no space to fold at, so it would go out as RFC 2047 encoded words, in which mail
+# clients find no `<URL>`: List-Unsubscribe would not work.
+HEADER_LINE_LIMIT = 998
+
+
+class InvalidLink(Exception):
+    """An unsubscribe link that does not work; `reason` says why, for the page."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _unsubscribe_version(user):
+    """Read afresh, never from a user's cached settings: a link is as current as the row."""
+    rows = PersonSettings.objects.filter(user_id=user.pk)
+    return rows.values_list("unsubscribe_version", flat=True).first() or 0
+
+
 def unsubscribe_token(user):
-    return signing.dumps({"u": user.pk}, salt=UNSUBSCRIBE_SALT, compress=True)
+    return signing.dumps([user.pk, _unsubscribe_version(user)], salt=UNSUBSCRIBE_SALT)
 
 
-def unsubscribe_user_id(token):
-    """The user a token was made for, or None for a forged or damaged one."""
+def unsubscribe_person(token):
+    """The user a link's token was made for; InvalidLink if it is forged, damaged, too old,
+    or made before the person last changed their email choices."""
     try:
-        return int(signing.loads(token, salt=UNSUBSCRIBE_SALT)["u"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        return None
+        user_id, version = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
+        user = get_user_model().objects.filter(pk=int(user_id), is_active=True).first()
+    except signing.SignatureExpired:
+        raise InvalidLink(
+            f"This unsubscribe link is more than {UNSUBSCRIBE_MAX_AGE.days} days old."
+        ) from None
+    except (signing.BadSignature, TypeError, ValueError):
+        raise InvalidLink(
+            "This unsubscribe link is not valid (it may have been cut short by the mail program)."
+        ) from None
+    if user is None:
+        raise InvalidLink("This unsubscribe link is for nobody who gets emails.")
+    if _unsubscribe_version(user) != version:
+        raise InvalidLink("Your email choices were changed since this email was sent.")
+    return user
+
+
+class PortalEmail(EmailMessage):
+    """An email whose header lines are folded only past RFC 5322's limit (HEADER_LINE_LIMIT)."""
+
+    def message(self, *, policy=email.policy.default):
+        return super().message(policy=policy.clone(max_line_length=HEADER_LINE_LIMIT))
 
 
 def absolute(path):
@@ -110,7 +156,7 @@ def compose(notice):
             f"Stop all of them: {unsubscribe}",
         ]
     )
-    return EmailMessage(
+    return PortalEmail(
         subject=f"[Memories Portal] {subject}",
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,

@@ -48,11 +48,19 @@ def sign(secret, msg_id, timestamp, body):
 def body_for(notice, endpoint):
     """The bytes to send: the JSON event, or Slack's {"text": ...}."""
     if endpoint.format == WebhookEndpoint.Format.SLACK:
-        payload = {"text": summary_line(notice)}
+        payload = {"text": slack_escaped(summary_line(notice))}
     else:
         payload = {"type": notice.topic, "timestamp": notice.created_at.isoformat()}
         payload["data"] = public_facts(notice)
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def slack_escaped(text):
+    """Text Slack shows as written: its control sequences (`<!channel>`, `<url|label>`,
+    `<@user>`) all start with `<`, so &, < and > are escaped as Slack asks
+    (https://api.slack.com/reference/surfaces/formatting#escaping); a submitted URL can
+    then mention no one and disguise no link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def public_facts(notice):

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.http.response import StreamingHttpResponse
@@ -92,6 +92,18 @@ def _unreadable_body(request):
             f"The pasted text is larger than {size_text(paste_limit)}, the most a paste "
             f"takes: upload the URLs as a CSV file instead (up to "
             f"{size_text(settings.BATCH_MAX_FILE_BYTES)})."
+        )
+    except TooManyFilesSent:
+        _drain(request)
+        return "file", (
+            f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files were sent: "
+            "upload one CSV file."
+        )
+    except TooManyFieldsSent:
+        _drain(request)
+        return "urls", (
+            f"The form sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields: "
+            "paste the URLs one a line, or upload them as a CSV file."
         )
     return None
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from memories_portal.client_ip import client_ip
 
-from .. import callbacks, limits, metrics
+from .. import bodies, callbacks, limits, metrics
 from ..callbacks import CallbackRefused
 from ..models import API_STATUS_TO_STATUS
 
@@ -85,19 +85,12 @@ READ_PIECE_BYTES = 64 * 1024
 
 def _read_body(request, limit):
     """At most `limit` + 1 bytes of the body: one more than the limit means too large.
-
-    A chunked body declares no length, so Django's request stream reads it as
-    empty; it is read from the server's input instead, up to its end, when the
-    server decodes chunks and ends the input there (gunicorn does, and says so
-    with `wsgi.input_terminated`). A server that does not would leave the read
-    waiting for data that never comes: 411, send a Content-Length.
-    """
-    if _is_chunked(request):
-        if not request.META.get("wsgi.input_terminated"):
-            raise CallbackRefused(
-                "Send a Content-Length: this server reads no chunked bodies.", 411
-            )
-        stream = request.META["wsgi.input"]
+    A chunked body is read from the server's input (uploads/bodies.py)."""
+    if bodies.is_chunked(request.META):
+        try:
+            stream = bodies.chunked_input(request.META)
+        except bodies.LengthRequired as exc:
+            raise CallbackRefused(exc.message, 411) from None
     else:
         stream = request
     pieces, size = [], 0
@@ -114,12 +107,6 @@ def _read_body(request, limit):
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-def _is_chunked(request):
-    return not request.META.get("CONTENT_LENGTH") and "chunked" in (
-        request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    )
-
-
 def _declared_length(request):
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
@@ -134,14 +121,16 @@ def _callback_fields(request, body):
     video_no = payload.get("videoNo", "")
     if not isinstance(api_status, str) or api_status not in API_STATUS_TO_STATUS:
         raise CallbackRefused("status must be UNPARSE, PARSE or PARSE_ERROR.")
-    if video_no is None:
-        video_no = ""
+    # memories.ai names the video in every callback (docs/memories-api.md): a status without
+    # it could be about any video, so it moves nothing.
+    if video_no is None or video_no == "":
+        raise CallbackRefused("videoNo is missing: a callback names its video.")
     # Letters, digits and a little punctuation: nothing a database refuses (NUL)
     # or a page shows oddly reaches the timeline.
     if isinstance(video_no, bool) or not isinstance(video_no, str | int):
         raise CallbackRefused("videoNo must be a short string.")
     video_no = str(video_no)
-    if video_no and not VIDEO_NO.fullmatch(video_no):
+    if not VIDEO_NO.fullmatch(video_no):
         raise CallbackRefused("videoNo must be a short string.")
     return api_status, video_no
 

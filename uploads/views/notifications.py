@@ -1,10 +1,10 @@
 """Team webhooks (for the team's managers) and the unsubscribe link (no login)."""
 
 import json
+import time
 
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from .. import limits
 from ..models import PersonSettings
 from ..notifications import outbox, webhooks
-from ..notifications.email import unsubscribe_user_id
+from ..notifications.email import InvalidLink, unsubscribe_person
 from ..notifications.forms import WebhookEndpointForm
 from ..notifications.records import Notice, WebhookEndpoint
 from .access import get_team_for_user
@@ -23,6 +24,8 @@ from .access import get_team_for_user
 LOG_SIZE = 100
 DELETE = "Delete this endpoint? It receives nothing more, and its delivery log is deleted too."
 SHOW_ONCE_KEY = "webhook_secret_once"  # the session key, not a secret
+# The new endpoint's page shows its secret if opened this soon after it was added.
+SHOW_ONCE_SECONDS = 300
 
 
 def get_managed_team(user, slug):
@@ -50,8 +53,9 @@ def webhook_list(request, slug):
             topics=form.cleaned_data["topics"],
             created_by=request.user,
         )
-        # Shown once, on the next page only: it is never displayed again.
-        request.session[SHOW_ONCE_KEY] = [endpoint.pk, endpoint.secret]
+        # Shown once, on the endpoint's page if opened within SHOW_ONCE_SECONDS: never again.
+        # The session keeps only which endpoint, never the secret itself.
+        request.session[SHOW_ONCE_KEY] = [endpoint.pk, time.time() + SHOW_ONCE_SECONDS]
         return redirect(endpoint)
     endpoints = with_health(WebhookEndpoint.objects.filter(team=team))
     context = {"team": team, "form": form, "endpoints": endpoints}
@@ -91,7 +95,9 @@ def _webhook_detail(request, slug, pk):
     if request.GET.get("part") == "log":
         return render(request, "uploads/_webhook_log.html", {"endpoint": endpoint, "log": log})
     shown = request.session.pop(SHOW_ONCE_KEY, None)
-    secret = shown[1] if shown and shown[0] == endpoint.pk else None
+    secret = None
+    if shown and shown[0] == endpoint.pk and time.time() < shown[1]:
+        secret = endpoint.secret
     context = {"team": endpoint.team, "endpoint": endpoint, "secret": secret, "log": log,
                "delete_question": DELETE}  # fmt: skip
     return render(request, "uploads/webhook_detail.html", context)
@@ -164,6 +170,13 @@ def webhook_redeliver(request, slug, pk, notice_pk):
 @require_POST
 def webhook_test(request, slug, pk):
     endpoint = get_endpoint(request.user, slug, pk)
+    if limits.webhook_test_over_limit(endpoint.pk):
+        messages.error(
+            request,
+            f"No test event sent: at most {limits.WEBHOOK_TESTS_PER_MINUTE} a minute go to "
+            f"one endpoint. Try again in {limits.seconds_left(60)} seconds.",
+        )
+        return redirect(endpoint)
     with transaction.atomic():
         outbox.queue_test_event(endpoint, request.user)
     messages.success(request, "A test event is on its way; its delivery appears below.")
@@ -199,11 +212,13 @@ def webhook_delete(request, slug, pk):
 # (List-Unsubscribe-Post) carries no CSRF token, and the token is what guards it. GET only
 # shows a confirmation, since mail scanners follow links.
 @csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request, token):
-    user_id = unsubscribe_user_id(token)
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return render(request, "uploads/unsubscribe.html", {"invalid": True}, status=400)
+    try:
+        user = unsubscribe_person(token)
+    except InvalidLink as exc:
+        context = {"invalid": True, "reason": exc.reason}
+        return render(request, "uploads/unsubscribe.html", context, status=400)
     if request.method == "POST":
         person = PersonSettings.of(user)
         person.email_problems = False

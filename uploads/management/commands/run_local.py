@@ -22,6 +22,16 @@ from uploads.models import Membership, Team
 DEMO_LOGIN_FILE = Path(settings.BASE_DIR) / ".demo-login"
 
 
+def gunicorn_env(port, env):
+    """`env` with what `make run` gives gunicorn besides gunicorn.conf.py's own defaults:
+    two workers of 32 threads each, more than the slow clients of
+    benchmarks/bench_slow_clients.py could hold even all in one worker."""
+    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    env.setdefault("GUNICORN_WORKERS", "2")
+    env.setdefault("GUNICORN_THREADS", "32")
+    return env
+
+
 class Command(BaseCommand):
     help = (
         "Migrate, create a demo login, and run web server, workers (sending, batch checks, "
@@ -41,8 +51,7 @@ class Command(BaseCommand):
         env = os.environ.copy()
         env.setdefault("DEBUG", "1")
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-        env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
-        env.setdefault("GUNICORN_WORKERS", "2")
+        gunicorn_env(port, env)
         env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir(env)
         commands = {
             # gunicorn.conf.py reads the rest (workers, timeout, access log) from env.
