@@ -31,8 +31,8 @@ PREFIX = "memories_portal"
 
 UPLOADS = Counter(
     f"{PREFIX}_uploads",
-    "Uploads sent to memories.ai, by what came of them.",
-    ["outcome"],  # accepted, rate_limited, refused, not_sent, unknown
+    "Uploads sent to memories.ai, by the account they went through and what came of them.",
+    ["account", "outcome"],  # an account's name; accepted, rate_limited, refused, not_sent, unknown
 )
 MEMORIES_ANSWERS = Counter(
     f"{PREFIX}_memories_answers",
@@ -55,8 +55,8 @@ BATCH_ROWS_CHECKED = Counter(
 )
 
 
-def upload_outcome(outcome):
-    UPLOADS.labels(outcome=outcome).inc()
+def upload_outcome(account, outcome):
+    UPLOADS.labels(account=account, outcome=outcome).inc()
 
 
 def memories_answer(code):

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from .batches.service import resume_stalled_cancels
+from .batches.service import restart_stalled, resume_stalled_cancels
 from .models import Batch, Status, Submission
 from .notifications import alerts, delivery, digest
 from .notifications.records import Notice
@@ -49,20 +49,9 @@ def ensure_sender_awake():
 
 
 def restart_stalled_batch_checks():
-    """Batches whose check has not moved for BATCH_CHECK_STALLED_SECONDS: the worker running
-    it died (its task stays "running" for ever). A step of it is queued again (a step already
-    waiting is not doubled); rows already checked are not checked again."""
-    stalled = Batch.objects.filter(
-        state=Batch.State.CHECKING,
-        progress_at__lt=Now() - timedelta(seconds=settings.BATCH_CHECK_STALLED_SECONDS),
-    )
-    restarted = 0
-    for batch_id in stalled.values_list("pk", flat=True):
-        # Counted as progress, so that the next pass leaves it the time to start.
-        Batch.objects.filter(pk=batch_id).update(progress_at=Now())
-        start_batch_check(batch_id)
-        restarted += 1
-    return restarted
+    """Batch checks whose worker died: a step of each is queued again; rows already checked
+    are not checked again."""
+    return restart_stalled(Batch.objects.filter(state=Batch.State.CHECKING), start_batch_check)
 
 
 def ensure_notifier_awake():

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
+from prometheus_client import REGISTRY
 
 from tests.conftest import deliver_outbox, member_of
 from tests.factories import SubmissionFactory
@@ -140,6 +141,22 @@ def test_both_accounts_send_with_their_own_key_and_scope(west, sandbox, team_a, 
     assert a.video_no in sandbox.videos and a.video_no not in sandbox.west.videos
     assert b.video_no in sandbox.west.videos and b.video_no not in sandbox.videos
     assert b.unique_id == "bravo-scope"
+
+
+def test_each_accounts_uploads_are_counted_under_its_name(west, team_a, team_b):
+    def accepted(name):
+        return (
+            REGISTRY.get_sample_value(
+                "memories_portal_uploads_total", {"account": name, "outcome": "accepted"}
+            )
+            or 0
+        )
+
+    before = {name: accepted(name) for name in ("default", "west")}
+    queue_one(team_a, "alice"), queue_one(team_b, "oscar"), queue_one(team_b, "oscar2")
+    send_all()
+    assert accepted("default") - before["default"] == 1
+    assert accepted("west") - before["west"] == 2
 
 
 def test_places_and_send_times_are_counted_in_each_accounts_own_line(

@@ -311,23 +311,29 @@ def cancel_waiting(batch_id):
     return cancelled
 
 
-def resume_stalled_cancels():
-    """Cancels of a batch's waiting submissions that have not moved on for
-    BATCH_CHECK_STALLED_SECONDS: the worker running them died (its task stays "running"
-    for ever). Each is queued again (a run already waiting is not doubled); what was
-    cancelled stays cancelled. A periodic step; returns how many were started again."""
-    stalled = Batch.objects.filter(
-        cancel_requested_at__isnull=False,
-        cancel_finished_at__isnull=True,
-        progress_at__lt=Now() - timedelta(seconds=settings.BATCH_CHECK_STALLED_SECONDS),
+def restart_stalled(batches, start):
+    """Start again, with `start(batch_id)`, the background work of each of `batches` that has
+    not moved on for BATCH_CHECK_STALLED_SECONDS: the worker running it died (its task stays
+    "running" for ever). A run already waiting is not doubled, and what was done stays done.
+    A periodic step; returns how many were started again."""
+    stalled = batches.filter(
+        progress_at__lt=Now() - timedelta(seconds=settings.BATCH_CHECK_STALLED_SECONDS)
     )
-    resumed = 0
+    restarted = 0
     for batch_id in stalled.values_list("pk", flat=True):
         # Counted as progress, so that the next pass leaves it the time to start.
         Batch.objects.filter(pk=batch_id).update(progress_at=Now())
-        start_batch_cancel(batch_id)
-        resumed += 1
-    return resumed
+        start(batch_id)
+        restarted += 1
+    return restarted
+
+
+def resume_stalled_cancels():
+    """Cancels of a batch's waiting submissions whose worker died, queued again."""
+    unfinished = Batch.objects.filter(
+        cancel_requested_at__isnull=False, cancel_finished_at__isnull=True
+    )
+    return restart_stalled(unfinished, start_batch_cancel)
 
 
 def rows_to_fix(batch):

@@ -450,7 +450,7 @@ def send(submission, client, leaves_at=None, account=None, answered=None):
         UploadGate.answered(account)
     if answered is not None:
         answered()
-    metrics.upload_outcome(_outcome_label(outcome))
+    metrics.upload_outcome(str(account), _outcome_label(outcome))
     _test_pause_point("after_request")
     try:
         if outcome is None:
