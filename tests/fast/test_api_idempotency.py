@@ -3,15 +3,19 @@
 
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from rest_framework.response import Response
 
+import uploads.api.views  # noqa: F401  (the API's modules, imported in their own order)
 from tests.factories import bearer
 from uploads import forms
-from uploads.models import Batch, IdempotencyKey, Submission
+from uploads.api import idempotency
+from uploads.models import ApiToken, Batch, IdempotencyKey, Submission
 
 SUBMISSIONS = "/api/v1/submissions"
 
@@ -109,3 +113,27 @@ def test_two_requests_at_once_with_one_key_make_one_submission(
     assert answers[0].json()["id"] == answers[1].json()["id"]
     assert Submission.objects.count() == 1
     assert sum(a.has_header("Idempotent-Replayed") for a in answers) == 1
+
+
+@pytest.mark.django_db
+def test_a_request_refused_after_the_same_key_committed_gets_that_answer(alice):
+    """It looked for an earlier answer before the other request with its key committed, and
+    was checked after: the other's submission makes it a duplicate (400), yet it answers
+    what the other made."""
+    bearer(alice)
+    token = ApiToken.objects.get(user=alice)
+    request = SimpleNamespace(
+        headers={"Idempotency-Key": "k"}, auth=token, data={"url": "u"}, method="POST",
+        path=SUBMISSIONS, META={},
+    )  # fmt: skip
+
+    def prepare():  # meanwhile, the other request commits its key and its answer
+        IdempotencyKey.objects.create(
+            token=token, key="k", request_hash=idempotency._fingerprint(request),
+            status_code=201, response={"id": 7},
+        )  # fmt: skip
+        return Response({"detail": "A duplicate."}, status=400)
+
+    answer = idempotency.respond_once(request, prepare, create=None)
+    assert (answer.status_code, answer.data) == (201, {"id": 7})
+    assert answer["Idempotent-Replayed"] == "true"

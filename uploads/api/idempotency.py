@@ -49,7 +49,10 @@ def respond_once(request, prepare, create):
         return _replay(earlier, fingerprint)
     prepared = prepare()
     if isinstance(prepared, Response):
-        return prepared
+        # A request with this key may have committed while this one was being checked (and
+        # made this one a duplicate of what it created): its answer is this one's too.
+        earlier = _earlier(request.auth, key)
+        return prepared if earlier is None else _replay(earlier, fingerprint)
     try:
         with transaction.atomic():
             record = IdempotencyKey.objects.create(
