@@ -82,3 +82,20 @@ def bearer(user, scopes=("read", "submit"), **kwargs):
 
     _, secret = ApiToken.issue(user, name="tests", scopes=scopes, **kwargs)
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def submission_fields(team, url="https://videos.example.com/one.mp4", **changes):
+    """What the submission form cleans for `services.submit`: a public URL and nothing else."""
+    return {
+        "team": team,
+        "url": url,
+        "datetime_taken": None,
+        "camera_model": "",
+        "latitude": None,
+        "longitude": None,
+        "tags": [],
+        "retain_original_video": False,
+        "video_transcription_prompt": "",
+        "confirm_public": True,
+        **changes,
+    }

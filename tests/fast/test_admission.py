@@ -9,7 +9,7 @@ from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import SubmissionFactory, TeamFactory
+from tests.factories import SubmissionFactory, TeamFactory, submission_fields
 from uploads import services
 from uploads.models import Event, PersonSettings, QuotaMonth, Status, Submission
 from uploads.sending import admission
@@ -27,18 +27,7 @@ def form_data(clip_url):
 
 
 def fields(team):
-    return {
-        "team": team,
-        "url": "https://videos.example.com/one.mp4",
-        "datetime_taken": None,
-        "camera_model": "",
-        "latitude": None,
-        "longitude": None,
-        "tags": [],
-        "retain_original_video": False,
-        "video_transcription_prompt": "",
-        "confirm_public": True,
-    }
+    return submission_fields(team)
 
 
 def used(team):

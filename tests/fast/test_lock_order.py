@@ -13,7 +13,7 @@ import pytest
 from django.db.models.functions import Now
 
 from tests.conftest import make_batch
-from tests.factories import MembershipFactory, SubmissionFactory
+from tests.factories import MembershipFactory, SubmissionFactory, submission_fields
 from uploads import locks, services
 from uploads.batches import checking, service
 from uploads.memories import client as api
@@ -73,18 +73,7 @@ def counted(team_a, alice):
 
 
 def fields(team):
-    return {
-        "team": team,
-        "url": "https://videos.example.com/one.mp4",
-        "datetime_taken": None,
-        "camera_model": "",
-        "latitude": None,
-        "longitude": None,
-        "tags": ["a"],
-        "retain_original_video": False,
-        "video_transcription_prompt": "",
-        "confirm_public": True,
-    }
+    return submission_fields(team, tags=["a"])
 
 
 def test_the_recorder_fails_a_path_that_goes_back_to_an_earlier_kind(order):

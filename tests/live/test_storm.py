@@ -30,7 +30,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import give_callback_token, member_of, wait_for
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, submission_fields
 from uploads import counters, locks, periodic, services
 from uploads.batches import checking, service
 from uploads.models import (
@@ -204,18 +204,7 @@ class Storm:
 
 
 def fields(team, url, rng):
-    return {
-        "team": team,
-        "url": url,
-        "datetime_taken": None,
-        "camera_model": "",
-        "latitude": None,
-        "longitude": None,
-        "tags": rng.choice([[], ["Beach"], ["beach", "Dawn"]]),
-        "retain_original_video": False,
-        "video_transcription_prompt": "",
-        "confirm_public": True,
-    }
+    return submission_fields(team, url, tags=rng.choice([[], ["Beach"], ["beach", "Dawn"]]))
 
 
 def test_the_storm(sandbox, clip_url, team_a, team_b, alice, bob, manager, superuser, settings):

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import REPO, database_url, wait_for
-from tests.factories import SubmissionFactory
+from tests.factories import SubmissionFactory, submission_fields
 from uploads import periodic, services
 from uploads.batches import service
 from uploads.models import Batch, BatchRow, Event, Status, Submission
@@ -106,15 +106,4 @@ def fields_of_row(url):
 
 
 def fields(team, url):
-    return {
-        "team": team,
-        "url": url,
-        "datetime_taken": None,
-        "camera_model": "",
-        "latitude": None,
-        "longitude": None,
-        "tags": [],
-        "retain_original_video": False,
-        "video_transcription_prompt": "",
-        "confirm_public": True,
-    }
+    return submission_fields(team, url)
