@@ -12,6 +12,7 @@ collection: it belongs in tests/live/.
 """
 
 import ipaddress
+import json
 import os
 import socket
 import subprocess
@@ -30,10 +31,11 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory
+from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory, bearer
 from uploads.memories.sandbox import Sandbox
 from uploads.models import (
     Batch,
+    Event,
     Membership,
     Status,
     Submission,
@@ -41,6 +43,7 @@ from uploads.models import (
     hash_token,
     new_callback_token,
 )
+from uploads.tasks import check_batch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -247,6 +250,22 @@ def give_callback_token(submission):
 
 
 ACCEPTED_VIDEO_NO = "VI554046065381212160"
+# memories.ai's callback that a submission's video was parsed, as bytes on the wire.
+PARSE_BODY = json.dumps({"videoNo": ACCEPTED_VIDEO_NO, "status": "PARSE"}).encode()
+
+
+def callback_unapplied(submission):
+    """True while an accepted submission has taken no callback (still processing)."""
+    submission.refresh_from_db()
+    return (
+        submission.status == Status.PROCESSING
+        and not submission.events.filter(kind=Event.Kind.CALLBACK).exists()
+    )
+
+
+# The keys of a status change's JSON log line (uploads.events), from any process.
+EVENT_KEYS = {"time", "level", "logger", "message", "pid", "submission", "team", "kind",
+              "from_status", "to_status"}  # fmt: skip
 
 
 @pytest.fixture
@@ -256,6 +275,12 @@ def sent(team_a, alice):
     token = give_callback_token(submission)
     submission.mark_accepted(video_no=ACCEPTED_VIDEO_NO, api_status="UNPARSE", message="Accepted.")
     return submission, reverse("memories_callback", args=[token])
+
+
+@pytest.fixture
+def as_alice(alice):
+    """The headers of an API request with a new token of Alice's (read and submit)."""
+    return bearer(alice)
 
 
 @pytest.fixture
@@ -365,6 +390,29 @@ def make_batch(client, user, team, **kwargs):
     response = post_batch(client, user, team, **kwargs)
     assert response.status_code == 302, response.content.decode()[-3000:]
     return Batch.objects.latest("pk")
+
+
+def check_to_end(batch, steps=1000):
+    """A batch's background check, run here step by step as the batches worker runs it
+    (`check_batch`, confirming at the end if asked), to its end: the batch (or its id)
+    read again, which must no longer be checking. (The worker's own tests are in
+    tests/live/.)"""
+    batch = batch if isinstance(batch, Batch) else Batch.objects.get(pk=batch)
+    for _ in range(steps):
+        if check_batch.call(batch_id=batch.pk) != "more to check":
+            break
+    batch.refresh_from_db()
+    assert batch.state != Batch.State.CHECKING, "the batch was left checking"
+    return batch
+
+
+@pytest.fixture
+def commit_callbacks_at_once(monkeypatch):
+    """What waits for the commit (a batch's check, the sender's wake-up, a log line) runs
+    at once, for tests that look at its effect between two steps inside the transaction
+    that never commits. (`django_capture_on_commit_callbacks` runs them at the end of its
+    block: enough where one step is followed.)"""
+    monkeypatch.setattr("django.db.transaction.on_commit", lambda callback, **kw: callback())
 
 
 # Fixtures that start a server or a process: tests that use them live in tests/live/

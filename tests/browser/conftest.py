@@ -2,15 +2,17 @@
 
 Playwright's sync API runs an event loop in the test's thread; Django refuses
 database calls from a thread with a running loop unless told it is safe. Here
-it is: the test thread only seeds data and waits.
+it is: the test thread only seeds data and waits. What the tests share besides
+these fixtures is in tests/browsing.py.
 """
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from tests.browsing import DESKTOP, signed_in_page
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 # Two shared cores: leave slow moments some room before an expectation fails.
@@ -26,10 +28,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-PASSWORD = "a-long-test-password-42"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -53,26 +51,17 @@ def page(browser, live_server):
     context.close()
 
 
-def with_password(user):
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+@pytest.fixture
+def open_page(browser, live_server):
+    """open_page(user, size=DESKTOP, zone="UTC", **context_options): a page at that size
+    (and browser time zone), signed in through the login form; closed after the test."""
+    contexts = []
 
+    def open_page(user, size=DESKTOP, zone="UTC", **options):
+        context, page = signed_in_page(browser, live_server.url, user, size, zone, **options)
+        contexts.append(context)
+        return page
 
-def log_in(page, user):
-    """Through the login page, with the real password."""
-    with_password(user)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: urlsplit(url).path == "/")  # the dashboard
-
-
-def screenshot(page, name):
-    """Full-page screenshots at desktop and phone width, for a person to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
-    page.set_viewport_size(DESKTOP)
+    yield open_page
+    for context in contexts:
+        context.close()

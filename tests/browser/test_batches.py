@@ -6,7 +6,7 @@ import csv
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browsing import log_in, screenshot
 from uploads.models import Batch, Status, Submission
 from uploads.tasks import BATCH_QUEUE
 

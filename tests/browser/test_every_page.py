@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browsing import DESKTOP, PHONE
 from tests.factories import SubmissionFactory
 from tests.pages import PAGES, SETTINGS, seed, url_of
 from uploads.models import Status

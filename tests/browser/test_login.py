@@ -1,7 +1,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, log_in, screenshot, with_password
+from tests.browsing import PASSWORD, log_in, screenshot, with_password
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, with_password
+from tests.browsing import DESKTOP, PHONE
 from tests.factories import SubmissionFactory
 from uploads.models import ApiToken, Batch, Status, UploadGate, WebhookEndpoint
 
@@ -15,29 +15,6 @@ CLIP = "https://videos.example.com/clip.mp4"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTHS = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
-
-
-@pytest.fixture
-def open_page(browser, live_server):
-    """A page at the given size (and browser time zone), logged in through the form."""
-    contexts = []
-
-    def open_page(user, size=DESKTOP, zone="UTC"):
-        with_password(user)
-        context = browser.new_context(base_url=live_server.url, viewport=size, timezone_id=zone)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", level=1)).to_be_visible()
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 @WIDTHS

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browsing import log_in, screenshot
 from tests.factories import SubmissionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browsing import log_in, screenshot
 from uploads.models import Submission
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

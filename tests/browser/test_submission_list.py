@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, log_in, screenshot
+from tests.browsing import DESKTOP, log_in, screenshot
 from tests.factories import SubmissionFactory
 from uploads.models import Status, Submission
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, with_password
+from tests.browsing import DESKTOP, PHONE
 from tests.factories import SubmissionFactory
 from uploads.views import pages
 
@@ -55,30 +55,6 @@ def media_server():
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def open_page(browser, live_server):
-    contexts = []
-
-    def open_page(user, size=DESKTOP, zone="UTC", **options):
-        with_password(user)
-        context = browser.new_context(
-            base_url=live_server.url, viewport=size, timezone_id=zone, **options
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", level=1)).to_be_visible()
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def loaded(video):

@@ -5,27 +5,13 @@ import json
 
 import pytest
 
-from tests.conftest import make_batch
-from tests.factories import bearer
+from tests.conftest import check_to_end, make_batch
 from uploads.models import Batch, BatchRow, Status, Submission
-from uploads.tasks import check_batch
 
 pytestmark = pytest.mark.django_db
 
 BATCHES = "/api/v1/batches"
 Row = BatchRow.State
-
-
-@pytest.fixture
-def as_alice(alice):
-    return bearer(alice)
-
-
-def check(batch_id):
-    """The background check, to its end, here (the worker's own tests are in tests/live/)."""
-    while check_batch.call(batch_id=batch_id) == "more to check":
-        pass
-    return Batch.objects.get(pk=batch_id)
 
 
 def post_json(client, headers, body, path=BATCHES):
@@ -43,8 +29,8 @@ def test_rows_are_checked_and_judged_as_the_pages_are(
     assert response.status_code == 202, response.content
     made = response.json()
     assert made["state"] == "checking" and made["row_count"] == 5
-    api_batch = check(made["id"])
-    page_batch = check(make_batch(client, alice, team_a, urls="\n".join(urls)).pk)
+    api_batch = check_to_end(made["id"])
+    page_batch = check_to_end(make_batch(client, alice, team_a, urls="\n".join(urls)).pk)
     detail = client.get(f"{BATCHES}/{api_batch.pk}", **as_alice).json()
     assert detail["state"] == "checked"
     assert detail["counts"]["ready"] == 1 and detail["counts"]["refused"] == 2
@@ -59,7 +45,7 @@ def test_a_csv_body_is_read_as_the_pages_upload(client, as_alice, team_a, clip_u
         f"{BATCHES}?team={team_a.slug}", csv, content_type="text/csv", **as_alice
     )
     assert response.status_code == 202, response.content
-    rows = {row.line: row for row in check(response.json()["id"]).rows.all()}
+    rows = {row.line: row for row in check_to_end(response.json()["id"]).rows.all()}
     assert rows[2].state == Row.READY and rows[2].tags == ["beach"]
     assert rows[2].retain_original_video
     assert rows[3].state == Row.REFUSED and "yes or no" in rows[3].problem
@@ -85,7 +71,7 @@ def test_confirm_queues_the_ready_rows_once(client, as_alice, team_a, clip_url):
     made = post_json(client, as_alice, {"team": team_a.slug, "rows": rows}).json()
     early = post_json(client, as_alice, {}, f"{BATCHES}/{made['id']}/confirm")
     assert early.status_code == 409
-    check(made["id"])
+    check_to_end(made["id"])
     response = post_json(client, as_alice, {}, f"{BATCHES}/{made['id']}/confirm")
     assert response.json() == {"queued": 2, "held": 0, "duplicates": 0, "not_in_team": 0}
     assert post_json(client, as_alice, {}, f"{BATCHES}/{made['id']}/confirm").status_code == 409
@@ -100,7 +86,7 @@ def test_confirm_true_queues_the_ready_rows_as_soon_as_they_are_checked(
     rows = [{"url": clip_url}, {"url": "ftp://example.com/x.mp4"}]
     made = post_json(client, as_alice, {"team": team_a.slug, "rows": rows, "confirm": True}).json()
     assert not Submission.objects.exists()
-    assert check(made["id"]).state == Batch.State.QUEUED
+    assert check_to_end(made["id"]).state == Batch.State.QUEUED
     assert list(Submission.objects.values_list("url", "status")) == [(clip_url, Status.QUEUED)]
 
 

@@ -2,16 +2,9 @@
 
 import pytest
 
-from tests.factories import bearer
-
 pytestmark = pytest.mark.django_db
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
-
-
-@pytest.fixture
-def as_alice(alice):
-    return bearer(alice)
 
 
 def assert_problem(response, status):

@@ -9,15 +9,9 @@ import json
 import pytest
 
 from tests.conftest import make_batch
-from tests.factories import bearer
 from uploads.models import Batch, Submission
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def as_alice(alice):
-    return bearer(alice)
 
 
 def post(client, headers, path, body):

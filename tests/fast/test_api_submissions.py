@@ -12,11 +12,6 @@ pytestmark = pytest.mark.django_db
 SUBMISSIONS = "/api/v1/submissions"
 
 
-@pytest.fixture
-def as_alice(alice):
-    return bearer(alice)
-
-
 def post(client, headers, body, path=SUBMISSIONS):
     return client.post(path, body, content_type="application/json", **headers)
 

@@ -4,31 +4,23 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import make_batch
+from tests.conftest import check_to_end, make_batch
 from tests.factories import MembershipFactory, SubmissionFactory
 from uploads import periodic
-from uploads.batches import checking, service
+from uploads.batches import service
 from uploads.models import BatchRow, Event, Membership, Status, Submission
 from uploads.sending import admission
 
 # Quotas count by month, and "today" is a day: the clock is kept far from either end.
-pytestmark = pytest.mark.usefixtures("mid_month")
+pytestmark = pytest.mark.usefixtures("mid_month", "commit_callbacks_at_once")
 
 Row = BatchRow.State
 
 
-@pytest.fixture(autouse=True)
-def _commit_callbacks_run(monkeypatch):
-    """What waits for the commit happens at once: these tests never commit."""
-    monkeypatch.setattr("django.db.transaction.on_commit", lambda callback, **kw: callback())
-
-
 def checked_batch(client, user, team, clip_url, n):
-    batch = make_batch(client, user, team, urls="\n".join(f"{clip_url}?{i}" for i in range(n)))
-    while checking.check_step(batch.pk):
-        pass
-    batch.refresh_from_db()
-    return batch
+    return check_to_end(
+        make_batch(client, user, team, urls="\n".join(f"{clip_url}?{i}" for i in range(n)))
+    )
 
 
 def states(batch):

@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import REPO, make_batch, post_batch, processes_of_make_run
+from tests.conftest import REPO, check_to_end, make_batch, post_batch, processes_of_make_run
 from tests.factories import MembershipFactory, SubmissionFactory
 from uploads import periodic
-from uploads.batches import checking, reading, service
+from uploads.batches import reading, service
 from uploads.forms import SubmissionForm
 from uploads.models import Batch, BatchRow, Event, Status, Submission
 from uploads.tasks import (
@@ -27,23 +27,13 @@ from uploads.tasks import (
 )
 from uploads.urlcheck import identity
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_callbacks_at_once")]
 Row = BatchRow.State
 
 
-@pytest.fixture(autouse=True)
-def _commit_callbacks_run(monkeypatch):
-    """What waits for the commit (the check's task, the sender's wake-up) happens at once:
-    these tests run inside a transaction that never commits."""
-    monkeypatch.setattr("django.db.transaction.on_commit", lambda callback, **kw: callback())
-
-
 def check(batch):
-    """Run the background check to the end, here (tests with a worker are below)."""
-    while checking.check_step(batch.pk):
-        pass
-    batch.refresh_from_db()
-    return {row.line: row for row in batch.rows.all()}
+    """The batch's rows by line once its background check has run to the end, here."""
+    return {row.line: row for row in check_to_end(batch).rows.all()}
 
 
 def field_error(response, field):

@@ -3,23 +3,11 @@
 Chunked bodies, through gunicorn: tests/live/test_callback_chunked.py.
 """
 
-import json
-
 import pytest
 
-from tests.conftest import ACCEPTED_VIDEO_NO
-from uploads.models import Event, Status
-
-VIDEO_NO = ACCEPTED_VIDEO_NO
-PARSE = json.dumps({"videoNo": VIDEO_NO, "status": "PARSE"}).encode()
-
-
-def unchanged(submission):
-    submission.refresh_from_db()
-    return (
-        submission.status == Status.PROCESSING
-        and not submission.events.filter(kind=Event.Kind.CALLBACK).exists()
-    )
+from tests.conftest import ACCEPTED_VIDEO_NO as VIDEO_NO
+from tests.conftest import callback_unapplied as unchanged
+from uploads.models import Status
 
 
 @pytest.mark.parametrize(

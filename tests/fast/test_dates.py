@@ -9,11 +9,10 @@ import json
 import pytest
 from django.urls import reverse
 
-from tests.conftest import make_batch
+from tests.conftest import check_to_end, make_batch
 from tests.factories import SubmissionFactory, bearer
 from uploads.dates import OUT_OF_RANGE
 from uploads.models import Batch, BatchRow, PersonSettings, Submission
-from uploads.tasks import check_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -78,10 +77,7 @@ def test_a_batch_row_out_of_range_is_refused_and_the_batch_is_checked_to_its_end
     in_zone(alice, zone)
     csv = f"url,datetime_taken\n{clip_url},{taken}\n{clip_url}?2,2020-05-01 10:00\n"
     batch = make_batch(client, alice, team_a, csv=csv)
-    for _ in range(5):
-        if check_batch.call(batch_id=batch.pk) != "more to check":
-            break
-    batch.refresh_from_db()
+    check_to_end(batch)
     assert batch.state == Batch.State.CHECKED
     refused, ready = batch.rows.order_by("line")
     assert refused.state == BatchRow.State.REFUSED

@@ -20,12 +20,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests import strategies as fuzz
+from tests.conftest import check_to_end
 from tests.factories import SubmissionFactory, bearer
 from uploads.api.views import BATCH_FIELDS, SUBMISSION_FIELDS
 from uploads.filters import SubmissionFilterForm
 from uploads.forms import SubmissionForm
 from uploads.models import Batch, PersonSettings, Submission
-from uploads.tasks import check_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -123,16 +123,6 @@ def csv_text(columns, rows):
     return out.getvalue()
 
 
-def checked(batch_id):
-    """The background check, run to its end here; the batch must then be checked."""
-    for _ in range(20):
-        if check_batch.call(batch_id=batch_id) != "more to check":
-            break
-    batch = Batch.objects.get(pk=batch_id)
-    assert batch.state != Batch.State.CHECKING, "the batch was left checking"
-    return batch
-
-
 @FUZZ
 @given(data=st.data(), zone=st.sampled_from(fuzz.ZONES), door=st.sampled_from(["page", "api"]))
 def test_a_batch_of_any_rows_is_checked_to_its_end_and_says_why_each_row_is_refused(
@@ -166,7 +156,7 @@ def test_a_batch_of_any_rows_is_checked_to_its_end_and_says_why_each_row_is_refu
     if not made:
         assert Batch.objects.count() == before
         return
-    batch = checked(Batch.objects.latest("pk").pk)
+    batch = check_to_end(Batch.objects.latest("pk"))
     for row in batch.rows.filter(state__in=["refused", "unreachable"]):
         assert row.problem.strip(), f"line {row.line} refused without saying why"
 

@@ -12,17 +12,17 @@ from datetime import timedelta
 import pytest
 from django.db.models.functions import Now
 
-from tests.conftest import make_batch
+from tests.conftest import check_to_end, make_batch
 from tests.factories import MembershipFactory, SubmissionFactory, submission_fields
 from uploads import locks, services
-from uploads.batches import checking, service
+from uploads.batches import service
 from uploads.memories import client as api
 from uploads.models import Batch, BatchRow, Event, Status, Submission
 from uploads.sending import admission
 from uploads.sending import sender as sending
 
 # Quotas count by month, and "today" is a day: the clock is kept far from either end.
-pytestmark = pytest.mark.usefixtures("mid_month")
+pytestmark = pytest.mark.usefixtures("mid_month", "commit_callbacks_at_once")
 
 
 class Recorder:
@@ -57,11 +57,6 @@ def order(monkeypatch):
     recorder = Recorder()
     monkeypatch.setattr(locks, "took", recorder)
     return recorder
-
-
-@pytest.fixture(autouse=True)
-def _commit_callbacks_run(monkeypatch):
-    monkeypatch.setattr("django.db.transaction.on_commit", lambda callback, **kw: callback())
 
 
 @pytest.fixture
@@ -173,11 +168,9 @@ def test_the_admins_resend_takes_the_submission_then_its_lane(order, counted, su
 
 
 def batch_of(client, user, team, clip_url, n):
-    batch = make_batch(client, user, team, urls="\n".join(f"{clip_url}?{i}" for i in range(n)))
-    while checking.check_step(batch.pk):
-        pass
-    batch.refresh_from_db()
-    return batch
+    return check_to_end(
+        make_batch(client, user, team, urls="\n".join(f"{clip_url}?{i}" for i in range(n)))
+    )
 
 
 def test_a_batchs_confirm_and_release_and_cancel_keep_the_order(

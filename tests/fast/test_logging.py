@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from memories_portal.logging import PortalFormatter, mask_tokens
+from tests.conftest import EVENT_KEYS
 from tests.factories import SubmissionFactory
 from uploads.models import Status
 
@@ -17,8 +18,6 @@ LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO uploads\.events "
     r"submission=(\d+) team=(\d+) kind=(\w+) from=(\w*) to=(\w+)$"
 )
-EVENT_KEYS = {"time", "level", "logger", "message", "pid", "submission", "team", "kind",
-              "from_status", "to_status"}  # fmt: skip
 
 
 def event_records(caplog):

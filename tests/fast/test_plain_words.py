@@ -4,27 +4,18 @@ question before a batch is cancelled, the cause of a failure rather than a list 
 import pytest
 from django.urls import reverse
 
-from tests.conftest import make_batch
+from tests.conftest import check_to_end, make_batch
 from tests.factories import SubmissionFactory, UserFactory
-from uploads.batches import checking, service
+from uploads.batches import service
 from uploads.models import BatchRow, Event, Membership, Status, Submission
 from uploads.tasks import cancel_batch, waiting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_callbacks_at_once")]
 Row = BatchRow.State
 
 
-@pytest.fixture(autouse=True)
-def _commit_callbacks_run(monkeypatch):
-    monkeypatch.setattr("django.db.transaction.on_commit", lambda callback, **kw: callback())
-
-
 def checked_batch(client, user, team, urls):
-    batch = make_batch(client, user, team, urls="\n".join(urls))
-    while checking.check_step(batch.pk):
-        pass
-    batch.refresh_from_db()
-    return batch
+    return check_to_end(make_batch(client, user, team, urls="\n".join(urls)))
 
 
 # --- a batch ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`db_worker` in a process whose clock is off by CLOCK_SKEW_SECONDS (tests only).
 
-    python tests/skewed_worker.py db_worker --no-reload ...
+    python tests/live/skewed_worker.py db_worker --no-reload ...
 
 Both clocks the portal could read are moved: Django's `timezone.now` and
 `time.time`. The database's clock is not, as it would not be on a real host.

@@ -2,7 +2,6 @@
 two requests at once with one Idempotency-Key make one submission."""
 
 import json
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,9 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import database_url, wait_for
 from tests.factories import bearer
-from tests.live.servers import answers, free_port, gunicorn
+from tests.servers import serving
 from uploads.models import Submission
 
 LIMIT = 12
@@ -20,22 +18,9 @@ LIMIT = 12
 
 @pytest.fixture
 def portal(tmp_path):
-    port = free_port()
-    env = {
-        "DATABASE_URL": database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "API_REQUESTS_PER_MINUTE": str(LIMIT),
-    }
-    base = f"http://127.0.0.1:{port}"
-    with (tmp_path / "gunicorn.log").open("w") as log:
-        server = gunicorn(env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
-            yield base
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    env = {"GUNICORN_WORKERS": "2", "API_REQUESTS_PER_MINUTE": str(LIMIT)}
+    with serving(tmp_path / "gunicorn.log", **env) as (_, base):
+        yield base
 
 
 def authorization(user):

@@ -5,11 +5,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
 
 
 def run(script, timeout=120, **env):
@@ -21,6 +20,17 @@ def run(script, timeout=120, **env):
         text=True,
         timeout=timeout,
     )
+
+
+def reports(script, figures, timeout=120, exits=(0, 1), **env):
+    """Run a benchmark briefly: it ends with one of `exits` (1 is a missed goal, too short a
+    run to mean much; a crash prints no figures) and prints every one of `figures`."""
+    result = run(script, timeout, **env)
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode in exits, output
+    for figure in figures:
+        assert figure in result.stdout, output
+    return result
 
 
 def test_the_dispatch_benchmark_runs_and_reports():
@@ -45,38 +55,29 @@ def test_the_dispatch_benchmark_runs_with_a_batch_being_checked():
 def test_the_api_benchmark_runs_and_reports():
     # A few creates of each, without busy cores: it starts, measures both and prints the
     # table; missing the goal (too few requests to mean much) exits 1, a crash has no table.
-    result = run(
-        "bench_api.py", timeout=60, BENCH_API_REQUESTS="12", BENCH_API_ROUNDS="1",
-        BENCH_THREADS="3", BENCH_BUSY="0",
+    result = reports(
+        "bench_api.py", ["| quiet | "], timeout=60, BENCH_API_REQUESTS="12",
+        BENCH_API_ROUNDS="1", BENCH_THREADS="3", BENCH_BUSY="0",
     )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    assert "| quiet | " in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert "answered" not in result.stderr, result.stderr[-3000:]  # every create succeeded
 
 
 def test_the_batches_benchmark_runs_and_reports():
-    result = run("bench_batches.py", BENCH_BATCHES_ROWS="300", BENCH_BATCHES_LINKS="40")
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    for figure in ("rows/s overall", "above idle", "queued 300 submissions", "ratio "):
-        assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = ["rows/s overall", "above idle", "queued 300 submissions", "ratio "]
+    reports("bench_batches.py", figures, BENCH_BATCHES_ROWS="300", BENCH_BATCHES_LINKS="40")
 
 
 def test_the_chaos_benchmark_runs_and_reports():
     # 1.5 s of chaos at a high rate and a half-second drain (5 to 8 s in all):
     # too short to meet the goals, long enough to start, stop and continue workers,
     # inject faults and report every figure. Missing a goal exits 1; a crash has no report.
-    result = run(
-        "bench_chaos.py",
-        timeout=60,
-        BENCH_CHAOS_SECONDS="1.5",
-        BENCH_CHAOS_RATE="600",
-        BENCH_CHAOS_DRAIN_SECONDS="0.5",
+    figures = ["achieved send rate = ", "uploaded twice: ", "rate breaches: ", "unsettled: "]
+    result = reports(
+        "bench_chaos.py", [f"chaos: {figure}" for figure in figures], timeout=60,
+        BENCH_CHAOS_SECONDS="1.5", BENCH_CHAOS_RATE="600", BENCH_CHAOS_DRAIN_SECONDS="0.5",
         BENCH_BUSY="0",
-    )
-    assert result.returncode in (0, 1), result.stderr[-3000:]
+    )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    for figure in ("achieved send rate = ", "uploaded twice: ", "rate breaches: ", "unsettled: "):
-        assert f"chaos: {figure}" in result.stdout, result.stdout[-3000:]
     assert "busy cores: off (BENCH_BUSY=0)" in result.stdout
     assert "processes that ended by themselves: none" in result.stdout
 
@@ -85,29 +86,22 @@ def test_the_storm_benchmark_runs_and_reports():
     # 4 s of storm on SQLite only, without busy cores: it starts every process, sends,
     # kills nothing (the first kill is at 30 s) and reports every figure. Missing a goal
     # exits 1; a crash has no table.
-    result = run(
-        "bench_storm.py", timeout=120, BENCH_STORM_SECONDS="4", BENCH_STORM_THREADS="3",
-        BENCH_STORM_DATABASE_URL="off", BENCH_BUSY="0",
+    result = reports(
+        "bench_storm.py", ["| sqlite | ", "storm sqlite: statuses"], timeout=120,
+        BENCH_STORM_SECONDS="4", BENCH_STORM_THREADS="3", BENCH_STORM_DATABASE_URL="off",
+        BENCH_BUSY="0",
     )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    assert "| sqlite | " in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "storm sqlite: statuses" in result.stdout
     assert "the run crashed" not in result.stderr
 
 
 def test_the_queue_benchmark_runs_side_by_side_and_reports(tmp_path):
     # A small queue on SQLite, without busy cores: long enough to start both sizes'
     # processes, alternate between them and print the table. Missing the goal exits 1.
-    result = run(
-        "bench_queue.py",
-        timeout=180,
-        BENCH_QUEUE_WAITING="300",
-        BENCH_BUSY="0",
-        BENCH_DB_NAME=f"smoke_queue_{os.getpid()}",
+    result = reports(
+        "bench_queue.py", ["| sqlite | status fragment, 100 ids |"], timeout=180,
+        BENCH_QUEUE_WAITING="300", BENCH_BUSY="0", BENCH_DB_NAME=f"smoke_queue_{os.getpid()}",
         TMPDIR=str(tmp_path),
-    )
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    assert "| sqlite | status fragment, 100 ids |" in result.stdout, result.stderr[-3000:]
+    )  # fmt: skip
     assert "| postgresql |" in result.stdout or "Could not measure: postgresql" in result.stderr
 
 
@@ -154,12 +148,10 @@ def test_busy_cores_never_outlive_their_maximum_and_can_be_turned_off(monkeypatc
 
 
 def test_the_notifications_benchmark_runs_and_reports():
-    result = run("bench_notifications.py", timeout=90, BENCH_NOTIFY_STATUSES="30",
-                 BENCH_HANGING_NOTICES="30", BENCH_HANGING_EMAILS="10")  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    for figure in ("5 people:", "50 people:", "queries per notification", "ratio ",
-                   "with-2: 10 emails", "slowest email (median run)"):  # fmt: skip
-        assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = ["5 people:", "50 people:", "queries per notification", "ratio ",
+               "with-2: 10 emails", "slowest email (median run)"]  # fmt: skip
+    result = reports("bench_notifications.py", figures, timeout=90, BENCH_NOTIFY_STATUSES="30",
+                     BENCH_HANGING_NOTICES="30", BENCH_HANGING_EMAILS="10")  # fmt: skip
     assert "0 failed" in result.stdout
 
 
@@ -167,17 +159,14 @@ def test_the_slow_clients_benchmark_runs_and_reports():
     # Half a second a phase, five slow clients cut off after one (about 8 s in all): it
     # starts gunicorn as `make run` does, measures both phases and prints the table; the
     # goals are make bench's to judge.
-    result = run(
-        "bench_slow_clients.py", timeout=60, BENCH_SLOW_SECONDS="0.5", BENCH_SLOW_CLIENTS="5",
-        BENCH_SLOW_NORMAL="2", REQUEST_BODY_TIMEOUT="1",
+    figures = ["| quiet | ", "| slow | ", "ratio slow/quiet median = ", "threads 32"]
+    result = reports(
+        "bench_slow_clients.py", figures, timeout=60, BENCH_SLOW_SECONDS="0.5",
+        BENCH_SLOW_CLIENTS="5", BENCH_SLOW_NORMAL="2", REQUEST_BODY_TIMEOUT="1",
     )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    for figure in ("| quiet | ", "| slow | ", "ratio slow/quiet median = ", "threads 32"):
-        assert figure in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     assert "'408'" in result.stdout  # the slow clients were cut off at the deadline
 
 
 def test_the_fuzz_benchmark_runs_and_reports():
-    result = run("bench_fuzz.py", timeout=120, FUZZ_EXAMPLES="3")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "4 properties x 3 examples in " in result.stdout
+    reports("bench_fuzz.py", ["4 properties x 3 examples in "], timeout=120, exits=(0,),
+            FUZZ_EXAMPLES="3")  # fmt: skip

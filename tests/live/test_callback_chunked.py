@@ -3,15 +3,16 @@ and development server cannot send or read them), from `http.client`."""
 
 import http.client
 import json
-import subprocess
 
 import pytest
 from django.urls import reverse
 
-from tests.conftest import database_url, give_callback_token, wait_for
+from tests.conftest import ACCEPTED_VIDEO_NO as VIDEO_NO
+from tests.conftest import PARSE_BODY as PARSE
+from tests.conftest import callback_unapplied as unchanged
+from tests.conftest import give_callback_token
 from tests.factories import SubmissionFactory
-from tests.fast.test_callback_body import PARSE, VIDEO_NO, unchanged
-from tests.live.servers import answers, free_port, gunicorn
+from tests.servers import serving
 from uploads.models import Status
 
 # --- chunked bodies, through gunicorn -----------------------------------------------
@@ -20,22 +21,10 @@ from uploads.models import Status
 @pytest.fixture
 def server(transactional_db, tmp_path, settings):
     """gunicorn on the test database, one sync worker: (host, port)."""
-    port = free_port()
-    env = {
-        "DATABASE_URL": database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_ACCESS_LOG": "off",
-        "CALLBACK_MAX_BODY_BYTES": str(settings.CALLBACK_MAX_BODY_BYTES),
-    }
-    with (tmp_path / "gunicorn.log").open("w") as log:
-        process = gunicorn(env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        assert wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30)
+    env = {"GUNICORN_WORKERS": "1", "GUNICORN_ACCESS_LOG": "off",
+           "CALLBACK_MAX_BODY_BYTES": str(settings.CALLBACK_MAX_BODY_BYTES)}  # fmt: skip
+    with serving(tmp_path / "gunicorn.log", **env) as (port, _):
         yield "127.0.0.1", port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def post_chunked(address, path, pieces, timeout=10):

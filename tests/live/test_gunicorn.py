@@ -1,23 +1,18 @@
 """gunicorn.conf.py: settings from the environment, callback tokens out of its logs."""
 
-import subprocess
-
 import pytest
 import requests
 
-from tests.conftest import database_url, give_callback_token, wait_for
+from tests.conftest import give_callback_token, wait_for
 from tests.factories import SubmissionFactory
-from tests.live.servers import answers, free_port, gunicorn
+from tests.servers import gunicorn_config, serving
 from uploads.models import ApiToken, Status
 
 
 def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
     env = {"GUNICORN_WORKERS": "3", "GUNICORN_TIMEOUT": "45", "PORT": "9999",
            "FORWARDED_ALLOW_IPS": "10.0.0.2", "GUNICORN_ACCESS_LOG": "off"}  # fmt: skip
-    process = gunicorn("--print-config", env=env, stdout=subprocess.PIPE, text=True)
-    out, _ = process.communicate(timeout=30)
-    config = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
-    config = {name.strip(): value.strip() for name, value in config.items()}
+    config = gunicorn_config(env)
     assert config["workers"] == "3"
     assert config["timeout"] == "45"
     assert config["bind"] == "['0.0.0.0:9999']"
@@ -33,32 +28,19 @@ def test_callback_tokens_are_masked_in_the_access_log_and_the_error_log(alice, t
     token = give_callback_token(submission)
     unknown = "unknown-" + "q" * 40
     api_token = ApiToken.issue(alice, name="leaked", scopes=["read"])[1]
-    port = free_port()
     access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
-    env = {
-        "DATABASE_URL": database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_ACCESS_LOG": str(access_log),
-    }
-    base = f"http://127.0.0.1:{port}"
-    with error_log.open("w") as errors:
-        server = gunicorn(env=env, stdout=errors, stderr=subprocess.STDOUT)
-        try:
-            assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
-            parse = {"status": "PARSE", "videoNo": "VI1"}
-            answer = requests.post(f"{base}/callbacks/memories/{token}/", json=parse, timeout=10)
-            assert answer.status_code == 200
-            missing = requests.post(f"{base}/callbacks/memories/{unknown}/", json=parse, timeout=10)
-            assert missing.status_code == 404
-            # An API token sent where it does not belong: refused, and written nowhere.
-            in_query = requests.get(f"{base}/api/v1/me?token={api_token}", timeout=10)
-            assert in_query.status_code == 401
-            assert wait_for(lambda: access_log.read_text().count("/callbacks/") == 2)
-            assert wait_for(lambda: "/api/v1/me" in access_log.read_text())
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    env = {"GUNICORN_WORKERS": "1", "GUNICORN_ACCESS_LOG": str(access_log)}
+    with serving(error_log, **env) as (_, base):
+        parse = {"status": "PARSE", "videoNo": "VI1"}
+        answer = requests.post(f"{base}/callbacks/memories/{token}/", json=parse, timeout=10)
+        assert answer.status_code == 200
+        missing = requests.post(f"{base}/callbacks/memories/{unknown}/", json=parse, timeout=10)
+        assert missing.status_code == 404
+        # An API token sent where it does not belong: refused, and written nowhere.
+        in_query = requests.get(f"{base}/api/v1/me?token={api_token}", timeout=10)
+        assert in_query.status_code == 401
+        assert wait_for(lambda: access_log.read_text().count("/callbacks/") == 2)
+        assert wait_for(lambda: "/api/v1/me" in access_log.read_text())
     submission.refresh_from_db()
     assert submission.status == Status.PARSED
     lines = access_log.read_text()

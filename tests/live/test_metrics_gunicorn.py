@@ -2,15 +2,13 @@
 after a send, a callback and a delivery each counter has moved, in every worker's answer
 (prometheus_client's multiprocess mode adds up every process's counts)."""
 
-import subprocess
-
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import database_url, wait_for
+from tests.conftest import wait_for
 from tests.factories import SubmissionFactory
-from tests.live.servers import answers, free_port, gunicorn
+from tests.servers import free_port, serving
 from uploads.models import Status, Submission
 from uploads.notifications.records import Notice, Topic, WebhookEndpoint
 from uploads.tasks import wake_sender
@@ -46,19 +44,10 @@ def test_counters_from_every_process_are_scraped_through_either_worker(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings.PUBLIC_BASE_URL = base  # the sandbox calls back to gunicorn
-    env = {
-        **shared,
-        "DATABASE_URL": database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "METRICS_ALLOWED_IPS": "127.0.0.1",
-        "PUBLIC_BASE_URL": base,
-    }
+    env = {**shared, "GUNICORN_WORKERS": "2", "METRICS_ALLOWED_IPS": "127.0.0.1",
+           "PUBLIC_BASE_URL": base}  # fmt: skip
     WebhookEndpoint.objects.create(team=team_a, url=receiver.url, topics=[Topic.DONE])
-    with (tmp_path / "gunicorn.log").open("w") as log:
-        server = gunicorn(env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
+    with serving(tmp_path / "gunicorn.log", port=port, **env):
         before = [scrape(base) for _ in range(4)]
         start_worker(**shared)
         start_worker(queue="notifications", **shared)
@@ -80,6 +69,3 @@ def test_counters_from_every_process_are_scraped_through_either_worker(
             counted(found, "memories_portal_submissions", {"status": Status.PARSED}) == 1
             for found in after
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -4,24 +4,19 @@ served. (How many slow clients it takes, and what the others wait: benchmarks/
 bench_slow_clients.py.)"""
 
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 import requests
 
-from tests.conftest import database_url, wait_for
-from tests.live.servers import answers, free_port, gunicorn
+from tests.servers import gunicorn_config, serving
 
 DEADLINE = 1.5
 
 
 def test_make_run_and_the_procfile_run_threaded_workers():
-    process = gunicorn("--print-config", stdout=subprocess.PIPE, text=True)
-    out, _ = process.communicate(timeout=30)
-    config = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
-    config = {name.strip(): value.strip() for name, value in config.items()}
+    config = gunicorn_config()
     assert config["worker_class"] == "gthread"
     assert int(config["threads"]) >= 16
 
@@ -29,25 +24,10 @@ def test_make_run_and_the_procfile_run_threaded_workers():
 @pytest.fixture
 def portal(tmp_path):
     """gunicorn with one worker of four threads, and a short body deadline."""
-    port = free_port()
-    env = {
-        "DATABASE_URL": database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "4",
-        "GUNICORN_ACCESS_LOG": "off",
-        "REQUEST_BODY_TIMEOUT": str(DEADLINE),
-    }
-    log = (tmp_path / "gunicorn.log").open("w")
-    server = gunicorn(env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_for(lambda: answers(base + "/healthz"), timeout=30)
+    env = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4", "GUNICORN_ACCESS_LOG": "off",
+           "REQUEST_BODY_TIMEOUT": str(DEADLINE)}  # fmt: skip
+    with serving(tmp_path / "gunicorn.log", **env) as (port, base):
         yield port, base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 class Trickle(threading.Thread):

@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, database_url, wait_for
+from tests.conftest import EVENT_KEYS, REPO, database_url, wait_for
 from tests.factories import SubmissionFactory
-from tests.fast.test_logging import EVENT_KEYS
 from uploads.models import Status, Submission
 
 
