@@ -1,14 +1,5 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_migrate
-
-
-def _ensure_counters(sender, using, **kwargs):
-    from django.db import connections
-
-    from . import counters
-
-    counters.ensure(connections[using])
 
 
 def _say_logged_out(sender, request, user, **kwargs):
@@ -30,8 +21,6 @@ class UploadsConfig(AppConfig):
     verbose_name = "Uploads"
 
     def ready(self):
-        # A migration that rebuilds the submissions table (SQLite) drops its triggers.
-        post_migrate.connect(_ensure_counters, sender=self, dispatch_uid="uploads.counters")
         user_logged_out.connect(_say_logged_out, dispatch_uid="uploads.logged_out")
         # Batches' held rows join the queue as room frees (admission.release_held).
         from .batches import service  # noqa: F401

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory, TeamFactory, UserFactory
@@ -196,6 +197,31 @@ def test_the_front_of_one_team_does_not_jump_other_teams(db):
     assert send_order(3) == [b_first.pk, a[2].pk, a[0].pk]
 
 
+COUNTING_TRIGGERS = {
+    "sqlite": ["uploads_keep_counts_delete", "uploads_keep_counts_insert",
+               "uploads_keep_counts_update", "uploads_keep_tags_update"],
+    "postgresql": ["uploads_keep_counts", "uploads_keep_tags"],
+}  # fmt: skip
+
+
+def test_the_migrations_make_the_counting_triggers(db):
+    """The test database is made by `migrate`, as every database is: the triggers are made
+    by a migration (0029), and no later one dropped them (a table rebuild on SQLite does)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                "AND tgrelid = 'uploads_submission'::regclass"
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'uploads_submission'"
+            )
+        names = sorted(name for (name,) in cursor.fetchall())
+    assert names == COUNTING_TRIGGERS[connection.vendor]
+
+
 def test_the_counts_the_database_keeps_match_a_recount(db):
     import random
 
@@ -222,5 +248,5 @@ def test_the_counts_the_database_keeps_match_a_recount(db):
 
     before = kept()
     assert (items[1].pk, "beach") in before[2] and (items[1].pk, "night") in before[2]
-    counters.install()
+    counters.recount()
     assert kept() == before
