@@ -165,7 +165,7 @@ def test_tokens_carry_at_least_128_random_bits_and_never_repeat():
 def test_the_token_is_compared_in_constant_time(client, sent, monkeypatch):
     import hmac
 
-    from uploads import callbacks
+    from uploads import callback_handling
 
     calls = []
     compare = hmac.compare_digest
@@ -174,7 +174,7 @@ def test_the_token_is_compared_in_constant_time(client, sent, monkeypatch):
         calls.append((a, b))
         return compare(a, b)
 
-    monkeypatch.setattr(callbacks.hmac, "compare_digest", spy)
+    monkeypatch.setattr(callback_handling.hmac, "compare_digest", spy)
     submission, url = sent
     assert post_json(client, url, body("callback_parse.json")).status_code == 200
     assert calls == [(submission.callback_token_hash, submission.callback_token_hash)]

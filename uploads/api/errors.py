@@ -32,13 +32,6 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class Unprocessable(exceptions.APIException):
-    """Understood, but refused: an Idempotency-Key reused with another body."""
-
-    status_code = 422
-    default_code = "unprocessable"
-
-
 def problem(status, detail, *, errors=None, code=None, headers=None):
     """A problem+json response."""
     body = {

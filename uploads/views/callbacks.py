@@ -1,6 +1,6 @@
 """memories.ai's callback, as HTTP: read the body (bounded, chunked too), understand it, answer.
 
-What it means for the submission is `uploads.callbacks.receive`.
+What it means for the submission is `uploads.callback_handling.receive`.
 """
 
 import io
@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from memories_portal.client_ip import client_ip
 
-from .. import bodies, callbacks, limits, metrics
-from ..callbacks import CallbackRefused
+from .. import bodies, callback_handling, limits, metrics
+from ..callback_handling import CallbackRefused
 from ..models import API_STATUS_TO_STATUS
 
 VIDEO_NO = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -62,15 +62,15 @@ def memories_callback(request, token):
     except CallbackRefused as exc:
         refusal = exc
     try:
-        result = callbacks.receive(token, api_status, video_no, refusal=refusal)
-    except callbacks.CallbackLimitReached:
+        result = callback_handling.receive(token, api_status, video_no, refusal=refusal)
+    except callback_handling.CallbackLimitReached:
         # A token called far more often than a video's life needs: no more work for it.
         return _too_many(3600)
     except CallbackRefused as exc:
         return _callback_answer(exc.status, error=exc.reason)
     except ValueError as exc:
         return _callback_answer(409, error=str(exc))
-    except callbacks.UnknownToken:
+    except callback_handling.UnknownToken:
         # A known token is always served, so memories.ai is never refused by this;
         # an address that keeps guessing is told to slow down.
         if limits.unknown_token_over_limit(client_ip(request)):
