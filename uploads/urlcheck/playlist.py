@@ -163,9 +163,8 @@ class _Parser:
                 if text.startswith("#EXT"):
                     self.tag(line_no, text)
             elif self.variant_line is None and text.startswith(ABSOLUTE_PREFIXES):
-                # The host part is checked once for all, in check_segment_hosts(). With
-                # _uri_problem() on each line instead: ratio 3.06-3.09; with this: 1.70-1.86
-                # (bench_playlist.py, 2026-12-04).
+                # The host part is checked once for all, in check_segment_hosts(): a call
+                # per line instead misses the goal of bench_playlist.py (docs/performance.md).
                 if not segments:
                     self.segment_line = line_no
                 segments.append(text)
@@ -296,9 +295,8 @@ class _Parser:
 
     def total_duration(self) -> float:
         """The sum of the #EXTINF durations; each distinct #EXTINF line is parsed once."""
-        # Encoders repeat a handful of durations. Parsing every line instead: ratio
-        # 2.62-2.69; parsing each distinct line once: 1.70-1.86 (bench_playlist.py,
-        # 2026-12-04).
+        # Encoders repeat a handful of durations: parsing every line instead misses the
+        # goal of bench_playlist.py (docs/performance.md).
         durations = []
         for text, count in Counter(self.extinf_lines).items():
             try:
