@@ -26,6 +26,16 @@ def gunicorn(*args, env=None, **popen):
     return subprocess.Popen(argv, cwd=REPO, env=environment, **popen)
 
 
+def manage(*args, env=None, **popen):
+    """`python manage.py <args>` in a process of its own, on the test database (a worker,
+    run_periodic): the Popen. `env` adds to (or replaces) the environment."""
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+                   "DATABASE_URL": database_url(), **(env or {})}  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=environment, **popen
+    )
+
+
 def gunicorn_config(env=None):
     """What gunicorn.conf.py makes of `env`: gunicorn's own --print-config, as a dict."""
     process = gunicorn("--print-config", env=env, stdout=subprocess.PIPE, text=True)

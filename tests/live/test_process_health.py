@@ -1,15 +1,14 @@
 """Each kind of background process, killed as a host would lose it (SIGKILL): /healthz/workers
 names it within its beat limit while /healthz stays 200; restarted, both are 200 again."""
 
-import os
 import signal
 import subprocess
-import sys
 
 import pytest
 import requests
 
-from tests.conftest import REPO, database_url, wait_for
+from tests.conftest import wait_for
+from tests.servers import manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,21 +28,11 @@ COMMANDS = {
 def processes():
     """Start one process of a kind; every one started is killed after the test."""
     started = []
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url(),
-        "HEARTBEAT_INTERVAL_SECONDS": str(BEAT),
-        "HEALTH_MAX_HEARTBEAT_AGE_SECONDS": str(LIMIT),
-    }
+    env = {"HEARTBEAT_INTERVAL_SECONDS": str(BEAT), "HEALTH_MAX_HEARTBEAT_AGE_SECONDS": str(LIMIT)}
 
     def start(kind):
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", *COMMANDS[kind]],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        process = manage(
+            *COMMANDS[kind], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         started.append(process)
         return process

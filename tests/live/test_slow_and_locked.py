@@ -6,11 +6,9 @@ the timeout used to end the worker and `run_periodic` for good.
 """
 
 import json
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
@@ -19,8 +17,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import ACCEPTED_VIDEO_NO, REPO, database_url, give_callback_token, wait_for
+from tests.conftest import ACCEPTED_VIDEO_NO, give_callback_token, wait_for
 from tests.factories import SubmissionFactory
+from tests.servers import manage
 from uploads import heartbeats
 from uploads.models import ProcessBeat, Status, Submission
 from uploads.tasks import wake_sender
@@ -124,13 +123,10 @@ def test_the_worker_and_run_periodic_outlive_a_locked_database(
     started = timezone.now()
     with worker_log.open("w") as log:
         worker = start_worker(log=log, **quick)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **quick}
-    env["DATABASE_URL"] = database_url()
     with periodic_log.open("w") as log:
-        periodic = subprocess.Popen(
-            [sys.executable, "manage.py", "run_periodic", "--interval", "0.2"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        periodic = manage(
+            "run_periodic", "--interval", "0.2", env=quick, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         both = (heartbeats.SENDER, heartbeats.PERIODIC)
         assert wait_for(lambda: heartbeat_after(started, both), timeout=30), "they did not start"

@@ -2,16 +2,15 @@
 held rows let in. (Batch checks: tests/live/test_batches_worker.py; notification
 delivery: tests/live/test_notification_worker.py; a send: tests/live/test_send_fencing.py.)"""
 
-import os
 import signal
 import subprocess
-import sys
 
 import pytest
 from django.utils import timezone
 
-from tests.conftest import REPO, database_url, wait_for
+from tests.conftest import wait_for
 from tests.factories import SubmissionFactory, submission_fields
+from tests.servers import manage
 from uploads import periodic, services
 from uploads.batches import service
 from uploads.models import Batch, BatchRow, Event, Status, Submission
@@ -77,12 +76,10 @@ def test_held_rows_being_let_in_when_run_periodic_is_killed_are_let_in_by_the_ne
     used = admission.quota(team_a).used
 
     log = tmp_path / "periodic.log"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    env.update(DATABASE_URL=database_url(), WORK_TEST_PAUSE="releasing")
     with log.open("w") as out:
-        doomed = subprocess.Popen(
-            [sys.executable, "manage.py", "run_periodic", "--interval", "0.2"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        doomed = manage(
+            "run_periodic", "--interval", "0.2", env={"WORK_TEST_PAUSE": "releasing"},
+            stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         assert wait_for(lambda: "pausing at releasing" in log.read_text(), timeout=30), (
