@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 
-from .probe import ProbeResult, format_size
+from .answers import format_size
+from .outcomes import ProbeResult
 
 _RESULT_FIELDS = [f.name for f in fields(ProbeResult)]
 
