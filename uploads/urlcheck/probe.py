@@ -37,7 +37,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -84,6 +84,9 @@ __all__ = [
     "recheck_url",
     "system_resolver",
 ]
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +211,7 @@ class _PinnedAddressAdapter(DeadlineAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[_HostParams, _PoolKwargs]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
@@ -222,8 +225,10 @@ class _PinnedAddressAdapter(DeadlineAdapter):
         host_header = f"[{hostname}]" if ":" in hostname else hostname
         request.headers["Host"] = host_header if port is None else f"{host_header}:{port}"
         if scheme == "https":
-            pool_kwargs["server_hostname"] = hostname  # SNI
-            pool_kwargs["assert_hostname"] = hostname  # certificate name
+            # urllib3's pool arguments; requests' stubs know only those requests sets.
+            tls = cast("dict[str, Any]", pool_kwargs)
+            tls["server_hostname"] = hostname  # SNI
+            tls["assert_hostname"] = hostname  # certificate name
         host_params["host"] = f"[{address}]" if ":" in address else address
         return host_params, pool_kwargs
 
