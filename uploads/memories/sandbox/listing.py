@@ -11,6 +11,9 @@ from .wire import ApiError, Request, param_error
 
 
 class ListingEndpoints(Account):
+    """What an account lets its videos be read by: list_videos, get_metadata,
+    list_unique_ids."""
+
     def _note_list_request(self) -> None:
         with self._lock:
             self._list_times.append(time.monotonic())

@@ -24,6 +24,8 @@ from .wire import (
 
 
 class UploadEndpoint(Account):
+    """upload_url, refusals included, and the parsing and callbacks an upload sets off."""
+
     def _upload_url(self, request: Request) -> Reply:
         fault = self._take_fault(ANSWER_FAULTS)
         name, params = fault or (None, {})
