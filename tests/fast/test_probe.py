@@ -246,6 +246,16 @@ def _routes():
         ),
         "/master-many.m3u8": master([(f"{{base}}/v/low.m3u8?n={n}", 800_000) for n in range(21)]),
         "/master-to-internal.m3u8": master([("http://10.0.0.7/v/low.m3u8", 800_000)]),
+        "/segments-internal.m3u8": lambda h, head: _playlist(
+            h, _media_playlist("http://10.0.0.8", 3, byte_range=1000), head
+        ),
+        "/brotli.m3u8": lambda h, head: _send(
+            h,
+            200,
+            {"Content-Type": "application/vnd.apple.mpegurl", "Content-Encoding": "br"},
+            b"\x0b\x02\x80#EXTM3U\x03",
+            head,
+        ),
         "/v/low.m3u8": media(10),
         "/v/high.m3u8": media(10),
         "/v/audio.m3u8": media(10),
@@ -360,6 +370,7 @@ class Network:
             "internal.example": ["10.1.2.3"],
             "mixed.example": ["127.0.0.1", "192.168.1.5"],
             "metadata.example": ["::ffff:169.254.169.254"],
+            "garbled.example": ["not-an-address"],
         }
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -596,6 +607,18 @@ def test_it_refuses_a_playlist_that_names_an_internal_address(server, options, n
     assert set(network.connects) == {"127.0.0.1"}
 
 
+def test_it_refuses_segments_at_an_internal_address_it_never_fetches(server, options, network):
+    # Byte ranges give the size: no segment is fetched, the playlist's hosts are still judged.
+    with pytest.raises(ProbeRefused, match=r"names a file at http://10\.0\.0\.8/seg/0\.ts"):
+        probe_url(f"{server.base}/segments-internal.m3u8", **options)
+    assert set(network.connects) == {"127.0.0.1"}
+
+
+def test_it_refuses_an_answer_compressed_in_a_way_it_cannot_read(server, options):
+    with pytest.raises(ProbeRefused, match=r"in a way we cannot read \(br\)"):
+        probe_url(f"{server.base}/brotli.m3u8", **options)
+
+
 def test_it_recognises_a_playlist_by_content_type_without_the_extension(server, options):
     result = probe_url(f"{server.base}/stream", **options)
     assert result.is_playlist and result.segment_count == 2
@@ -681,6 +704,12 @@ def test_it_refuses_a_name_that_resolves_to_a_private_address_before_connecting(
         "The server name internal.example leads to an address inside our network "
         "(10.1.2.3, a private address); memories.ai cannot reach it."
     )
+    assert network.connects == []
+
+
+def test_it_refuses_a_name_whose_resolver_gives_no_address(server, options, network):
+    with pytest.raises(ProbeRefused, match="garbled.example resolves to an invalid address"):
+        probe_url(f"http://garbled.example:{server.port}/video.mp4", **options)
     assert network.connects == []
 
 

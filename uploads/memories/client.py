@@ -10,6 +10,7 @@ silent: docs/memories-api.md.
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 import urllib3.exceptions
@@ -43,7 +44,7 @@ class UploadRequest:
     retain_original_video: bool = False
     video_transcription_prompt: str = ""
 
-    def form_fields(self):
+    def form_fields(self) -> list[tuple[str, str]]:
         """The wire format: form fields, tags as a repeated field, empty ones left out."""
         fields = [("url", self.url), ("unique_id", self.unique_id)]
         for name in (
@@ -79,7 +80,7 @@ class VideoStatus:
 class MemoriesError(Exception):
     """Base of every failure the client reports."""
 
-    def __init__(self, message, code=""):
+    def __init__(self, message: str, code: str = ""):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -114,7 +115,15 @@ class UnexpectedAnswer(MemoriesError):
 
 
 class MemoriesClient:
-    def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0, deadline=None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        deadline: float | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         # The whole exchange, however the answer trickles in: read_timeout
@@ -130,11 +139,11 @@ class MemoriesClient:
         # the local variables of every frame, and no frame holds the key.
         self.session.headers["Authorization"] = api_key
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # Never the key.
         return f"<MemoriesClient {self.base_url}>"
 
-    def upload_url(self, upload: UploadRequest, *, leave_by=None) -> Accepted:
+    def upload_url(self, upload: UploadRequest, *, leave_by: float | None = None) -> Accepted:
         """Upload one URL. `leave_by` (time.monotonic()): if the request cannot leave by
         then (the process was held up), it is not sent at all: NotSent."""
         # A fresh connection for each upload: a stale pooled connection would
@@ -155,7 +164,9 @@ class MemoriesClient:
             upload_time=str(data.get("uploadTime") or ""),
         )
 
-    def list_videos(self, unique_id, video_nos, *, page=1, size=200) -> list[VideoStatus]:
+    def list_videos(
+        self, unique_id: str, video_nos: list[str], *, page: int = 1, size: int = 200
+    ) -> list[VideoStatus]:
         data = self._call(
             "POST",
             LIST_VIDEOS_PATH,
@@ -172,7 +183,7 @@ class MemoriesClient:
             VideoStatus(video_no=str(v["video_no"]), status=str(v.get("status"))) for v in videos
         ]
 
-    def get_metadata(self, video_no, unique_id) -> VideoStatus:
+    def get_metadata(self, video_no: str, unique_id: str) -> VideoStatus:
         data = self._call(
             "GET", GET_METADATA_PATH, params={"video_no": video_no, "unique_id": unique_id}
         )
@@ -180,7 +191,8 @@ class MemoriesClient:
             raise UnexpectedAnswer("memories.ai answered get_metadata without the video's status.")
         return VideoStatus(video_no=str(data.get("video_no") or video_no), status=data["status"])
 
-    def _call(self, method, path, **kwargs):
+    def _call(self, method: str, path: str, **kwargs: Any) -> object:
+        """The envelope's `data` (JSON: callers check its shape), or a MemoriesError."""
         try:
             return self._request(method, path, **kwargs)
         except MemoriesError as exc:
@@ -190,11 +202,13 @@ class MemoriesClient:
             exc.args = (exc.message,)
             raise
 
-    def _hide_key(self, text):
-        key = self.session.headers["Authorization"]
-        return text.replace(key, "[API key]") if key else text
+    def _hide_key(self, text: str) -> str:
+        key = self.session.headers["Authorization"]  # set as text in __init__
+        return text.replace(key, "[API key]") if isinstance(key, str) and key else text
 
-    def _request(self, method, path, leave_by=None, **kwargs):
+    def _request(
+        self, method: str, path: str, leave_by: float | None = None, **kwargs: Any
+    ) -> object:
         if leave_by is not None and time.monotonic() > leave_by:
             raise NotSent("Not sent: the request could not leave in time (the worker was held up).")
         deadline = Deadline(self.deadline)
@@ -217,7 +231,7 @@ class MemoriesClient:
         return _parse_envelope(response)
 
 
-def _failure(exc):
+def _failure(exc: requests.exceptions.RequestException) -> MemoriesError:
     """What a requests exception means for whether memories.ai took the request."""
     if isinstance(exc, requests.exceptions.InvalidHeader):
         # Not requests' message: it quotes the header's value, the key.
@@ -249,7 +263,7 @@ UNUSABLE_CONFIGURATION = (
 )
 
 
-def _never_connected(exc):
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     """True when the connection was never made (DNS failure, refused, unreachable)."""
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
@@ -258,7 +272,7 @@ def _never_connected(exc):
     )
 
 
-def _parse_envelope(response):
+def _parse_envelope(response: requests.Response) -> object:
     try:
         body = response.json()
     except (ValueError, json.JSONDecodeError):

@@ -129,8 +129,8 @@ def address_problem(ip: IPAddress | str) -> tuple[str, bool] | None:
                 description, internal = problem
                 return f"an IPv6 form of {inner}, {description}", internal
         return None
-    for network, description, internal in _IPV6_NON_PUBLIC:
-        if ip in network:
+    for network6, description, internal in _IPV6_NON_PUBLIC:
+        if ip in network6:
             return description, internal
     if ip not in _GLOBAL_UNICAST:
         return "a reserved address", False

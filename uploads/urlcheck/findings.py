@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
+from typing import Any
 
-from .probe import ProbeResult, format_size
+from .answers import format_size
+from .outcomes import ProbeResult
 
 _RESULT_FIELDS = [f.name for f in fields(ProbeResult)]
 
@@ -34,8 +36,11 @@ class UrlCheck:
     def rechecked(self, at: datetime) -> UrlCheck:
         return replace(self, rechecked_at=at)
 
-    def to_json(self) -> dict:
-        data: dict = {"reachable": self.reachable, "checked_at": self.checked_at.isoformat()}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "reachable": self.reachable,
+            "checked_at": self.checked_at.isoformat(),
+        }
         if self.result is not None:
             data.update(asdict(self.result))
         else:
@@ -45,13 +50,14 @@ class UrlCheck:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> UrlCheck | None:
+    def from_json(cls, data: dict[str, Any]) -> UrlCheck | None:
         """The stored findings, or None for a submission that was never checked."""
         if not data or "checked_at" not in data:
             return None
         result = None
         if data.get("reachable"):
-            result = ProbeResult(**{name: data.get(name) for name in _RESULT_FIELDS})
+            stored: dict[str, Any] = {name: data.get(name) for name in _RESULT_FIELDS}
+            result = ProbeResult(**stored)
         rechecked = data.get("rechecked_at")
         return cls(
             checked_at=datetime.fromisoformat(data["checked_at"]),
@@ -61,7 +67,7 @@ class UrlCheck:
         )
 
     @classmethod
-    def facts_of(cls, data: dict) -> list[tuple[str, str]]:
+    def facts_of(cls, data: dict[str, Any]) -> list[tuple[str, str]]:
         """What the check learned, as (label, value) pairs for a page."""
         check = cls.from_json(data)
         if check is None:

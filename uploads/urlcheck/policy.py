@@ -1,5 +1,7 @@
 """How the portal checks user-given URLs, in one place for the form and the sender."""
 
+from typing import Any, Protocol
+
 from django.conf import settings
 
 # URL_PROBE_ALLOW_PRIVATE lets only loopback through (tests and the sandbox serve
@@ -8,7 +10,11 @@ from django.conf import settings
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
-def address_options():
+class _Team(Protocol):
+    large_files_allowed: bool
+
+
+def address_options() -> dict[str, Any]:
     """Options for addresses.check_url (and the probe's own address checks)."""
     return {
         "extra_allowed_networks": LOOPBACK if settings.URL_PROBE_ALLOW_PRIVATE else (),
@@ -16,7 +22,7 @@ def address_options():
     }
 
 
-def probe_options(team):
+def probe_options(team: _Team) -> dict[str, Any]:
     """Options for probe.probe_url and probe.recheck_url on behalf of a team."""
     return {
         **address_options(),
@@ -25,7 +31,7 @@ def probe_options(team):
     }
 
 
-def webhook_options():
+def webhook_options() -> dict[str, Any]:
     """Options for probe.post: the URL checker's refusals, and the hosts allowed explicitly."""
     return {
         **address_options(),
@@ -34,7 +40,7 @@ def webhook_options():
     }
 
 
-def webhook_host_allowed(host):
+def webhook_host_allowed(host: str | None) -> bool:
     """Whether an administrator allowed this host name for webhooks (WEBHOOK_ALLOWED_HOSTS)."""
     host = (host or "").lower().rstrip(".")
     return bool(host) and host in {

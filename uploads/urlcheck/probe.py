@@ -19,21 +19,25 @@ Two exception types tell the form what to do: `ProbeRefused` cannot be
 overridden (internal address, web page, too large, relative playlist paths...),
 `ProbeUnreachable` can (the person may confirm the URL is publicly reachable:
 our network may simply not see it).
+
+Only the fetching lives here: the connection pinned to the checked address, the
+redirect walk, the capped reading, the webhook POST. What is judged of an answer once
+it arrived is in pure modules beside it: `outcomes` (the exceptions and results, which
+this module re-exports), `options`, `answers` (statuses, headers, sizes and their words)
+and `playlist` (m3u8 reading).
 """
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import logging
 import socket
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -42,108 +46,52 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.connection import allowed_gai_family
 
 from uploads.deadline import Deadline, DeadlineAdapter
-from uploads.urlcheck.addresses import (
-    DEFAULT_PORTS,
-    IPNetwork,
-    UnsafeURL,
-    address_problem,
-    check_url,
-    parse_host,
+from uploads.urlcheck import answers
+from uploads.urlcheck.addresses import DEFAULT_PORTS, IPAddress, IPNetwork, UnsafeURL, parse_host
+from uploads.urlcheck.answers import REDIRECT_STATUSES, FileHead, format_size
+from uploads.urlcheck.options import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PLAYLIST_BYTES,
+    GB,
+    ProbeOptions,
+    Resolver,
+    resolved_addresses,
+)
+from uploads.urlcheck.options import make_options as _make_options
+from uploads.urlcheck.outcomes import (
+    PostResult,
+    ProbeError,
+    ProbeRedirected,
+    ProbeRefused,
+    ProbeResult,
+    ProbeUnreachable,
+    shown,
 )
 from uploads.urlcheck.playlist import PlaylistError, PlaylistInfo, check_playlist
 
+__all__ = [
+    "GB",
+    "PostResult",
+    "ProbeError",
+    "ProbeRedirected",
+    "ProbeRefused",
+    "ProbeResult",
+    "ProbeUnreachable",
+    "Resolver",
+    "format_size",
+    "post",
+    "probe_url",
+    "recheck_url",
+    "system_resolver",
+]
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
+
 logger = logging.getLogger(__name__)
 
-GB = 1024**3
-DEFAULT_MAX_BYTES = 64 * 1024
 USER_AGENT = "MemoriesPortal-URLCheck/1.0"
-HLS_TYPES = frozenset(
-    {
-        "application/vnd.apple.mpegurl",
-        "application/x-mpegurl",
-        "application/mpegurl",
-        "audio/mpegurl",
-        "audio/x-mpegurl",
-    }
-)
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-GENERIC_BINARY_TYPES = frozenset(
-    {
-        "application/octet-stream",
-        "binary/octet-stream",
-        "application/binary",
-        "application/x-binary",
-        "application/x-octet-stream",
-        "application/download",
-        "application/x-download",
-        "application/force-download",
-        "application/mp4",
-    }
-)
-# HEAD answers after which a one-byte GET is worth trying: servers and signed URLs
-# (S3, CloudFront) that only allow GET answer these to HEAD.
-HEAD_FALLBACK_STATUSES = frozenset({400, 403, 405, 406, 500, 501})
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _READ_CHUNK = 16 * 1024
-_SHOWN_URL_LIMIT = 100
-
-type Resolver = Callable[[str, int], Iterable[str | ipaddress.IPv4Address | ipaddress.IPv6Address]]
-
-
-class ProbeError(Exception):
-    """Base of the probe's errors; `message` is a sentence for the person who submitted."""
-
-    def __init__(self, message: str, *, line_no: int | None = None, line: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.line_no = line_no  # for playlist errors: the line at fault
-        self.line = line
-
-
-class ProbeRefused(ProbeError):
-    """The URL must not be sent; no confirmation can override this."""
-
-
-class ProbeRedirected(ProbeRefused):
-    """A POST was answered with a redirect, which is not followed; `status_code` says which."""
-
-    def __init__(self, message: str, status_code: int):
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class ProbeUnreachable(ProbeError):
-    """The URL did not answer well from here; the person may confirm it is publicly reachable."""
-
-
-@dataclass
-class ProbeResult:
-    final_url: str  # after redirects
-    content_type: str | None
-    size: int | None  # bytes of a direct file, when the server says
-    is_playlist: bool
-    variant_count: int = 0
-    segment_count: int = 0
-    duration: float | None = None  # seconds, playlists only
-    estimated_size: int | None = None  # bytes
-    estimate_method: str = ""  # how estimated_size was found, in words
-
-
-@dataclass(frozen=True)
-class _Options:
-    large_files_allowed: bool = False
-    deadline: float = 5.0
-    max_bytes: int = DEFAULT_MAX_BYTES
-    max_playlist_bytes: int = 8 * 1024 * 1024
-    max_redirects: int = 5
-    allowed_ports: tuple[int, ...] = DEFAULT_PORTS
-    max_variants: int = 20
-    size_limit: int = GB
-    resolver: Resolver | None = None
-    extra_allowed_networks: tuple[IPNetwork, ...] = ()
-    # Host names a person allowed explicitly (WEBHOOK_ALLOWED_HOSTS): these may be
-    # internal, on any port; every other host is judged as always.
-    trusted_hosts: frozenset[str] = frozenset()
 
 
 def probe_url(
@@ -152,7 +100,7 @@ def probe_url(
     large_files_allowed: bool = False,
     deadline: float = 5.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    max_playlist_bytes: int = 8 * 1024 * 1024,
+    max_playlist_bytes: int = DEFAULT_MAX_PLAYLIST_BYTES,
     max_redirects: int = 5,
     allowed_ports: Iterable[int] = DEFAULT_PORTS,
     max_variants: int = 20,
@@ -200,28 +148,6 @@ def recheck_url(url: str, **options: Any) -> None:
         _Probe(fetcher).recheck(url)
 
 
-def _make_options(
-    *,
-    allowed_ports: Iterable[int] = DEFAULT_PORTS,
-    extra_allowed_networks: Iterable[IPNetwork | str] = (),
-    trusted_hosts: Iterable[str] = (),
-    **options: Any,
-) -> _Options:
-    return _Options(
-        allowed_ports=tuple(allowed_ports),
-        extra_allowed_networks=tuple(ipaddress.ip_network(n) for n in extra_allowed_networks),
-        trusted_hosts=frozenset(h.strip().lower().rstrip(".") for h in trusted_hosts if h.strip()),
-        **options,
-    )
-
-
-@dataclass
-class PostResult:
-    status_code: int
-    body: bytes  # the start of the answer, at most `max_bytes`
-    seconds: float
-
-
 def post(
     url: str, body: bytes, headers: dict[str, str], *, deadline: float = 10.0, **options: Any
 ) -> PostResult:
@@ -235,63 +161,20 @@ def post(
     """
     started = time.monotonic()
     with _Fetcher(_make_options(deadline=deadline, **options)) as fetcher:
-        fetcher.check(url)
+        fetcher.options.checked_url(url)
         response = fetcher.send("POST", url, headers, data=body)
         try:
             if response.status_code in REDIRECT_STATUSES:
                 location = response.headers.get("Location", "")
                 raise ProbeRedirected(
                     f"It answered with a redirect ({response.status_code}) to "
-                    f"{_shown(location)}; webhooks do not follow redirects.",
+                    f"{shown(location)}; webhooks do not follow redirects.",
                     response.status_code,
                 )
             answer, _ = fetcher.read_body(response, fetcher.options.max_bytes)
         finally:
             response.close()
     return PostResult(response.status_code, answer, time.monotonic() - started)
-
-
-# --- formatting -----------------------------------------------------------------
-
-
-def _shown(url: str) -> str:
-    return url if len(url) <= _SHOWN_URL_LIMIT else url[: _SHOWN_URL_LIMIT - 1] + "…"
-
-
-def format_size(size: float) -> str:
-    if size >= GB / 10:
-        return f"{size / GB:.2f} GB"
-    if size >= 1024**2:
-        return f"{size / 1024**2:.1f} MB"
-    return f"{size / 1024:.0f} KB"
-
-
-def _format_duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
-def _content_type(response: requests.Response) -> str:
-    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-
-def _int_header(value: str | None) -> int | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 20 else None
-
-
-def _content_range_total(value: str | None) -> int | None:
-    # "bytes 0-0/12345" -> 12345; "bytes 0-0/*" (unknown) -> None
-    if not value:
-        return None
-    return _int_header(value.rpartition("/")[2])
 
 
 # --- deadline -------------------------------------------------------------------
@@ -328,7 +211,7 @@ class _PinnedAddressAdapter(DeadlineAdapter):
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[_HostParams, _PoolKwargs]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
@@ -342,8 +225,10 @@ class _PinnedAddressAdapter(DeadlineAdapter):
         host_header = f"[{hostname}]" if ":" in hostname else hostname
         request.headers["Host"] = host_header if port is None else f"{host_header}:{port}"
         if scheme == "https":
-            pool_kwargs["server_hostname"] = hostname  # SNI
-            pool_kwargs["assert_hostname"] = hostname  # certificate name
+            # urllib3's pool arguments; requests' stubs know only those requests sets.
+            tls = cast("dict[str, Any]", pool_kwargs)
+            tls["server_hostname"] = hostname  # SNI
+            tls["assert_hostname"] = hostname  # certificate name
         host_params["host"] = f"[{address}]" if ":" in address else address
         return host_params, pool_kwargs
 
@@ -364,7 +249,7 @@ def system_resolver(host: str, port: int) -> list[str]:
 class _Fetcher:
     """Guarded HTTP for one probe: checks, pinning, manual redirects, caps, deadline."""
 
-    def __init__(self, options: _Options):
+    def __init__(self, options: ProbeOptions):
         self.options = options
         self.deadline = _Deadline(options.deadline)
         self.session = requests.Session()
@@ -385,31 +270,6 @@ class _Fetcher:
         self.deadline.__exit__(*exc_info)
         self.session.close()
 
-    # addresses
-
-    def check(self, url: str, *, redirected: bool = False) -> str:
-        """`check_url` with this probe's options (no DNS); raises ProbeRefused."""
-        parts = urlsplit(url.strip())
-        if parts.scheme in ("http", "https") and self.trusts(parts.hostname):
-            return url.strip()
-        try:
-            return check_url(
-                url,
-                allowed_ports=self.options.allowed_ports,
-                extra_allowed_networks=self.options.extra_allowed_networks,
-            )
-        except UnsafeURL as error:
-            prefix = f"It redirects to {_shown(url)}. " if redirected else ""
-            raise ProbeRefused(prefix + error.message) from None
-
-    def trusts(self, host: str | None) -> bool:
-        return bool(host) and host.lower().rstrip(".") in self.options.trusted_hosts
-
-    def address_allowed(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        if address_problem(ip) is None:
-            return True
-        return any(ip in network for network in self.options.extra_allowed_networks)
-
     def resolve(self, host: str, port: int) -> str:
         """The checked address to connect to for `host`; called for every request."""
         try:
@@ -417,14 +277,9 @@ class _Fetcher:
         except UnsafeURL as error:
             raise ProbeRefused(error.message) from None
         addresses = [literal] if literal is not None else self.lookup(host, port)
-        if self.trusts(host):
-            return str(addresses[0])
-        for ip in addresses:
-            if not self.address_allowed(ip):
-                raise ProbeRefused(_private_name_message(host, ip))
-        return str(addresses[0])
+        return self.options.pinned_address(host, addresses)
 
-    def lookup(self, host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    def lookup(self, host: str, port: int) -> list[IPAddress]:
         resolver = self.options.resolver or system_resolver
         outcome: dict[str, Any] = {}
 
@@ -449,15 +304,7 @@ class _Fetcher:
             raise ProbeUnreachable(
                 f"The server name {host} could not be found (DNS lookup failed)."
             )
-        addresses = []
-        for value in outcome["addresses"]:
-            try:
-                addresses.append(ipaddress.ip_address(str(value).partition("%")[0]))
-            except ValueError:
-                raise ProbeRefused(
-                    f"The server name {host} resolves to an invalid address."
-                ) from None
-        return addresses
+        return resolved_addresses(host, outcome["addresses"])
 
     # requests
 
@@ -465,7 +312,7 @@ class _Fetcher:
         self, method: str, url: str, headers: dict[str, str] | None = None
     ) -> tuple[requests.Response, str]:
         """Send `method` to `url`, following redirects by hand; return the final response."""
-        current = self.check(url)
+        current = self.options.checked_url(url)
         for hop in range(self.options.max_redirects + 1):
             response = self.send(method, current, headers)
             location = response.headers.get("Location")
@@ -477,7 +324,7 @@ class _Fetcher:
                     f"The address redirects more than {self.options.max_redirects} times; "
                     "give the final address of the video instead."
                 )
-            current = self.check(urljoin(current, location.strip()), redirected=True)
+            current = self.options.checked_url(urljoin(current, location.strip()), redirected=True)
         raise AssertionError("not reached")
 
     def send(
@@ -522,15 +369,7 @@ class _Fetcher:
         Decompression is done here rather than by urllib3 so that both the bytes read
         from the network and the bytes they decompress to are capped.
         """
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("", "identity"):
-            decoder = None
-        elif encoding in ("gzip", "x-gzip", "deflate"):
-            decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
-        else:
-            raise ProbeRefused(
-                f"The server compresses its answer in a way we cannot read ({encoding})."
-            )
+        decoder = answers.decoder_for(response.headers.get("Content-Encoding", ""))
         raw_limit = limit + 1 if decoder is None else limit + 64 * 1024
         host = urlsplit(response.url).hostname or ""
         body = bytearray()
@@ -569,60 +408,24 @@ class _Fetcher:
             sock.settimeout(remaining)
 
 
-def _private_name_message(host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    problem = address_problem(ip)
-    description, internal = problem if problem else ("not a public address", False)
-    where = "inside our network" if internal else "outside the public internet"
-    return (
-        f"The server name {host} leads to an address {where} ({ip}, {description}); "
-        "memories.ai cannot reach it."
-    )
-
-
-def _raise_for_status(response: requests.Response) -> None:
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    reason = f"{status} {response.reason}".strip() if response.reason else str(status)
-    if status in (401, 403):
-        raise ProbeUnreachable(
-            f"The server refused access ({reason}); memories.ai must be able to download "
-            "the video without logging in."
-        )
-    if status in (404, 410):
-        raise ProbeUnreachable(f"The server says there is nothing at this address ({reason}).")
-    if 300 <= status < 400:
-        raise ProbeUnreachable(f"The server answered with a redirect we cannot follow ({reason}).")
-    raise ProbeUnreachable(f"The server answered with an error ({reason}).")
-
-
 # --- the probe ----------------------------------------------------------------------
 
 
-@dataclass
-class _FileHead:
-    final_url: str
-    content_type: str
-    size: int | None
-    size_source: str
-    first_bytes: bytes = b""
-
-
 class _Probe:
+    """What memories.ai would fetch, fetched through one `_Fetcher` and judged by `answers`."""
+
     def __init__(self, fetcher: _Fetcher):
         self.fetcher = fetcher
         self.options = fetcher.options
 
     def run(self, url: str) -> ProbeResult:
-        url = self.fetcher.check(url)
-        if _has_playlist_extension(url):
+        url = self.fetcher.options.checked_url(url)
+        if answers.has_playlist_extension(url):
             return self.probe_playlist(url)
         head = self.file_head(url)
-        if head.content_type in HLS_TYPES or _starts_like_playlist(head.first_bytes):
+        if head.content_type in answers.HLS_TYPES or answers.starts_like_playlist(head.first_bytes):
             return self.probe_playlist(head.final_url)
-        self.refuse_non_video(head)
-        if self.over_size_limit(head.size):
-            raise ProbeRefused(self.too_large_file(head.size))
+        self.refuse_large_non_video(head)
         return ProbeResult(
             final_url=head.final_url,
             content_type=head.content_type or None,
@@ -633,47 +436,49 @@ class _Probe:
         )
 
     def recheck(self, url: str) -> None:
-        url = self.fetcher.check(url)
+        url = self.fetcher.options.checked_url(url)
         head = self.file_head(url)
         playlist = (
-            _has_playlist_extension(url)
-            or _has_playlist_extension(head.final_url)
-            or head.content_type in HLS_TYPES
-            or _starts_like_playlist(head.first_bytes)
+            answers.has_playlist_extension(url)
+            or answers.has_playlist_extension(head.final_url)
+            or head.content_type in answers.HLS_TYPES
+            or answers.starts_like_playlist(head.first_bytes)
         )
         if playlist:
-            if head.content_type in HTML_TYPES:
+            if head.content_type in answers.HTML_TYPES:
                 raise ProbeRefused("This looks like a web page, not an m3u8 playlist.")
             return
-        self.refuse_non_video(head)
-        if self.over_size_limit(head.size):
-            raise ProbeRefused(self.too_large_file(head.size))
+        self.refuse_large_non_video(head)
+
+    def refuse_large_non_video(self, head: FileHead) -> None:
+        answers.refuse_non_video(head)
+        if head.size is not None and self.options.over_size_limit(head.size):
+            raise answers.too_large_file(head.size, self.options)
 
     # direct files
 
-    def file_head(self, url: str) -> _FileHead:
+    def file_head(self, url: str) -> FileHead:
         response, final_url = self.fetcher.open("HEAD", url)
         with response:
-            if response.status_code not in HEAD_FALLBACK_STATUSES:
-                _raise_for_status(response)
-                size = _int_header(response.headers.get("Content-Length"))
-                if size is not None or _content_type(response) in HTML_TYPES | HLS_TYPES:
-                    return _FileHead(
-                        final_url, _content_type(response), size, "the file's Content-Length"
-                    )
+            if response.status_code not in answers.HEAD_FALLBACK_STATUSES:
+                answers.raise_for_status(response)
+                size = answers.int_header(response.headers.get("Content-Length"))
+                content_type = answers.content_type(response)
+                if size is not None or content_type in answers.HTML_TYPES | answers.HLS_TYPES:
+                    return FileHead(final_url, content_type, size, "the file's Content-Length")
         # HEAD refused, or silent about the size: ask for the first byte instead.
         return self.first_byte(url)
 
-    def first_byte(self, url: str) -> _FileHead:
+    def first_byte(self, url: str) -> FileHead:
         response, final_url = self.fetcher.open("GET", url, {"Range": "bytes=0-0"})
         with response:
-            _raise_for_status(response)
-            content_type = _content_type(response)
+            answers.raise_for_status(response)
+            content_type = answers.content_type(response)
             if response.status_code == 206:
-                size = _content_range_total(response.headers.get("Content-Range"))
+                size = answers.content_range_total(response.headers.get("Content-Range"))
                 source = "the file's Content-Range"
             else:  # the server ignored Range and is sending the whole file
-                size = _int_header(response.headers.get("Content-Length"))
+                size = answers.int_header(response.headers.get("Content-Length"))
                 source = "the file's Content-Length"
             # Enough to tell a playlist or a page served as a generic type; never more.
             # Best effort: a body we cannot decode says nothing against the file.
@@ -683,34 +488,7 @@ class _Probe:
                 first_bytes = b""
         if size is None:
             source = "unknown: the server does not say how large the file is"
-        return _FileHead(final_url, content_type, size, source, first_bytes[:1024])
-
-    def refuse_non_video(self, head: _FileHead) -> None:
-        content_type = head.content_type
-        start = head.first_bytes.lstrip()[:15].lower()
-        if content_type in HTML_TYPES or start.startswith((b"<!doctype html", b"<html")):
-            raise ProbeRefused(
-                "This looks like a web page, not a direct link to the video. Open the page, "
-                "find the video's own download link, and use that."
-            )
-        if content_type and not (
-            content_type.startswith("video/") or content_type in GENERIC_BINARY_TYPES
-        ):
-            raise ProbeRefused(
-                f"This address answers with {content_type}, not a video file or an m3u8 playlist."
-            )
-
-    def over_size_limit(self, size: int | None) -> bool:
-        if size is None or self.options.large_files_allowed:
-            return False
-        return size > self.options.size_limit
-
-    def too_large_file(self, size: int) -> str:
-        return (
-            f"This video file is {format_size(size)}; memories.ai accepts URL uploads up to "
-            f"{format_size(self.options.size_limit)} unless the account has its permission "
-            "for larger files."
-        )
+        return FileHead(final_url, content_type, size, source, first_bytes[:1024])
 
     # playlists
 
@@ -721,13 +499,13 @@ class _Probe:
             f"{label} is larger than {format_size(limit)}, too large to check."
         )
         with response:
-            _raise_for_status(response)
-            if _content_type(response) in HTML_TYPES:
+            answers.raise_for_status(response)
+            content_type = answers.content_type(response)
+            if content_type in answers.HTML_TYPES:
                 raise ProbeRefused(f"{label} looks like a web page, not an m3u8 playlist.")
-            length = _int_header(response.headers.get("Content-Length"))
+            length = answers.int_header(response.headers.get("Content-Length"))
             if length is not None and length > limit:
                 raise too_large
-            content_type = _content_type(response)
             body, over_limit = self.fetcher.read_body(response, limit)
         if over_limit:
             raise too_large
@@ -738,28 +516,8 @@ class _Probe:
             raise ProbeRefused(
                 prefix + error.message, line_no=error.line_no, line=error.line
             ) from None
-        self.check_playlist_hosts(info, label)
+        answers.check_playlist_hosts(info, label, self.options)
         return final_url, content_type, info
-
-    def check_playlist_hosts(self, info: PlaylistInfo, label: str) -> None:
-        """Every file a playlist names must pass the same address rules (no DNS)."""
-        uris = [uri for uri, _ in info.variants] + info.renditions + info.other_uris
-        seen: set[str] = set()
-        for uri in uris + info.segment_uris:
-            origin = uri[: uri.find("/", uri.find("//") + 2)] if uri.count("/") > 2 else uri
-            if origin in seen:
-                continue
-            seen.add(origin)
-            try:
-                check_url(
-                    origin + "/",
-                    allowed_ports=self.options.allowed_ports,
-                    extra_allowed_networks=self.options.extra_allowed_networks,
-                )
-            except UnsafeURL as error:
-                raise ProbeRefused(
-                    f"{label} names a file at {_shown(uri)}. {error.message}"
-                ) from None
 
     def probe_playlist(self, url: str) -> ProbeResult:
         final_url, content_type, info = self.fetch_playlist(url, "The playlist")
@@ -779,13 +537,8 @@ class _Probe:
             result = self.probe_master(final_url, info)
             result.content_type = content_type or None
         estimate = result.estimated_size
-        if self.over_size_limit(estimate):
-            raise ProbeRefused(
-                f"This playlist adds up to about {format_size(estimate)} "
-                f"({result.estimate_method}); memories.ai accepts playlists up to "
-                f"{format_size(self.options.size_limit)} unless the account has its "
-                "permission for larger ones."
-            )
+        if estimate is not None and self.options.over_size_limit(estimate):
+            raise answers.too_large_playlist(estimate, result.estimate_method, self.options)
         return result
 
     def probe_master(self, final_url: str, info: PlaylistInfo) -> ProbeResult:
@@ -799,26 +552,14 @@ class _Probe:
             )
         checked: dict[str, PlaylistInfo] = {}
         for uri in to_check:
-            label = f"The variant playlist {_shown(uri)}"
+            label = f"The variant playlist {shown(uri)}"
             _, _, child = self.fetch_playlist(uri, label)
             if child.kind != "media":
                 raise ProbeRefused(f"{label} is itself a master playlist; it should list segments.")
             checked[uri] = child
         best_uri, best_bandwidth = max(variants, key=lambda variant: variant[1] or 0)
         best = checked[best_uri]
-        if best.byte_total is not None:
-            estimate = best.byte_total
-            method = (
-                f"the byte ranges of the highest-bandwidth variant's {best.segment_count} segments"
-            )
-        elif best_bandwidth:
-            estimate = round(best_bandwidth * best.duration / 8)
-            method = (
-                f"estimated from the highest-bandwidth variant: {best_bandwidth / 1e6:.2f} Mbit/s "
-                f"× {_format_duration(best.duration)} ÷ 8"
-            )
-        else:
-            estimate, method = None, "unknown: the variants state neither byte ranges nor bandwidth"
+        estimate, method = answers.variant_estimate(best, best_bandwidth)
         return ProbeResult(
             final_url=final_url,
             content_type=None,
@@ -836,21 +577,7 @@ class _Probe:
             return info.byte_total, f"the byte ranges of its {info.segment_count} segments"
         # No byte ranges and no bandwidth: the first segment's size times their number.
         try:
-            head = self.file_head(info.segment_uris[0])
+            segment_size = self.file_head(info.segment_uris[0]).size
         except ProbeUnreachable:
-            head = None
-        if head is None or head.size is None:
-            return None, "unknown: the playlist gives no byte ranges and its segments no size"
-        estimate = head.size * info.segment_count
-        return estimate, (
-            f"estimated from the first segment: {format_size(head.size)} "
-            f"× {info.segment_count} segments"
-        )
-
-
-def _starts_like_playlist(first_bytes: bytes) -> bool:
-    return first_bytes.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"#EXTM3U")
-
-
-def _has_playlist_extension(url: str) -> bool:
-    return urlsplit(url).path.lower().endswith(".m3u8")
+            segment_size = None
+        return answers.segment_estimate(info, segment_size)

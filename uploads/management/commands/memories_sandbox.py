@@ -1,4 +1,4 @@
-"""Run the memories.ai sandbox (uploads/memories/sandbox.py) until Ctrl-C or SIGTERM."""
+"""Run the memories.ai sandbox (uploads/memories/sandbox/) until Ctrl-C or SIGTERM."""
 
 import argparse
 import os
