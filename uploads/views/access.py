@@ -3,7 +3,9 @@
 Every view that shows submissions, teams or people goes through these. And who may
 change what: a viewer (Membership.Role.VIEWER) sees what a member sees, and every view
 that changes something asks `require_writer` (or gets its object through a `_to_change`
-helper), which answers 403 with the reason: the viewer knows the object exists.
+helper), which answers 403 with the reason: the viewer knows the object exists. Those
+rules (`require_writer`, `can_cancel`, ...) live in uploads/permissions.py, shared with
+the bulk actions that the batches worker runs.
 """
 
 from django.contrib.auth import get_user_model
