@@ -129,9 +129,18 @@ def round_with(people_count, servers):
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from uploads.models import Event, Membership, PersonSettings, Status, Submission, Team
+    from uploads.models import (
+        Event,
+        Membership,
+        Notice,
+        PersonSettings,
+        Status,
+        Submission,
+        Team,
+        Topic,
+        WebhookEndpoint,
+    )
     from uploads.notifications import delivery
-    from uploads.notifications.records import Notice, Topic, WebhookEndpoint
 
     team = Team.objects.create(name=f"Bench {people_count}")
     people = []
@@ -196,9 +205,8 @@ def emails_beside(hanging_url, label):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from uploads.models import Team
+    from uploads.models import Notice, Team, Topic, WebhookEndpoint
     from uploads.notifications import delivery
-    from uploads.notifications.records import Notice, Topic, WebhookEndpoint
 
     team = Team.objects.create(name=f"Hanging {label}")
     if hanging_url:

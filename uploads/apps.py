@@ -22,5 +22,12 @@ class UploadsConfig(AppConfig):
 
     def ready(self):
         user_logged_out.connect(_say_logged_out, dispatch_uid="uploads.logged_out")
-        # Batches' held rows join the queue as room frees (admission.release_held).
-        from .batches import service  # noqa: F401
+        # Who is told of a status change or a pause: the outbox's rows, written in the
+        # change's transaction (the models announce it: uploads/models/signals.py).
+        from .notifications import outbox
+
+        outbox.subscribe()
+        # The tasks, registered for the wake-up helpers (uploads/wake.py); this imports
+        # the batches' service too, whose held rows join the queue as room frees
+        # (admission.release_held).
+        from . import tasks  # noqa: F401

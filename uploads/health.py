@@ -15,7 +15,15 @@ from prometheus_client.core import GaugeMetricFamily
 
 from . import heartbeats
 from .metrics import PREFIX
-from .models import MemoriesAccount, ProcessBeat, Status, Submission, Tally, UploadGate
+from .models import (
+    MemoriesAccount,
+    ProcessBeat,
+    Status,
+    Submission,
+    Tally,
+    UploadGate,
+    poll_problems,
+)
 
 
 def _age(moment, now):
@@ -88,7 +96,7 @@ def workers():
             "count": review["count"],
             "oldest_age_seconds": _age(review["oldest"], now),
         },
-        "polling": _first_poll_problem(gates),
+        "polling": poll_problems.first(gates),
         "sending": {
             "paused": any(g.paused for g in gates),
             "reason": " ".join(g.paused_reason for g in gates if g.paused),
@@ -103,14 +111,6 @@ def workers():
                 if g.account_id
             },
         },
-    }
-
-
-def _first_poll_problem(gates):
-    gate = next((g for g in gates if g.poll_problem), None)
-    return {
-        "problem": gate.poll_problem if gate else "",
-        "since": gate.poll_problem_at.isoformat() if gate and gate.poll_problem_at else None,
     }
 
 

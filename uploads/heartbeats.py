@@ -1,5 +1,5 @@
 """Each kind of background process says it is alive: one row per kind, written by that
-process itself (imported by uploads/models.py).
+process itself (the models package imports `ProcessBeat` from here).
 
 A worker or `run_periodic` starts a `Heartbeat`: a thread that writes its kind's row
 every HEARTBEAT_INTERVAL_SECONDS, so a long task (a batch step, a minute's wait for an

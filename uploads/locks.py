@@ -28,7 +28,7 @@ The paths (each in the module that owns the write):
   write (lane, tallies);
 - cancel, a dead link failed, a batch's cancel (Submission._write_move): the
   submission, its lane, the quota month given back, then the status write;
-- the claim (Submission.take_claim): the submission, the team, then the status write
+- the claim (uploads.sending.queue.take_claim): the submission, the team, then the status write
   (lane, tallies), then the team's and lane's turns, already held;
 - a setback that gives the turn back (recovery, 0429, a retry: Submission.transition
   with give_back_turn): the submission, the team, then the status write, then the

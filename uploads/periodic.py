@@ -20,14 +20,13 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from .batches.service import restart_stalled, resume_stalled_cancels
-from .models import Batch, Status, Submission
+from .models import Batch, Notice, Status, Submission
 from .notifications import alerts, delivery, digest
-from .notifications.records import Notice
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.admission import release_held
 from .sending.polling import poll_once
 from .sending.sender import next_wake_at
-from .tasks import start_batch_check, wake_notifier, wake_sender
+from .wake import start_batch_check, wake_notifier, wake_sender
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from . import locks
 from .models import Event, Status, Submission, UploadGate
 from .sending import admission
 from .sending.admission import Refused
-from .tasks import wake_sender
+from .wake import wake_sender
 
 __all__ = [
     "Refused",

@@ -7,16 +7,27 @@ and the task tried again with backoff (uploads/resilience.py) rather than failed
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
-from django.tasks import TaskResultStatus, task
-from django.utils import timezone
-from django_tasks_db.models import DBTaskResult, get_date_max
+from django.tasks import task
 
+from . import bulk, wake
 from .batches import checking
+from .batches import service as batches
 from .notifications import delivery
 from .resilience import retry_database_errors
 from .sending import sender as sending
+
+# The wake-up helpers live in uploads/wake.py, for the modules below this one; these
+# names stay for the callers that import them from here.
+from .wake import (  # noqa: F401
+    start_batch_cancel,
+    start_batch_check,
+    start_bulk,
+    waiting,
+    wake_notifier,
+    wake_sender,
+)
+
+# The tasks marked @wake.registered are the ones uploads/wake.py's helpers enqueue.
 
 # Batches are checked (and cancelled) on a queue of their own, by a worker of their
 # own (`db_worker --queue-name batches`): the sender never waits behind their checks.
@@ -26,6 +37,7 @@ BATCH_QUEUE = "batches"
 NOTIFICATIONS_QUEUE = "notifications"
 
 
+@wake.registered
 @task()
 @retry_database_errors
 def send_next_submission():
@@ -44,24 +56,6 @@ def _wake_early(at):
         wake_sender(at=at - timedelta(seconds=settings.SEND_HOLD_SECONDS))
 
 
-def wake_sender(at=None):
-    """Make sure a wake-up of the sender is due at `at` (default: now) or earlier.
-
-    Wake-ups are cheap and idempotent (the gate and the claim decide what is
-    sent), so a rare duplicate from a race is harmless; this only keeps a long
-    queue from piling up one pending wake-up per submission.
-    """
-    return _due_by(send_next_submission, at)
-
-
-def _due_by(task, at=None):
-    """Enqueue `task` to run at `at` (default: now) unless a run is waiting for then or earlier."""
-    at = max(at or timezone.now(), timezone.now())
-    if waiting(task).filter(Q(run_after__lte=at) | Q(run_after=get_date_max())).exists():
-        return None
-    return task.using(run_after=at).enqueue()
-
-
 @task()
 def record_worker_heartbeat():
     """Kept so that runs enqueued before each process beat for itself still finish:
@@ -69,6 +63,7 @@ def record_worker_heartbeat():
     return "ok"
 
 
+@wake.registered
 @task(queue_name=BATCH_QUEUE)
 @retry_database_errors
 def check_batch(batch_id):
@@ -76,57 +71,30 @@ def check_batch(batch_id):
     if checking.check_step(batch_id):
         start_batch_check(batch_id)
         return "more to check"
-    from .batches.service import confirm_if_asked  # it queues this task: imported late
-
-    if confirm_if_asked(batch_id):
+    if batches.confirm_if_asked(batch_id):
         return "checked and queued"
     return "checked"
 
 
-def start_batch_check(batch_id):
-    """Make sure a step of this batch's check is waiting for the batches worker."""
-    if not _waiting_for(check_batch, batch_id).exists():
-        check_batch.enqueue(batch_id=batch_id)
-
-
+@wake.registered
 @task(queue_name=BATCH_QUEUE)
 @retry_database_errors
 def cancel_batch(batch_id):
     """Cancel the batch's waiting submissions, one by one through their transition."""
-    from .batches.service import cancel_waiting  # it queues this task: imported late
-
-    return cancel_waiting(batch_id)
+    return batches.cancel_waiting(batch_id)
 
 
-def start_batch_cancel(batch_id):
-    if not _waiting_for(cancel_batch, batch_id).exists():
-        cancel_batch.enqueue(batch_id=batch_id)
-
-
+@wake.registered
 @task(queue_name=BATCH_QUEUE)
 @retry_database_errors
 def bulk_act(action, user_id, ids):
     """Cancel (or move to the front) the submissions a person chose on the list, each
     checked and changed as the single action does it: many rows, off the request."""
-    from .views.bulk import act_for  # the access checks live with the views: imported late
-
-    changed, left = act_for(user_id, action, ids)
+    changed, left = bulk.act_for(user_id, action, ids)
     return f"{changed} changed, {left} left as they were"
 
 
-def start_bulk(action, user_id, ids):
-    transaction.on_commit(lambda: bulk_act.enqueue(action=action, user_id=user_id, ids=ids))
-
-
-def _waiting_for(task, batch_id):
-    return waiting(task).filter(args_kwargs__kwargs__batch_id=batch_id)
-
-
-def waiting(task):
-    """This task's enqueued runs that no worker has started yet."""
-    return DBTaskResult.objects.filter(task_path=task.module_path, status=TaskResultStatus.READY)
-
-
+@wake.registered
 @task(queue_name=NOTIFICATIONS_QUEUE)
 @retry_database_errors
 def deliver_notifications():
@@ -137,8 +105,3 @@ def deliver_notifications():
     elif (at := delivery.next_due_at()) is not None:
         wake_notifier(at=at)
     return f"{handled} handled"
-
-
-def wake_notifier(at=None):
-    """Make sure a run of deliver_notifications is due at `at` (default: now) or earlier."""
-    return _due_by(deliver_notifications, at)

@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory
+from uploads import bulk
 from uploads.models import Event, Status, Submission
 from uploads.tasks import BATCH_QUEUE, bulk_act, send_next_submission, waiting
-from uploads.views import bulk
+from uploads.views import bulk as bulk_page
 
 BULK = reverse("submission_bulk")
 
@@ -116,7 +117,7 @@ def test_nothing_ticked_says_so(client, alice):
 def test_many_rows_go_to_one_task_on_the_batches_queue(
     client, alice, bob, team_a, django_capture_on_commit_callbacks
 ):
-    mine = waiting_ones(team_a, alice, bulk.AT_ONCE + 1)
+    mine = waiting_ones(team_a, alice, bulk_page.AT_ONCE + 1)
     bobs = waiting_ones(team_a, bob, 1)
     client.force_login(alice)
     ids = [s.pk for s in mine + bobs]

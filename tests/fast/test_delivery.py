@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from tests.conftest import deliver_outbox, wait_for
 from tests.factories import SubmissionFactory
-from uploads.models import Event, Status
+from uploads.models import Event, Notice, Status, Topic, WebhookEndpoint
 from uploads.notifications import delivery
-from uploads.notifications.records import Notice, Topic, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -20,6 +20,7 @@ from uploads.memories import client as api
 from uploads.models import Batch, BatchRow, Event, Status, Submission
 from uploads.sending import admission
 from uploads.sending import sender as sending
+from uploads.sending.queue import take_claim
 
 # Quotas count by month, and "today" is a day: the clock is kept far from either end.
 pytestmark = pytest.mark.usefixtures("mid_month", "commit_callbacks_at_once")
@@ -101,12 +102,12 @@ def test_a_dead_link_failed_in_the_queue_gives_back_in_order(order, counted):
 
 def test_the_claim_takes_the_team_before_the_status_write(order, counted):
     order.taken.clear()
-    assert Submission.take_claim(counted.pk, 60) is not None
+    assert take_claim(counted.pk, 60) is not None
     order.check("submission", "team", "lane", "tally")
 
 
 def test_recovery_takes_the_team_before_the_lane(order, counted):
-    Submission.take_claim(counted.pk, 60)
+    take_claim(counted.pk, 60)
     Submission.objects.filter(pk=counted.pk).update(lease_expires_at=Now() - timedelta(seconds=1))
     order.taken.clear()
     assert Submission.recover(counted.pk) == Status.QUEUED
@@ -120,7 +121,7 @@ def test_recovery_takes_the_team_before_the_lane(order, counted):
 )
 def test_a_setback_gives_the_turn_back_with_the_team_first(order, counted, fault, settings):
     settings.SEND_MAX_ATTEMPTS = 5
-    claimed = Submission.take_claim(counted.pk, 60)
+    claimed = take_claim(counted.pk, 60)
     order.taken.clear()
     sending._settle(claimed, claimed.claim, fault, claimed.team.account)
     order.check("submission", "team", "lane", "tally")
@@ -129,7 +130,7 @@ def test_a_setback_gives_the_turn_back_with_the_team_first(order, counted, fault
 
 
 def test_the_departure_takes_the_claim_before_the_gate(order, counted, settings):
-    claimed = Submission.take_claim(counted.pk, 60)
+    claimed = take_claim(counted.pk, 60)
     order.taken.clear()
     upload = sending.build_upload_request(claimed)
     account = claimed.team.account
@@ -200,7 +201,7 @@ def test_the_claim_cancels_what_a_cancelling_batch_left_waiting(
     Batch.objects.filter(pk=batch.pk).update(cancel_requested_at=Now(), cancel_requested_by=alice)
     order.taken.clear()
     waiting = batch.submissions.order_by("pk").first()
-    assert Submission.take_claim(waiting.pk, 60) is None
+    assert take_claim(waiting.pk, 60) is None
     order.check("submission", "lane", "quota", "tally")
     waiting.refresh_from_db()
     assert waiting.status == Status.CANCELLED

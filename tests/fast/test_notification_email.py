@@ -11,10 +11,9 @@ from django.urls import reverse
 
 from tests.conftest import deliver_outbox
 from tests.factories import SubmissionFactory
-from uploads.models import Batch, Event, PersonSettings, Status, UploadGate
+from uploads.models import Batch, Event, Notice, PersonSettings, Status, UploadGate
 from uploads.notifications import alerts, digest
 from uploads.notifications.email import unsubscribe_token
-from uploads.notifications.records import Notice
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,8 @@ from django.utils import timezone
 from tests.conftest import REPO, processes_of_make_run
 from tests.factories import SubmissionFactory
 from uploads import periodic
-from uploads.models import Event, Status
+from uploads.models import Event, Notice, Status, Topic, WebhookEndpoint
 from uploads.notifications import delivery
-from uploads.notifications.records import Notice, Topic, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 

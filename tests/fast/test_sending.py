@@ -8,6 +8,7 @@ import pytest
 from tests.factories import SubmissionFactory
 from uploads.memories import client as api
 from uploads.models import Event, Status, UploadGate
+from uploads.sending import accounts
 from uploads.sending import sender as sending
 
 
@@ -163,7 +164,7 @@ def test_an_unusable_configuration_found_while_sending_pauses_and_keeps_the_plac
     queued, sandbox, monkeypatch
 ):
     # Past the configuration check, the client still refuses: the same pause.
-    monkeypatch.setattr(sending, "checked_configuration", lambda account: ("htp://x", "sk-key"))
+    monkeypatch.setattr(accounts, "checked_configuration", lambda account: ("htp://x", "sk-key"))
     sending.send_next()
     queued.refresh_from_db()
     assert queued.status == Status.QUEUED

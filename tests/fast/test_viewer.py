@@ -16,11 +16,12 @@ from uploads.models import (
     Batch,
     BatchRow,
     Membership,
+    Notice,
     Status,
     Submission,
+    Topic,
     WebhookEndpoint,
 )
-from uploads.notifications.records import Notice, Topic
 
 pytestmark = pytest.mark.django_db
 

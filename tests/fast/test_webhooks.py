@@ -15,9 +15,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import deliver_outbox
 from tests.factories import SubmissionFactory
-from uploads.models import Event, Status
+from uploads.models import Event, Notice, Status, Topic, WebhookEndpoint, new_webhook_secret
 from uploads.notifications import webhooks
-from uploads.notifications.records import Notice, Topic, WebhookEndpoint, new_webhook_secret
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import wait_for
 from tests.factories import SubmissionFactory
 from tests.servers import free_port, serving
-from uploads.models import Status, Submission
-from uploads.notifications.records import Notice, Topic, WebhookEndpoint
+from uploads.models import Notice, Status, Submission, Topic, WebhookEndpoint
 from uploads.tasks import wake_sender
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,8 +7,7 @@ from django_tasks_db.models import DBTaskResult
 from tests.conftest import wait_for
 from tests.factories import SubmissionFactory
 from uploads import periodic
-from uploads.models import Event, PersonSettings, Status
-from uploads.notifications.records import Notice, Topic, WebhookEndpoint
+from uploads.models import Event, Notice, PersonSettings, Status, Topic, WebhookEndpoint
 from uploads.tasks import deliver_notifications, waiting, wake_sender
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,6 +18,7 @@ from uploads import periodic
 from uploads.memories.sandbox import Sandbox
 from uploads.models import Event, Status, Submission, UploadGate, database_now
 from uploads.sending import sender as sending
+from uploads.sending.queue import take_claim
 from uploads.tasks import send_next_submission
 from uploads.urlcheck import probe
 
@@ -274,7 +275,7 @@ def test_a_recheck_fails_only_a_submission_that_still_waits(
     real_recheck = probe.recheck_url
 
     def claimed_meanwhile(url, **options):
-        Submission.take_claim(submission.pk, lease_seconds=60)  # another worker, mid-check
+        take_claim(submission.pk, lease_seconds=60)  # another worker, mid-check
         return real_recheck(url, **options)
 
     monkeypatch.setattr(probe, "recheck_url", claimed_meanwhile)

@@ -15,7 +15,7 @@ from uploads import periodic, services
 from uploads.batches import service
 from uploads.models import Batch, BatchRow, Event, Status, Submission
 from uploads.sending import admission
-from uploads.sending.queue import next_in_line
+from uploads.sending.queue import next_in_line, take_claim
 from uploads.tasks import BATCH_QUEUE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +46,7 @@ def test_a_batch_cancel_whose_worker_was_killed_is_finished_and_nothing_of_it_is
 
     # Meanwhile the sender cancels, rather than sends, what it claims of the batch.
     first = next_in_line()
-    assert Submission.take_claim(first, 60) is None
+    assert take_claim(first, 60) is None
     assert Submission.objects.get(pk=first).status == Status.CANCELLED
 
     # Once it has not moved for BATCH_CHECK_STALLED_SECONDS, run_periodic starts it again.

@@ -22,7 +22,7 @@ from ..models import (
 )
 from ..resilience import test_pause_point
 from ..sending import admission
-from ..tasks import start_batch_cancel, start_batch_check
+from ..wake import start_batch_cancel, start_batch_check
 
 State = BatchRow.State
 # Rows looked up and written at a time when queueing.

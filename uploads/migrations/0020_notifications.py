@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import uploads.notifications.records
+import uploads.models.notifications
 from django.conf import settings
 from django.db import migrations, models
 
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 ('url', models.CharField(max_length=2048, verbose_name='URL')),
                 ('format', models.CharField(choices=[('json', 'JSON (type, timestamp, data)'), ('slack', 'Slack-compatible ({"text": ...})')], default='json', max_length=8)),
                 ('topics', models.JSONField(default=list, verbose_name='events')),
-                ('secret', models.CharField(default=uploads.notifications.records.new_webhook_secret, editable=False, max_length=64)),
+                ('secret', models.CharField(default=uploads.models.notifications.new_webhook_secret, editable=False, max_length=64)),
                 ('is_active', models.BooleanField(default=True, verbose_name='enabled')),
                 ('disabled_reason', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
             name='Notice',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uid', models.CharField(default=uploads.notifications.records.new_message_id, max_length=40, unique=True, verbose_name='webhook-id')),
+                ('uid', models.CharField(default=uploads.models.notifications.new_message_id, max_length=40, unique=True, verbose_name='webhook-id')),
                 ('topic', models.CharField(choices=[('submission.done', 'Done'), ('submission.processing_failed', 'Processing failed'), ('submission.failed', 'Failed'), ('submission.needs_review', 'Needs review'), ('batch.finished', 'Batch finished'), ('digest', 'Daily digest'), ('sending.paused', 'Sending paused'), ('review.piling_up', 'Needs review building up'), ('endpoint.disabled', 'Webhook endpoint disabled'), ('test', 'Test event')], max_length=32)),
                 ('channel', models.CharField(choices=[('email', 'Email'), ('webhook', 'Webhook')], max_length=8)),
                 ('facts', models.JSONField(blank=True, default=dict)),

@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from ..models import Batch, Status, Submission
+from ..models import AlertEpisode, Batch, Status, Submission, Topic
 from .outbox import alert_superusers, finish_batch_if_done
-from .records import AlertEpisode, Topic
 
 
 def check_review_pile(now=None):

@@ -35,8 +35,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import metrics
+from ..models import Notice, WebhookEndpoint
 from . import email, outbox, webhooks
-from .records import Notice, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 

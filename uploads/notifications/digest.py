@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import PersonSettings
+from ..models import Notice, PersonSettings, Topic
 from .outbox import write
-from .records import Notice, Topic
 
 
 def send_due_digests(now=None):

@@ -17,8 +17,7 @@ from django.core import mail, signing
 from django.core.mail import EmailMessage
 from django.urls import reverse
 
-from ..models import PersonSettings, Status, Team
-from .records import Topic
+from ..models import PersonSettings, Status, Team, Topic
 
 UNSUBSCRIBE_SALT = "uploads.notifications.unsubscribe"
 

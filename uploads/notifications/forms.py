@@ -4,8 +4,8 @@ from urllib.parse import urlsplit
 
 from django import forms
 
+from ..models import WEBHOOK_TOPICS, Topic, WebhookEndpoint
 from ..urlcheck import addresses, policy
-from .records import WEBHOOK_TOPICS, Topic, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):

@@ -14,14 +14,19 @@ from django.utils import timezone
 
 from ..models import (
     FINAL_STATUSES,
+    AlertEpisode,
     Batch,
     BatchRow,
     Membership,
+    Notice,
     PersonSettings,
     Status,
     Submission,
+    Topic,
+    WebhookEndpoint,
+    signals,
 )
-from .records import AlertEpisode, Notice, Topic, WebhookEndpoint
+from ..wake import wake_notifier
 
 STATUS_TOPICS = {
     Status.PARSED: Topic.DONE,
@@ -209,15 +214,8 @@ def write(rows):
         return 0
     Notice.objects.bulk_create(rows)
     if any(row.state == Notice.State.PENDING for row in rows):
-        transaction.on_commit(_wake_notifier)
+        transaction.on_commit(wake_notifier)
     return len(rows)
-
-
-def _wake_notifier():
-    # Tasks import the models, so the wake-up is imported only when it is needed.
-    from ..tasks import wake_notifier
-
-    wake_notifier()
 
 
 def sending_paused(reason, account):
@@ -234,3 +232,19 @@ def sending_paused(reason, account):
     )
     facts = {"reason": reason, "account": account.name}
     return write(_alert_rows(people, Topic.SENDING_PAUSED, facts))
+
+
+def _on_status_changed(sender, *, submission, to, message, **kwargs):
+    status_changed(submission, to, message)
+
+
+def _on_sending_paused(sender, *, reason, account, **kwargs):
+    sending_paused(reason, account)
+
+
+def subscribe():
+    """Write the outbox's rows for every status change and pause, in the transaction that
+    makes it: the models announce them (uploads/models/signals.py); AppConfig.ready
+    subscribes."""
+    signals.status_changed.connect(_on_status_changed, dispatch_uid="uploads.outbox.status")
+    signals.sending_paused.connect(_on_sending_paused, dispatch_uid="uploads.outbox.paused")

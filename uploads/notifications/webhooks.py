@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from ..models import Status, Team
+from ..models import Status, Team, Topic, WebhookEndpoint
 from ..urlcheck import policy, probe
 from .email import absolute
-from .records import Topic, WebhookEndpoint
 
 USER_AGENT = "MemoriesPortal-Webhooks/1.0"
 

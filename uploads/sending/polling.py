@@ -22,8 +22,9 @@ from ..models import (
     Submission,
     TransitionError,
     UploadGate,
+    poll_problems,
 )
-from .sender import SendingNotConfigured, get_client
+from .accounts import SendingNotConfigured, get_client
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +81,10 @@ def _poll_batch(client, scope, batch, account):
     except api.MemoriesError as exc:
         # Never read as "no videos": logged, shown by /healthz until a poll succeeds.
         logger.error("status poll for scope %s failed: %s", scope, exc.message)
-        UploadGate.note_poll_problem(f"Polling scope {scope}: {exc.message}", account)
+        poll_problems.note(f"Polling scope {scope}: {exc.message}", account)
         _schedule_next_polls(batch)
         return 0
-    UploadGate.clear_poll_problem(account)
+    poll_problems.clear(account)
     listed = {video.video_no for video in videos}
     Submission.objects.filter(pk__in=[s.pk for s in batch if s.video_no in listed]).update(
         listed_at=Now()

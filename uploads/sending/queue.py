@@ -15,13 +15,27 @@ a page's places cost the same handful of queries with 50 or 50,000 waiting.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Now, RowNumber
 from django.utils import timezone
 
-from ..models import Lane, MemoriesAccount, Status, Submission, Team, UploadGate, ids_of_each
+from .. import locks
+from ..models import (
+    Batch,
+    Event,
+    Lane,
+    MemoriesAccount,
+    Status,
+    Submission,
+    Team,
+    UploadGate,
+    database_now,
+    ids_of_each,
+    lock_team,
+)
 
 
 @dataclass
@@ -263,3 +277,70 @@ def _ranks(shown):
             [*params, *ids],
         )
         return dict(cursor.fetchall())
+
+
+# --- taking a turn -------------------------------------------------------------------
+#
+# A claim takes the team's turn and the person's turn in the team, remembered on the
+# submission; a setback that was not the team's doing gives them back
+# (Submission.give_back_turn, from the status write that records the setback).
+
+
+@locks.retry_conflicts
+def take_claim(pk, lease_seconds):
+    """Claim this waiting submission for sending (the submission, its team read with it);
+    None if it is no longer waiting.
+
+    The claim number goes up by one: every later step of this send is
+    conditional on it. The team's turn is taken, and the submitter's turn
+    within the team (unless a manager moved it to the front, which goes
+    ahead of the people's turns); both are remembered so that a setback
+    can give them back.
+    """
+    with transaction.atomic():
+        current = (
+            Submission.objects.ready_to_send().select_for_update(no_key=True).filter(pk=pk).first()
+        )
+        if current is None:
+            return None  # another worker took it, or it was cancelled
+        locks.took("submission", current.team_id, current.pk)
+        if current.batch_id and (cancelling := Batch.cancelling(current.batch_id)):
+            # Its batch's waiting ones are being cancelled (perhaps by a worker that
+            # died): the person asked for it not to be sent.
+            current._write_move(
+                Status.CANCELLED,
+                kind=Event.Kind.CANCELLED,
+                message=f"Cancelled with the rest of batch #{cancelling.pk}.",
+                actor=cancelling.cancel_requested_by,
+            )
+            return None
+        now = database_now()
+        team = lock_team(current.team_id)
+        takes_lane_turn = current.fronted_at is None
+        lane_turn_before = next_turn = None
+        if takes_lane_turn:
+            # The team's row lock keeps its turn numbers in order.
+            turns = dict(
+                Lane.objects.filter(team_id=team.pk).values_list("submitter_id", "last_turn")
+            )
+            lane_turn_before = turns.get(current.submitter_id)
+            next_turn = max((t for t in turns.values() if t is not None), default=0) + 1
+        current._write_move(
+            Status.SENDING,
+            kind=Event.Kind.CLAIMED,
+            message=f"Attempt {current.attempts + 1}.",
+            claim=F("claim") + 1,
+            attempts=F("attempts") + 1,
+            claimed_at=now,
+            team_turn_before=team.last_sent_at,
+            lane_turn_before=lane_turn_before,
+            lease_expires_at=Now() + timedelta(seconds=lease_seconds),
+            request_started_at=None,
+        )
+        Team.objects.filter(pk=team.pk).update(last_sent_at=now)
+        if takes_lane_turn:
+            Lane.objects.filter(team_id=team.pk, submitter_id=current.submitter_id).update(
+                last_turn=next_turn
+            )
+            locks.took("lane", team.pk, (team.pk, current.submitter_id))
+    return Submission.objects.select_related("team").get(pk=pk)

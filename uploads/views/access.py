@@ -3,16 +3,25 @@
 Every view that shows submissions, teams or people goes through these. And who may
 change what: a viewer (Membership.Role.VIEWER) sees what a member sees, and every view
 that changes something asks `require_writer` (or gets its object through a `_to_change`
-helper), which answers 403 with the reason: the viewer knows the object exists.
+helper), which answers 403 with the reason: the viewer knows the object exists. Those
+rules (`require_writer`, `can_cancel`, ...) live in uploads/permissions.py, shared with
+the bulk actions that the batches worker runs.
 """
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from ..models import Batch, Membership, Status, Submission, Team
+from ..permissions import (  # noqa: F401 (imported from here by the views and the API)
+    ReadOnly,
+    can_cancel,
+    can_move_to_front,
+    manages,
+    require_writer,
+    writes_in,
+)
 from ..services import MARKABLE_FAILED, RESENDABLE
 
 
@@ -79,35 +88,11 @@ def get_dashboard_user(user, pk):
     return get_object_or_404(get_user_model(), pk=pk)
 
 
-def manages(user, team_id):
-    """True for a manager of this team, or a superuser."""
-    return user.is_superuser or (
-        Membership.objects.filter(user=user, team_id=team_id, role=Membership.Role.MANAGER).exists()
-    )
-
-
 def manages_any(user):
     """True for a manager of some team, or a superuser: the list offers them "move to front"."""
     return user.is_superuser or (
         Membership.objects.filter(user=user, role=Membership.Role.MANAGER).exists()
     )
-
-
-def can_cancel(user, submission, *, manager=None):
-    """Its submitter (unless a viewer of its team now) or a manager of its team, while it
-    waits. `manager`: manages() if known."""
-    if submission.status != Status.QUEUED:
-        return False
-    if submission.submitter_id == user.pk and (manager or writes_in(user, submission.team_id)):
-        return True
-    return manages(user, submission.team_id) if manager is None else manager
-
-
-def can_move_to_front(user, submission, *, manager=None):
-    """A manager of its team, while it waits and is not at the front already."""
-    if submission.status != Status.QUEUED or submission.fronted_at is not None:
-        return False
-    return manages(user, submission.team_id) if manager is None else manager
 
 
 def get_batch_for_user(user, pk):
@@ -122,41 +107,6 @@ def get_batch_to_change(user, pk):
     batch = get_batch_for_user(user, pk)
     require_writer(user)
     return batch
-
-
-class ReadOnly(PermissionDenied):
-    """A viewer asked to change something: 403, with the reason (shown on templates/403.html
-    and as the API's problem detail)."""
-
-
-def require_writer(user, team_id=None):
-    """Refuse a viewer (403): in the given team, or, without one, a person whose every
-    membership is viewer. Superusers, and people in no team (who get today's "you are not
-    in any team yet"), pass; the forms then offer only the teams one may submit to
-    (forms.teams_of)."""
-    if user.is_superuser:
-        return
-    memberships = Membership.objects.filter(user=user)
-    if team_id is not None:
-        memberships = memberships.filter(team_id=team_id)
-    roles = set(memberships.values_list("role", flat=True))
-    if roles and not roles & set(Membership.WRITING_ROLES):
-        raise ReadOnly(
-            "You are a viewer in this team: you can see its submissions, dashboards and CSV, "
-            "but not submit, cancel or change anything. Ask a manager if you need more."
-            if team_id is not None
-            else "You are a viewer in your teams: you can see their submissions, dashboards "
-            "and CSV, but not submit, cancel or change anything. Ask a manager if you need more."
-        )
-
-
-def writes_in(user, team_id):
-    """True unless the user is a viewer of this team (see require_writer)."""
-    try:
-        require_writer(user, team_id)
-    except ReadOnly:
-        return False
-    return True
 
 
 def can_change_batch(user, batch):

@@ -2,37 +2,34 @@
 
 The rows are the ticked ones (`ids`) or every row the list's filters match (`all`, the
 filters in the query string). One question first; then each row is checked as the single
-action checks it (`can_cancel`, `can_move_to_front`) and changed through the same service,
-so the one status writer and its locks are kept. A few rows are handled in the request;
-more by one task on the batches queue, never the sender's.
+action checks it and changed through the same service (uploads/bulk.py), so the one
+status writer and its locks are kept. A few rows are handled in the request; more by one
+task on the batches queue, never the sender's.
 """
 
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import services
-from ..models import Membership, Submission, TransitionError
-from .access import can_cancel, can_move_to_front, require_writer
+from .. import bulk
+from ..models import Submission
+from ..wake import start_bulk
+from .access import require_writer
 from .pages import _filter_form
 
 # At most this many rows are changed in the request (a page of the list); more go to a task.
 AT_ONCE = 25
 # A selection larger than this is refused: narrow the filters first.
 MOST = 10_000
-# Rows the task locks and changes together when moving to the front.
-CHUNK = 200
 
 
 @dataclass(frozen=True)
 class Action:
-    allowed: object  # allowed(user, submission, manager=...)
     title: str  # "{n}" is the number selected
     question: str
     button: str
@@ -41,7 +38,6 @@ class Action:
 
 ACTIONS = {
     "cancel": Action(
-        can_cancel,
         "Cancel {n}?",
         "Those you may cancel (your own, or your team’s as its manager) "
         "leave the queue and are not sent; the others stay as they are.",
@@ -49,7 +45,6 @@ ACTIONS = {
         "Cancelled {n}.",
     ),
     "front": Action(
-        can_move_to_front,
         "Move {n} to the front of their team’s line?",
         "Only waiting ones of teams you manage are moved; the others stay as they are.",
         "Move them to the front",
@@ -105,11 +100,9 @@ def submission_bulk(request):
         return render(request, "uploads/bulk_confirm.html", context)
     name = request.POST["action"]
     if len(pks) <= AT_ONCE:
-        changed, left = act(request.user, name, pks)
+        changed, left = bulk.act(request.user, name, pks)
         messages.success(request, _outcome(action, changed, left))
     else:
-        from ..tasks import start_bulk  # tasks import this module's `act`: imported late
-
         start_bulk(name, request.user.pk, pks)
         messages.success(
             request,
@@ -125,57 +118,3 @@ def _outcome(action, changed, left):
         message += f" {submission_word(left)} left as they are (not yours to change, or no "
         message += "longer waiting)."
     return message
-
-
-def act(user, name, pks):
-    """Do `name` to each of these submissions the user may act on; (changed, left as is).
-
-    Run in the request for a few, by the batches worker for many. Access is checked per
-    row, as the single action checks it, with the person's managed teams read once.
-    """
-    allowed = ACTIONS[name].allowed
-    managed = _managed_team_ids(user)
-    changed = 0
-    candidates = Submission.objects.visible_to(user).filter(pk__in=pks).order_by("pk")
-    chunk = []
-    for submission in candidates.iterator(chunk_size=CHUNK):
-        manager = user.is_superuser or submission.team_id in managed
-        if not allowed(user, submission, manager=manager):
-            continue
-        if name == "cancel":
-            changed += _cancel_one(user, submission)
-            continue
-        chunk.append(submission)
-        if len(chunk) == CHUNK:
-            changed += len(services.move_to_front(user, chunk))
-            chunk = []
-    if chunk:
-        changed += len(services.move_to_front(user, chunk))
-    return changed, len(set(pks)) - changed
-
-
-def _managed_team_ids(user):
-    if user.is_superuser:
-        return set()
-    return set(
-        Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values_list(
-            "team_id", flat=True
-        )
-    )
-
-
-def _cancel_one(user, submission):
-    """1 when cancelled; 0 when it was claimed for sending meanwhile."""
-    try:
-        services.cancel(user, submission)
-    except TransitionError:
-        return 0
-    return 1
-
-
-def act_for(user_id, name, pks):
-    """The task's side: the person as they are now (still active), then `act`."""
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return 0, len(pks)
-    return act(user, name, pks)

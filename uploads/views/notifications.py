@@ -14,11 +14,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import limits
-from ..models import PersonSettings
+from ..models import Notice, PersonSettings, WebhookEndpoint
 from ..notifications import outbox, webhooks
 from ..notifications.email import InvalidLink, unsubscribe_person
 from ..notifications.forms import WebhookEndpointForm
-from ..notifications.records import Notice, WebhookEndpoint
 from .access import get_team_for_user
 
 LOG_SIZE = 100

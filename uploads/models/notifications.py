@@ -1,4 +1,4 @@
-"""The notifications' tables. Imported by uploads/models.py, so Django finds them there."""
+"""The notifications' tables: team webhook endpoints, the outbox (Notice), alert episodes."""
 
 import base64
 import secrets

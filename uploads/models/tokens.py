@@ -1,6 +1,6 @@
 """The API's tables: personal access tokens, their per-minute request counts, and the
 first answers kept for Idempotency-Key retries; and `hash_token`, the one hash of every
-token the portal hands out (callback tokens too). Imported by uploads/models.py."""
+token the portal hands out (callback tokens too)."""
 
 import hashlib
 import secrets
