@@ -159,6 +159,21 @@ def test_each_accounts_uploads_are_counted_under_its_name(west, team_a, team_b):
     assert accepted("west") - before["west"] == 2
 
 
+def test_memories_answers_are_counted_under_the_accounts_name(west, sandbox, team_a, team_b):
+    def answered(name, code):
+        labels = {"account": name, "code": code}
+        return REGISTRY.get_sample_value("memories_portal_memories_answers_total", labels) or 0
+
+    before = {name: answered(name, "0000") for name in ("default", "west")}
+    queue_one(team_b, "oscar"), queue_one(team_b, "oscar2")
+    send_all()
+    sandbox.west.key_revoked = True
+    sending.test_connection(west)  # a list_videos request, refused
+    assert answered("west", "0000") - before["west"] == 2
+    assert answered("default", "0000") - before["default"] == 0
+    assert answered("west", "0401") >= 1
+
+
 def test_places_and_send_times_are_counted_in_each_accounts_own_line(
     west, team_a, team_b, settings
 ):

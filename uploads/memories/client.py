@@ -114,8 +114,19 @@ class UnexpectedAnswer(MemoriesError):
 
 
 class MemoriesClient:
-    def __init__(self, base_url, api_key, *, connect_timeout=5.0, read_timeout=30.0, deadline=None):
+    def __init__(
+        self,
+        base_url,
+        api_key,
+        *,
+        connect_timeout=5.0,
+        read_timeout=30.0,
+        deadline=None,
+        account="",
+    ):
         self.base_url = base_url.rstrip("/")
+        # The account's name, for the answers' counter (never the key).
+        self.account = account
         self.timeout = (connect_timeout, read_timeout)
         # The whole exchange, however the answer trickles in: read_timeout
         # bounds each read, not the request, and a sending worker's lease must
@@ -208,13 +219,13 @@ class MemoriesClient:
                     **kwargs,
                 )
         except requests.exceptions.RequestException as exc:
-            metrics.memories_answer("none")
+            metrics.memories_answer("none", self.account)
             if deadline.fired:
                 raise UnknownOutcome(
                     f"memories.ai did not finish answering within {self.deadline:g} s."
                 ) from exc
             raise _failure(exc) from exc
-        return _parse_envelope(response)
+        return _parse_envelope(response, self.account)
 
 
 def _failure(exc):
@@ -258,14 +269,14 @@ def _never_connected(exc):
     )
 
 
-def _parse_envelope(response):
+def _parse_envelope(response, account=""):
     try:
         body = response.json()
     except (ValueError, json.JSONDecodeError):
         body = None
     code = str(body.get("code", "")).strip() if isinstance(body, dict) else ""
     message = str(body.get("msg") or "") if isinstance(body, dict) else ""
-    metrics.memories_answer(code or f"HTTP {response.status_code}")
+    metrics.memories_answer(code or f"HTTP {response.status_code}", account)
 
     if code in RATE_LIMITED_CODES or response.status_code == 429:
         raise RateLimited(message or "memories.ai is busy (rate limit).", code or "429")
