@@ -15,9 +15,10 @@ with the portal's client by accident.
 Several accounts share one address, each known by its key, as at memories.ai:
 `sb.add_account("sk-mavi-other", uploads_per_interval=2)` returns the other
 account (its own limits, videos, faults and switches); a request is that
-account's when it carries its key. Each account has two switches that stay
-until turned off: `credits_out` (uploads answered 0402) and `key_revoked`
-(every request answered 0401).
+account's when it carries its key. Each account has switches that stay
+until turned off: `credits_out` (uploads answered 0402), `key_revoked`
+(every request answered 0401) and `slow_list` (seconds: list_videos answered
+that late, 0 for at once).
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ class Sandbox:
         # The account's switches (see the module's docstring).
         self.credits_out = False
         self.key_revoked = False
+        self.slow_list = 0.0
         self.name = "default"
 
         self._lock = threading.RLock()
@@ -459,9 +461,12 @@ class Sandbox:
             method, endpoint = route
             if request.method != method:
                 return self._envelope(ApiError("0405", f"use {method}"), 405)
-            return self._envelope_ok(getattr(self, endpoint)(request))
+            reply = self._envelope_ok(getattr(self, endpoint)(request))
         except ApiError as error:
             return self._envelope(error)
+        if endpoint == "_list_videos":
+            reply.delay = self.slow_list  # the switch: a list that hangs on this account only
+        return reply
 
     def _check_auth(self, request: Request) -> None:
         # The raw key, exactly: "Bearer <key>" is refused like a wrong key.
@@ -668,7 +673,8 @@ class Sandbox:
                 switches = json.loads(request.body)
                 self.credits_out = bool(switches.get("credits_out", self.credits_out))
                 self.key_revoked = bool(switches.get("key_revoked", self.key_revoked))
-            except (ValueError, AttributeError) as error:
+                self.slow_list = float(switches.get("slow_list", self.slow_list))
+            except (ValueError, TypeError, AttributeError) as error:
                 return Reply.of_json(400, {"ok": False, "error": str(error)})
             return Reply.of_json(200, {"ok": True})
         if request.path == "/_sandbox/faults" and request.method == "DELETE":
