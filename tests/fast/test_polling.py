@@ -157,14 +157,17 @@ def test_a_hanging_list_on_one_account_delays_no_other_accounts_statuses(
             v["status"] == "PARSE" for v in [*sandbox.videos.values(), *west.videos.values()]
         )
     )
-    west.slow_list = 3.0
+    west.slow_list = 4.0
 
     started = time.monotonic()
     assert polling.poll_each_account(wait=1.0) == 1  # the default account's, in time
     assert time.monotonic() - started < 2.5
     ours.refresh_from_db(), theirs.refresh_from_db()
     assert ours.status == Status.PARSED and theirs.status == Status.PROCESSING
-    polling.poll_each_account(wait=0)  # west's poll still hangs: not started again
+    # West's poll still hangs: not started again, and not waited for either.
+    started = time.monotonic()
+    polling.poll_each_account(wait=10.0)
+    assert time.monotonic() - started < 1.5
     assert west.list_requests == 1
 
     def west_done():

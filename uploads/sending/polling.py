@@ -69,17 +69,19 @@ def poll_each_account(limit=1000, wait=10.0):
     poll from an earlier pass still runs is not polled again (never two polls of one
     account at once in this process); the list rate stays the account's gate's.
 
-    Waits up to `wait` seconds for the polls; returns how many statuses changed in those
-    that finished (the others are counted by the pass that finds them done)."""
+    Waits up to `wait` seconds for the polls it started (never for one still hanging
+    from an earlier pass); returns how many statuses changed in the polls that finished
+    (the others are counted by the pass that finds them done)."""
     due = MemoriesAccount.objects.filter(pk__in=due_for_poll().values("team__account_id"))
+    started = []
     with _polls_lock:
         for pk in due.order_by("pk").values_list("pk", flat=True):
             if pk not in _polls:
                 _polls[pk] = _AccountPoll(pk, limit)
                 _polls[pk].start()
-        running = list(_polls.values())
+                started.append(_polls[pk])
     deadline = time.monotonic() + wait
-    for poll in running:
+    for poll in started:
         poll.join(max(deadline - time.monotonic(), 0))
     with _polls_lock:
         done = [pk for pk, poll in _polls.items() if not poll.is_alive()]
