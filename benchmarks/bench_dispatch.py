@@ -2,12 +2,14 @@
 
 Runs real `db_worker` processes (one per memories.ai account, plus one) on a
 fresh SQLite database against the sandbox, which enforces each account's rate
-(a sliding window), while two other processes keep both cores busy (busy.py;
-BENCH_BUSY=0 turns them off), for BENCH_DISPATCH_SECONDS from the first upload.
+(a sliding window; BENCH_DISPATCH_RATE, 30 a minute), while two other processes keep
+both cores busy (busy.py; BENCH_BUSY=0 turns them off), for BENCH_DISPATCH_SECONDS
+(120) from the first upload.
 BENCH_DISPATCH_ACCOUNTS (3) accounts, each with its own key and a team of its
 own, each at the raised rate. Goals: each account's achieved rate at least 0.95
 of its allowed rate, no "rate limited" answer at all, and so all of them
-together at least 0.95 × the accounts' number × one account's rate.
+together at least 0.95 × the accounts' number × one account's rate; each goal missed is
+printed, and the exit status is then 1.
 
 BENCH_DISPATCH_BATCH=1000: meanwhile a batch of that many rows is being checked by the
 batches worker (a third process, on its own task queue), against a local server slow
@@ -31,7 +33,10 @@ from busy import busy_cores  # benchmarks/, beside this script
 from machine import machine
 
 SECONDS = float(os.environ.get("BENCH_DISPATCH_SECONDS", 120))
-PER_MINUTE = float(os.environ.get("BENCH_DISPATCH_RATE", 120))
+# Raised from the real 1 a minute, but with an interval (2 s) still longer than
+# SEND_HOLD_SECONDS (1.5 s): each upload's slot is then taken once the previous one has
+# left, as at the real rate (docs/performance.md says why this rate is the honest one).
+PER_MINUTE = float(os.environ.get("BENCH_DISPATCH_RATE", 30))
 ACCOUNTS = int(os.environ.get("BENCH_DISPATCH_ACCOUNTS", 3))
 # One per account, plus one: a request that takes long on one account holds no other.
 WORKERS = int(os.environ.get("BENCH_DISPATCH_WORKERS", ACCOUNTS + 1))
@@ -39,6 +44,7 @@ WORKER_POLL_SECONDS = float(os.environ.get("BENCH_WORKER_POLL_SECONDS", 0.25))
 BATCH_ROWS = int(os.environ.get("BENCH_DISPATCH_BATCH", 0))
 # A PostgreSQL database to drop and create for the run (default: a fresh SQLite file).
 DATABASE = os.environ.get("BENCH_DISPATCH_DATABASE_URL", "")
+GOAL = 0.95  # of each account's allowed rate
 
 
 def main():
@@ -88,18 +94,31 @@ def main():
         print(f"dispatch: {machine()}; {busy}")
         print(f"dispatch: {ACCOUNTS} account(s), each allowed {PER_MINUTE:g}/min for "
               f"{SECONDS:g} s = {allowed:.0f} uploads; {WORKERS} workers")  # fmt: skip
-        met, total = True, 0
+        figures, total = [], 0
         for account in accounts:
             sent, ratio = report(account, start, interval)
-            met = met and ratio >= 0.95 and account.count("0429") == 0
+            figures.append((account.name, ratio, account.count("0429")))
             total += sent
         together = total / allowed
         print(f"dispatch: all accounts together sent {total} = {together:.2f} × one account's "
-              f"allowed (goal >= {0.95 * ACCOUNTS:.2f})")  # fmt: skip
+              f"allowed (goal >= {GOAL * ACCOUNTS:.2f})")  # fmt: skip
         if checked is not None:
             print(f"dispatch: meanwhile the batches worker checked {checked} of {BATCH_ROWS:,} "
                   f"rows of a batch (each link answered after {link_delay():.2f} s)")  # fmt: skip
-        return 0 if met and together >= 0.95 * ACCOUNTS else 1
+        missed = missed_goals(figures, together)
+        for goal in missed:
+            print(f"dispatch: goal missed: {goal}")
+        return 1 if missed else 0
+
+
+def missed_goals(figures, together):
+    """The goals a run missed (none: all met). `figures`: each account's (name, achieved ÷
+    allowed, 0429 answers); `together`: all accounts' uploads ÷ one account's allowed."""
+    missed = [f"{name} achieved {ratio:.3f} < {GOAL}" for name, ratio, _ in figures if ratio < GOAL]
+    missed += [f"{name} had {refused} 0429 answer(s)" for name, _, refused in figures if refused]
+    if together < GOAL * len(figures):
+        missed.append(f"together {together:.2f} × < {GOAL * len(figures):.2f} ×")
+    return missed
 
 
 def more_accounts(sb):
@@ -124,7 +143,7 @@ def report(account, start, interval):
     accepted = [r for r in account.accepted if start <= r.received_at < start + SECONDS]
     ratio = len(accepted) / (SECONDS / interval)
     name = f"dispatch: account {account.name}:"
-    print(f"{name} sent {len(accepted)} -> achieved/allowed = {ratio:.3f} (goal >= 0.95); "
+    print(f"{name} sent {len(accepted)} -> achieved/allowed = {ratio:.3f} (goal >= {GOAL}); "
           f"0429 answers = {account.count('0429')} (goal 0); most uploads in any "
           f"{interval:g} s window = {account.max_accepted_in_window(interval)}")  # fmt: skip
     times = [r.received_at for r in accepted]

@@ -2,10 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from . import forms as portal_forms
-from . import services
+from . import services, tasks
 from .models import (
     ApiToken,
     Batch,
@@ -24,7 +25,6 @@ from .models import (
     WebhookEndpoint,
 )
 from .sending import admission
-from .sending import sender as sending
 from .urlcheck import addresses
 from .urlcheck import policy as url_policy
 
@@ -144,8 +144,9 @@ class MemoriesAccountAdmin(admin.ModelAdmin):
         "state",
         "reason",
         "teams_count",
+        "connection",
     ]
-    readonly_fields = ["key_hint", "second_key_hint", "state", "reason"]
+    readonly_fields = ["key_hint", "second_key_hint", "state", "reason", "connection"]
     fields = [
         "name",
         "api_base_url",
@@ -157,6 +158,7 @@ class MemoriesAccountAdmin(admin.ModelAdmin):
         "uploads_per_minute",
         "state",
         "reason",
+        "connection",
     ]
     actions = ["test_connection", "resume_sending"]
 
@@ -194,11 +196,29 @@ class MemoriesAccountAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    @admin.display(description="connection")
+    def connection(self, obj):
+        check = tasks.connection_check(obj.pk) if obj.pk else None
+        if check is None:
+            return "Not checked in the last week (the Test connection action checks it)."
+        state, at, said = check
+        at = formats.localize(timezone.localtime(at))
+        if state == "checking":
+            return f"Checking… (asked at {at}; reload the page for the result)"
+        if state == "lost":
+            return f"The check asked at {at} never finished: is the notifications worker running?"
+        return f"{'OK' if state == 'ok' else 'Failed'}, checked at {at}: {said}"
+
     @admin.action(description="Test connection (a list_videos request, never an upload)")
     def test_connection(self, request, queryset):
+        # In the background (the notifications worker): memories.ai may take its time.
         for account in queryset:
-            works, said = sending.test_connection(account)
-            self.message_user(request, said, messages.SUCCESS if works else messages.ERROR)
+            tasks.start_connection_check(account.pk)
+        names = ", ".join(f"“{a}”" for a in queryset)
+        self.message_user(
+            request,
+            f"Checking the connection of {names}: the result shows in the connection column.",
+        )
 
     @admin.action(description="Resume sending")
     def resume_sending(self, request, queryset):

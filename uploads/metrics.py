@@ -36,8 +36,9 @@ UPLOADS = Counter(
 )
 MEMORIES_ANSWERS = Counter(
     f"{PREFIX}_memories_answers",
-    "Answers from memories.ai, by their envelope code (HTTP status without one; none).",
-    ["code"],
+    "Answers from memories.ai, by the account asked and their envelope code (HTTP status "
+    "without one; none).",
+    ["account", "code"],  # an account's name (accounts are few); the code
 )
 CALLBACKS = Counter(
     f"{PREFIX}_callbacks",
@@ -59,8 +60,8 @@ def upload_outcome(account, outcome):
     UPLOADS.labels(account=account, outcome=outcome).inc()
 
 
-def memories_answer(code):
-    MEMORIES_ANSWERS.labels(code=code or "none").inc()
+def memories_answer(code, account=""):
+    MEMORIES_ANSWERS.labels(account=account, code=code or "none").inc()
 
 
 def callback_result(result):

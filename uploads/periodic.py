@@ -1,7 +1,7 @@
 """Periodic work: recovery of abandoned sends, held work let into the queue as room frees,
-wake-ups, status polling, batch checks and cancels whose worker died, and notifications
-(daily digests, the
-needs-review alert, batch summaries, redelivery of what a killed worker left).
+wake-ups, status polling (each account in a thread of its own), batch checks and cancels
+whose worker died, and notifications (daily digests, the needs-review alert, batch
+summaries, redelivery of what a killed worker left).
 
 Django's tasks framework has no scheduler; `manage.py run_periodic` calls
 `run_once` in a loop. Every step is safe to run in several processes at once
@@ -24,7 +24,7 @@ from .models import Batch, Notice, Status, Submission
 from .notifications import alerts, delivery, digest
 from .resilience import TRANSIENT_DB_ERRORS, reset_connections
 from .sending.admission import release_held
-from .sending.polling import poll_once
+from .sending.polling import poll_each_account
 from .sending.sender import next_wake_at
 from .wake import start_batch_check, wake_notifier, wake_sender
 
@@ -94,7 +94,7 @@ def run_once(prune=False):
     recovered = step("recovery", lambda: recover_abandoned_sends(), 0)
     released = step("held work", lambda: release_held(), 0)
     step("wake-up", lambda: ensure_sender_awake())
-    polled = step("polling", lambda: poll_once(), 0)
+    polled = step("polling", lambda: poll_each_account(), 0)
     step("batch checks", lambda: restart_stalled_batch_checks())
     step("batch cancels", lambda: resume_stalled_cancels())
     step("batch summaries", lambda: alerts.finish_batches())

@@ -7,11 +7,15 @@ and the task tried again with backoff (uploads/resilience.py) rather than failed
 from datetime import timedelta
 
 from django.conf import settings
-from django.tasks import task
+from django.db import transaction
+from django.tasks import TaskResultStatus, task
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from . import bulk, wake
 from .batches import checking
 from .batches import service as batches
+from .models import MemoriesAccount
 from .notifications import delivery
 from .resilience import retry_database_errors
 from .sending import sender as sending
@@ -105,3 +109,63 @@ def deliver_notifications():
     elif (at := delivery.next_due_at()) is not None:
         wake_notifier(at=at)
     return f"{handled} handled"
+
+
+# --- Test connection of a memories.ai account, off the admin's request ------------------
+# On the notifications queue: a check may wait out memories.ai's answer (up to the read
+# timeout) and must never take a turn of the sender's queue.
+CONNECTION_CHECK_STALE = timedelta(minutes=10)
+
+
+@task(queue_name=NOTIFICATIONS_QUEUE)
+@retry_database_errors
+def check_connection(account_id):
+    """Test connection of a memories.ai account: a list_videos request, never an upload.
+    Its argument is the account's id, never a key; its result, whether it worked and what
+    memories.ai said (the key by its last four characters at most), is what the admin shows."""
+    account = MemoriesAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return {"ok": False, "said": "The account no longer exists."}
+    works, said = sending.test_connection(account)
+    return {"ok": works, "said": said}
+
+
+def start_connection_check(account_id):
+    """Queue a check of the account's connection, unless one is already waiting."""
+
+    def enqueue():
+        if (
+            not waiting(check_connection)
+            .filter(args_kwargs__kwargs__account_id=account_id)
+            .exists()
+        ):
+            check_connection.enqueue(account_id=account_id)
+
+    transaction.on_commit(enqueue)
+
+
+def connection_check(account_id):
+    """The account's latest connection check, for the admin: ("checking", enqueued at),
+    ("ok" or "failed", finished at, what memories.ai said), ("lost", enqueued at) for one
+    that never finished, or None (never checked, or over a week ago: results are pruned)."""
+    run = (
+        DBTaskResult.objects.filter(
+            task_path=check_connection.module_path, args_kwargs__kwargs__account_id=account_id
+        )
+        .order_by("-enqueued_at")
+        .first()
+    )
+    if run is None:
+        return None
+    if run.status in (TaskResultStatus.READY, TaskResultStatus.RUNNING):
+        if timezone.now() - run.enqueued_at > CONNECTION_CHECK_STALE:
+            return ("lost", run.enqueued_at, "")
+        return ("checking", run.enqueued_at, "")
+    value = run.return_value if isinstance(run.return_value, dict) else {}
+    if run.status == TaskResultStatus.SUCCESSFUL and value:
+        return ("ok" if value.get("ok") else "failed", run.finished_at, str(value.get("said")))
+    return (
+        "failed",
+        run.finished_at,
+        "The check itself failed: see the notifications worker's log.",
+    )

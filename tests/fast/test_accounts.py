@@ -1,12 +1,15 @@
 """Several memories.ai accounts: each its own key, gate, pause, list rate and line."""
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
 
 from tests.conftest import deliver_outbox, member_of
@@ -14,6 +17,7 @@ from tests.factories import SubmissionFactory
 from uploads.models import Membership, MemoriesAccount, Status, Submission, Team, UploadGate
 from uploads.sending import queue
 from uploads.sending import sender as sending
+from uploads.tasks import check_connection, start_connection_check, waiting
 
 WEST_KEY = "sk-mavi-west-SECRET-9Z7Q"
 
@@ -159,6 +163,21 @@ def test_each_accounts_uploads_are_counted_under_its_name(west, team_a, team_b):
     assert accepted("west") - before["west"] == 2
 
 
+def test_memories_answers_are_counted_under_the_accounts_name(west, sandbox, team_a, team_b):
+    def answered(name, code):
+        labels = {"account": name, "code": code}
+        return REGISTRY.get_sample_value("memories_portal_memories_answers_total", labels) or 0
+
+    before = {name: answered(name, "0000") for name in ("default", "west")}
+    queue_one(team_b, "oscar"), queue_one(team_b, "oscar2")
+    send_all()
+    sandbox.west.key_revoked = True
+    sending.test_connection(west)  # a list_videos request, refused
+    assert answered("west", "0000") - before["west"] == 2
+    assert answered("default", "0000") - before["default"] == 0
+    assert answered("west", "0401") >= 1
+
+
 def test_places_and_send_times_are_counted_in_each_accounts_own_line(
     west, team_a, team_b, settings
 ):
@@ -269,28 +288,65 @@ def test_a_key_that_cannot_be_decrypted_pauses_with_the_reason(west, team_b, set
 # --- the admin ----------------------------------------------------------------------------
 
 
-def test_the_admin_never_shows_a_key_and_tests_the_connection_without_uploading(
-    west, sandbox, client, superuser
+def run_queued_connection_checks():
+    """What the notifications worker does with the queued checks: run each, store its result."""
+    for run in waiting(check_connection):
+        run.claim("test-worker")
+        run.set_successful(check_connection.call(**run.args_kwargs["kwargs"]))
+
+
+def test_the_admin_never_shows_a_key_and_tests_the_connection_in_the_background(
+    west, sandbox, client, superuser, django_capture_on_commit_callbacks
 ):
     client.force_login(superuser)
     change = reverse("admin:uploads_memoriesaccount_change", args=[west.pk])
     page = client.get(change).content.decode()
     assert WEST_KEY not in page and "…9Z7Q" in page
+    assert "Not checked in the last week" in page
     listing = reverse("admin:uploads_memoriesaccount_changelist")
     assert WEST_KEY not in client.get(listing).content.decode()
-    response = client.post(
-        listing,
-        {"action": "test_connection", "_selected_action": [west.pk]},
-        follow=True,
-    )
-    said = response.content.decode()
-    assert "memories.ai answered with key …9Z7Q" in said and WEST_KEY not in said
+
+    def test_connection():
+        with django_capture_on_commit_callbacks(execute=True):
+            said = client.post(
+                listing, {"action": "test_connection", "_selected_action": [west.pk]}, follow=True
+            ).content.decode()
+        assert "Checking the connection of “west”" in said
+        return said
+
+    test_connection()
+    [run] = waiting(check_connection)
+    assert run.queue_name == "notifications"  # never a turn of the sender's queue
+    assert run.args_kwargs == {"args": [], "kwargs": {"account_id": west.pk}}
+    assert not sandbox.west.list_requests  # nothing asked during the admin's request
+    assert "Checking…" in client.get(change).content.decode()
+    test_connection()  # asked again while it waits: still one check
+    assert waiting(check_connection).count() == 1
+
+    run_queued_connection_checks()
+    page = client.get(change).content.decode()
+    assert "OK, checked at" in page and "memories.ai answered with key …9Z7Q" in page
     assert sandbox.west.list_requests == 1 and not sandbox.west.uploads
+
     sandbox.west.key_revoked = True
-    said = client.post(
-        listing, {"action": "test_connection", "_selected_action": [west.pk]}, follow=True
-    ).content.decode()
-    assert "(0401)" in said and WEST_KEY not in said
+    test_connection()
+    run_queued_connection_checks()
+    page = client.get(change).content.decode()
+    assert "Failed, checked at" in page and "(0401)" in page
+    stored = DBTaskResult.objects.filter(task_path=check_connection.module_path)
+    assert all(WEST_KEY not in json.dumps([r.args_kwargs, r.return_value]) for r in stored)
+    assert WEST_KEY not in page
+
+
+def test_a_connection_check_that_never_ran_says_so(
+    west, client, superuser, time_machine, django_capture_on_commit_callbacks
+):
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        start_connection_check(west.pk)
+    time_machine.move_to(timezone.now() + timedelta(minutes=11))
+    page = client.get(reverse("admin:uploads_memoriesaccount_change", args=[west.pk]))
+    assert "never finished: is the notifications worker running?" in page.content.decode()
 
 
 def test_saving_the_account_form_without_a_key_keeps_the_key(west, client, superuser):

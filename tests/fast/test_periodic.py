@@ -27,7 +27,7 @@ def test_a_step_that_fails_leaves_the_others_to_run(team_a, alice, monkeypatch, 
     SubmissionFactory(team=team_a, submitter=alice, status=Status.QUEUED)
     polled = []
     monkeypatch.setattr(periodic, "recover_abandoned_sends", fail)
-    monkeypatch.setattr(periodic, "poll_once", lambda: polled.append(1) or 0)
+    monkeypatch.setattr(periodic, "poll_each_account", lambda: polled.append(1) or 0)
     with caplog.at_level(logging.WARNING, "uploads.periodic"):
         outcome = periodic.run_once()
     assert outcome == {"recovered": 0, "released": 0, "polled": 0, "failed": ["recovery"]}
@@ -44,7 +44,7 @@ def test_every_step_is_guarded(db, monkeypatch):
         "ensure_sender_awake",
     ):
         monkeypatch.setattr(periodic, name, fail)
-    monkeypatch.setattr(periodic, "poll_once", lambda: 1 / 0)  # not only database errors
+    monkeypatch.setattr(periodic, "poll_each_account", lambda: 1 / 0)  # not only database errors
     monkeypatch.setattr(periodic, "prune_task_results", fail)
     outcome = periodic.run_once(prune=True)
     assert outcome["failed"] == [
@@ -81,7 +81,7 @@ def test_the_loop_carries_on_with_backoff_and_back_to_its_interval(monkeypatch, 
             raise Stop
 
     monkeypatch.setattr(periodic, "recover_abandoned_sends", recover)
-    monkeypatch.setattr(periodic, "poll_once", poll)
+    monkeypatch.setattr(periodic, "poll_each_account", poll)
     monkeypatch.setattr(run_periodic.time, "sleep", pause)
     with caplog.at_level(logging.INFO, "uploads.periodic"), pytest.raises(Stop):
         call_command("run_periodic", "--interval", "7")
@@ -109,7 +109,7 @@ def test_pruning_is_tried_again_on_the_next_pass_until_it_works(monkeypatch):
             raise Stop
 
     monkeypatch.setattr(periodic, "prune_task_results", prune)
-    monkeypatch.setattr(periodic, "poll_once", lambda: 0)
+    monkeypatch.setattr(periodic, "poll_each_account", lambda: 0)
     monkeypatch.setattr(run_periodic.time, "sleep", pause)
     with pytest.raises(Stop):
         call_command("run_periodic")

@@ -3,6 +3,7 @@ giving up (to a person) on a video memories.ai stopped listing."""
 
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,9 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import open_gate
+from tests.conftest import member_of, open_gate, wait_for
 from tests.factories import SubmissionFactory
-from uploads.models import Event, Status, Submission, UploadGate
+from uploads.models import Event, MemoriesAccount, Status, Submission, Team, UploadGate
 from uploads.sending import polling
 from uploads.sending import sender as sending
 
@@ -135,3 +136,44 @@ def test_an_answer_of_an_unknown_shape_is_an_error_shown_by_the_workers_health(
     report = client.get(reverse("healthz_workers")).json()
     assert report["polling"]["problem"] == problem
     assert report["polling"]["since"] is not None
+
+
+def test_a_hanging_list_on_one_account_delays_no_other_accounts_statuses(
+    sandbox, settings, alice, team_a, team_b
+):
+    settings.POLL_MIN_INTERVAL_SECONDS = 0
+    settings.MEMORIES_READ_TIMEOUT = 30.0  # the hang lasts: no timeout ends it
+    sandbox.callbacks_enabled = False
+    west = sandbox.add_account("sk-mavi-west-poll", "west", callbacks_enabled=False)
+    account = MemoriesAccount.objects.create(
+        name="west", api_base_url=sandbox.url, api_key="sk-mavi-west-poll"
+    )
+    Team.objects.filter(pk=team_b.pk).update(account=account)
+    [ours] = send_all(team_a, alice, 1)
+    [theirs] = send_all(team_b, member_of(team_b, "oscar"), 1)
+    assert sandbox.wait_until(lambda: len(sandbox.videos) == len(west.videos) == 1)
+    assert sandbox.wait_until(
+        lambda: all(
+            v["status"] == "PARSE" for v in [*sandbox.videos.values(), *west.videos.values()]
+        )
+    )
+    west.slow_list = 4.0
+
+    started = time.monotonic()
+    assert polling.poll_each_account(wait=1.0) == 1  # the default account's, in time
+    assert time.monotonic() - started < 2.5
+    ours.refresh_from_db(), theirs.refresh_from_db()
+    assert ours.status == Status.PARSED and theirs.status == Status.PROCESSING
+    # West's poll still hangs: not started again, and not waited for either.
+    started = time.monotonic()
+    polling.poll_each_account(wait=10.0)
+    assert time.monotonic() - started < 1.5
+    assert west.list_requests == 1
+
+    def west_done():
+        polling.poll_each_account(wait=0.2)
+        theirs.refresh_from_db()
+        return theirs.status == Status.PARSED and not polling._polls
+
+    assert wait_for(west_done, timeout=15)
+    assert west.list_requests == 1

@@ -632,3 +632,22 @@ def test_a_stopped_sandbox_answers_nothing_on_a_kept_alive_connection(make_sandb
         sandbox.stop()
         with pytest.raises(requests.exceptions.ConnectionError):
             session.post(sandbox.url + UPLOAD, data={"url": VIDEO}, headers=AUTH, timeout=5)
+
+
+def test_a_slow_list_switch_delays_only_that_accounts_list_videos(sandbox):
+    sandbox.add_account("sk-mavi-other", "other")
+    control = sandbox.url + "/_sandbox/accounts/other"
+    assert requests.post(control + "/switches", json={"slow_list": 1.0}, timeout=5).ok
+    query = {"page": 1, "size": 1, "unique_id": "x"}
+
+    def listed(headers):
+        started = time.monotonic()
+        answer = requests.post(sandbox.url + LIST, json=query, headers=headers, timeout=5)
+        return answer.json()["code"], time.monotonic() - started
+
+    code, took = listed(OTHER)
+    assert code == "0000" and took >= 1.0
+    code, took = listed({"Authorization": sandbox.api_key})
+    assert code == "0000" and took < 1.0  # the other account answers at once
+    refused = requests.post(control + "/switches", json={"slow_list": "soon"}, timeout=5)
+    assert refused.status_code == 400

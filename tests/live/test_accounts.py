@@ -181,6 +181,8 @@ def test_an_accounts_key_is_never_in_a_page_a_log_a_task_or_an_error(
     seen += [f"{e.message} {e.data!r}" for e in Event.objects.all()]
     seen.append(UploadGate.get(west).paused_reason)
     assert any("(0401)" in text for text in seen)  # the refusal was recorded and shown
+    # Test connection ran in the background (the notifications queue), and its page says so.
+    assert any("OK, checked at" in text and "…7Q4X" in text for text in seen)
     logs = [caplog.text]
     leaks = [text for text in seen + logs if WEST_KEY in text]
     assert not leaks, [text[max(text.index(WEST_KEY) - 200, 0) :][:300] for text in leaks]

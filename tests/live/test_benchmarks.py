@@ -40,6 +40,24 @@ def test_the_dispatch_benchmark_runs_and_reports():
     assert "busy cores: on, 2 spinning processes" in result.stdout
 
 
+def test_the_dispatch_benchmarks_goal_check_fails_when_a_goal_is_missed(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # its own imports, beside it
+    spec = importlib.util.spec_from_file_location(
+        "bench_dispatch", REPO / "benchmarks" / "bench_dispatch.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    met = [("a", 0.983, 0), ("b", 0.975, 0), ("c", 0.95, 0)]
+    assert bench.missed_goals(met, together=2.91) == []
+    assert bench.missed_goals([*met[:2], ("c", 0.94, 0)], together=2.90) == [
+        "c achieved 0.940 < 0.95"
+    ]
+    assert bench.missed_goals([*met[:2], ("c", 0.96, 1)], together=2.92) == [
+        "c had 1 0429 answer(s)"
+    ]
+    assert bench.missed_goals(met, together=2.84) == ["together 2.84 × < 2.85 ×"]
+
+
 def test_the_dispatch_benchmark_runs_with_a_batch_being_checked():
     result = run(
         "bench_dispatch.py",

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 MOVED = [  # name, labels, by how much
     ("memories_portal_uploads_total", {"account": "default", "outcome": "accepted"}, 1),
-    ("memories_portal_memories_answers_total", {"code": "0000"}, 1),
+    ("memories_portal_memories_answers_total", {"account": "default", "code": "0000"}, 1),
     ("memories_portal_callbacks_total", {"result": "applied"}, 2),  # UNPARSE, then PARSE
     ("memories_portal_notifications_total", {"channel": "webhook", "outcome": "sent"}, 1),
 ]

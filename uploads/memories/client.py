@@ -123,8 +123,11 @@ class MemoriesClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         deadline: float | None = None,
+        account: str = "",
     ):
         self.base_url = base_url.rstrip("/")
+        # The account's name, for the answers' counter (never the key).
+        self.account = account
         self.timeout = (connect_timeout, read_timeout)
         # The whole exchange, however the answer trickles in: read_timeout
         # bounds each read, not the request, and a sending worker's lease must
@@ -222,13 +225,13 @@ class MemoriesClient:
                     **kwargs,
                 )
         except requests.exceptions.RequestException as exc:
-            metrics.memories_answer("none")
+            metrics.memories_answer("none", self.account)
             if deadline.fired:
                 raise UnknownOutcome(
                     f"memories.ai did not finish answering within {self.deadline:g} s."
                 ) from exc
             raise _failure(exc) from exc
-        return _parse_envelope(response)
+        return _parse_envelope(response, self.account)
 
 
 def _failure(exc: requests.exceptions.RequestException) -> MemoriesError:
@@ -272,14 +275,14 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     )
 
 
-def _parse_envelope(response: requests.Response) -> object:
+def _parse_envelope(response: requests.Response, account: str = "") -> object:
     try:
         body = response.json()
     except (ValueError, json.JSONDecodeError):
         body = None
     code = str(body.get("code", "")).strip() if isinstance(body, dict) else ""
     message = str(body.get("msg") or "") if isinstance(body, dict) else ""
-    metrics.memories_answer(code or f"HTTP {response.status_code}")
+    metrics.memories_answer(code or f"HTTP {response.status_code}", account)
 
     if code in RATE_LIMITED_CODES or response.status_code == 429:
         raise RateLimited(message or "memories.ai is busy (rate limit).", code or "429")

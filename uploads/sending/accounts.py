@@ -73,6 +73,7 @@ def get_client(account):
         connect_timeout=settings.MEMORIES_CONNECT_TIMEOUT,
         read_timeout=settings.MEMORIES_READ_TIMEOUT,
         deadline=request_deadline(),
+        account=account.name,
     )
 
 

@@ -5,11 +5,13 @@ final statuses never regressed. Runs in `run_periodic` and `manage.py sync_statu
 """
 
 import logging
+import threading
 import time
 from datetime import timedelta
 from itertools import groupby
 
 from django.conf import settings
+from django.db import connections
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -54,6 +56,53 @@ def poll_once(limit=1000):
         poll_account(account, limit)
         for account in MemoriesAccount.objects.filter(pk__in=accounts).order_by("pk")
     )
+
+
+# This process's poll of each account (its pk -> the thread), while it runs or until the
+# next pass collects it.
+_polls = {}
+_polls_lock = threading.Lock()
+
+
+def poll_each_account(limit=1000, wait=10.0):
+    """Each account due a poll is polled in a thread of its own, so that a slow or
+    hanging list_videos on one account delays no other's statuses. An account whose
+    poll from an earlier pass still runs is not polled again (never two polls of one
+    account at once in this process); the list rate stays the account's gate's.
+
+    Waits up to `wait` seconds for the polls it started (never for one still hanging
+    from an earlier pass); returns how many statuses changed in the polls that finished
+    (the others are counted by the pass that finds them done)."""
+    due = MemoriesAccount.objects.filter(pk__in=due_for_poll().values("team__account_id"))
+    started = []
+    with _polls_lock:
+        for pk in due.order_by("pk").values_list("pk", flat=True):
+            if pk not in _polls:
+                _polls[pk] = _AccountPoll(pk, limit)
+                _polls[pk].start()
+                started.append(_polls[pk])
+    deadline = time.monotonic() + wait
+    for poll in started:
+        poll.join(max(deadline - time.monotonic(), 0))
+    with _polls_lock:
+        done = [pk for pk, poll in _polls.items() if not poll.is_alive()]
+        return sum(_polls.pop(pk).changed for pk in done)
+
+
+class _AccountPoll(threading.Thread):
+    def __init__(self, account_pk, limit):
+        super().__init__(name=f"poll-account-{account_pk}", daemon=True)
+        self.account_pk, self.limit, self.changed = account_pk, limit, 0
+
+    def run(self):
+        try:
+            account = MemoriesAccount.objects.filter(pk=self.account_pk).first()
+            if account is not None:
+                self.changed = poll_account(account, self.limit)
+        except Exception:
+            logger.exception("status poll of account %s failed", self.account_pk)
+        finally:
+            connections.close_all()  # this thread's own connections
 
 
 def poll_account(account, limit=1000):

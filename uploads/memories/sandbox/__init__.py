@@ -15,9 +15,10 @@ with the portal's client by accident.
 Several accounts share one address, each known by its key, as at memories.ai:
 `sb.add_account("sk-mavi-other", uploads_per_interval=2)` returns the other
 account (its own limits, videos, faults and switches); a request is that
-account's when it carries its key. Each account has two switches that stay
-until turned off: `credits_out` (uploads answered 0402) and `key_revoked`
-(every request answered 0401).
+account's when it carries its key. Each account has switches that stay
+until turned off: `credits_out` (uploads answered 0402), `key_revoked`
+(every request answered 0401) and `slow_list` (seconds: list_videos answered
+that late, 0 for at once).
 """
 
 from .server import Sandbox

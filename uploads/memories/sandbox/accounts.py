@@ -57,6 +57,7 @@ class Account:
         # The account's switches (see the package's docstring).
         self.credits_out = False
         self.key_revoked = False
+        self.slow_list = 0.0
         self.name = "default"
 
         self._lock = threading.RLock()
@@ -278,7 +279,8 @@ class Account:
                 switches = json.loads(request.body)
                 self.credits_out = bool(switches.get("credits_out", self.credits_out))
                 self.key_revoked = bool(switches.get("key_revoked", self.key_revoked))
-            except (ValueError, AttributeError) as error:
+                self.slow_list = float(switches.get("slow_list", self.slow_list))
+            except (ValueError, TypeError, AttributeError) as error:
                 return Reply.of_json(400, {"ok": False, "error": str(error)})
             return Reply.of_json(200, {"ok": True})
         if request.path == "/_sandbox/faults" and request.method == "DELETE":
