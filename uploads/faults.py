@@ -14,8 +14,9 @@ Two ways to install a behaviour at a point:
   setting `PORTAL_FAULTS`, read from the environment and parsed once per process:
   `PORTAL_FAULTS="send.before_request=pause:1.6,batch.cancelling=pause"`. `pause` sleeps
   30 s (time for the test to kill the process there); `pause:S` sleeps S seconds (a stall).
-  A name or a behaviour not listed here stops the process with a message naming it
-  (tests/faults.py builds the value, and checks the names in the test's process first).
+  A name or a behaviour not listed here raises ImproperlyConfigured, naming it, at the
+  first point the process reaches (tests/faults.py builds the value, and checks it in the
+  test's process before the other starts).
 
 Every point (a fast test, tests/fast/test_faults.py, fails for a name used in uploads/ that
 is not in POINTS; docs/tests.md says which tests use each):
