@@ -581,20 +581,10 @@ NEEDS_REVIEW_ALERT_AGE_SECONDS = env.float("NEEDS_REVIEW_ALERT_AGE_SECONDS", def
 # The daily digest leaves at this hour of each person's own time zone.
 DIGEST_HOUR = env.int("DIGEST_HOUR", default=8)
 
-# Test-only: the notifications worker sleeps after claiming a notification, before
-# sending it, when this is "before_delivery", so a test can kill it there.
-NOTIFY_TEST_PAUSE = env.str("NOTIFY_TEST_PAUSE", default="")
-
-# Test-only: background work sleeps at this named point ("cancelling": a batch's cancel,
-# after its first hundred; "releasing": held rows let in, before the commit) so a test
-# can kill its process there. Empty in real use.
-WORK_TEST_PAUSE = env.str("WORK_TEST_PAUSE", default="")
-
-# Test-only: the sending worker sleeps at this named point ("before_claim",
-# "before_request", "before_leaving" or "after_request") so a test can stall or
-# kill it exactly there. Empty in real use.
-SEND_TEST_PAUSE = env.str("SEND_TEST_PAUSE", default="")
-SEND_TEST_PAUSE_SECONDS = env.float("SEND_TEST_PAUSE_SECONDS", default=30.0)
+# Test-only: named points where this process pauses, so that a test can stall or kill it
+# exactly there ("send.before_request=pause:1.6,batch.cancelling=pause"; uploads/faults.py
+# lists the points). Empty in real use.
+PORTAL_FAULTS = env.str("PORTAL_FAULTS", default="")
 
 # How often run_periodic wakes up (heartbeat, recovery of abandoned sends, polling).
 PERIODIC_INTERVAL_SECONDS = env.float("PERIODIC_INTERVAL_SECONDS", default=10.0)

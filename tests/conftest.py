@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import MembershipFactory, SubmissionFactory, TeamFactory, UserFactory, bearer
+from tests.faults import Faults
 from uploads.memories.sandbox import Sandbox
 from uploads.models import (
     Batch,
@@ -184,6 +185,14 @@ def _counts_start_at_zero(request):
     marker = request.node.get_closest_marker("django_db")
     if (marker and marker.kwargs.get("transaction")) or "live_server" in request.fixturenames:
         cache.clear()
+
+
+@pytest.fixture
+def faults():
+    """Behaviours at the fault points of uploads/faults.py, in this process, for this test
+    (tests/faults.py)."""
+    with ExitStack() as stack:
+        yield Faults(stack)
 
 
 @pytest.fixture

@@ -46,7 +46,8 @@ locked one (a new submission's check of its team, while a claim holds the team's
 which then wait on locks the order does not show.
 
 `took` is called wherever one of these locks is taken (also for those the triggers
-take), so that tests can record the order and fail on a path that breaks it.
+take): it is the fault point "lock" (uploads/faults.py), where tests record the order
+and fail a path that breaks it.
 """
 
 import functools
@@ -56,6 +57,8 @@ import threading
 import time
 
 from django.db import OperationalError, transaction
+
+from . import faults
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +75,8 @@ _retries_lock = threading.Lock()
 
 
 def took(kind, team_id=None, key=None):
-    """A lock of `kind` (ORDER) on the row `key` of team `team_id` is taken now.
-
-    Nothing in production; a test replaces it to record the order."""
+    """A lock of `kind` (ORDER) on the row `key` of team `team_id` is taken now."""
+    faults.point("lock", kind=kind, team=team_id, key=key)
 
 
 def retries():

@@ -90,18 +90,17 @@ def run_once(prune=False):
         reset_connections()
         return default
 
-    # Names are looked up at each call, so each step is the module's current one.
-    recovered = step("recovery", lambda: recover_abandoned_sends(), 0)
-    released = step("held work", lambda: release_held(), 0)
-    step("wake-up", lambda: ensure_sender_awake())
-    polled = step("polling", lambda: poll_each_account(), 0)
-    step("batch checks", lambda: restart_stalled_batch_checks())
-    step("batch cancels", lambda: resume_stalled_cancels())
-    step("batch summaries", lambda: alerts.finish_batches())
-    step("review alert", lambda: alerts.check_review_pile())
-    step("digests", lambda: digest.send_due_digests())
-    step("notifications", lambda: ensure_notifier_awake())
+    recovered = step("recovery", recover_abandoned_sends, 0)
+    released = step("held work", release_held, 0)
+    step("wake-up", ensure_sender_awake)
+    polled = step("polling", poll_each_account, 0)
+    step("batch checks", restart_stalled_batch_checks)
+    step("batch cancels", resume_stalled_cancels)
+    step("batch summaries", alerts.finish_batches)
+    step("review alert", alerts.check_review_pile)
+    step("digests", digest.send_due_digests)
+    step("notifications", ensure_notifier_awake)
     if prune:
-        step("pruning", lambda: prune_task_results())
-        step("old notifications", lambda: prune_old_notices())
+        step("pruning", prune_task_results)
+        step("old notifications", prune_old_notices)
     return {"recovered": recovered, "released": released, "polled": polled, "failed": failed}

@@ -79,10 +79,3 @@ def retry_database_errors(function):
                 attempt += 1
 
     return retrying
-
-
-def test_pause_point(name):
-    """Tests kill a process exactly here: it sleeps when WORK_TEST_PAUSE names this point."""
-    if name == settings.WORK_TEST_PAUSE:
-        logger.warning("pausing at %s for a test", name)
-        time.sleep(30)

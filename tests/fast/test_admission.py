@@ -169,16 +169,16 @@ def test_the_team_dashboard_shows_the_quota_used_and_left(client, alice, team_a)
 # --- at the same time ---------------------------------------------------------------------
 
 
-def at_once(monkeypatch, *calls):
+def at_once(faults, *calls):
     """Run the calls in two threads; each holds its transaction between reading the counter
     and writing it until the other arrives (or 1 s passed: it is waiting for the lock)."""
     barrier = threading.Barrier(len(calls))
 
-    def meet():
+    def meet(**context):
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=1)
 
-    monkeypatch.setattr(admission, "_between_read_and_write", meet)
+    faults.at("admission.between_read_and_write", meet)
     outcomes = []
 
     def run(call):
@@ -200,14 +200,14 @@ def at_once(monkeypatch, *calls):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_submissions_at_once_for_the_last_unit_one_is_refused(monkeypatch):
+def test_two_submissions_at_once_for_the_last_unit_one_is_refused(faults):
     from tests.conftest import member_of
 
     team = TeamFactory(monthly_quota=2)
     ann, ben = member_of(team, "ann"), member_of(team, "ben")
     services.submit(ann, fields(team))  # one unit left, and the month's row exists
     outcomes = at_once(
-        monkeypatch,
+        faults,
         lambda: services.submit(ann, fields(team)),
         lambda: services.submit(ben, fields(team)),
     )
@@ -217,7 +217,7 @@ def test_two_submissions_at_once_for_the_last_unit_one_is_refused(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_submissions_at_once_for_the_last_place_one_is_refused(monkeypatch, settings):
+def test_two_submissions_at_once_for_the_last_place_one_is_refused(faults, settings):
     from tests.conftest import member_of
 
     settings.MAX_WAITING_PER_PERSON = 2
@@ -225,7 +225,7 @@ def test_two_submissions_at_once_for_the_last_place_one_is_refused(monkeypatch, 
     ann = member_of(team, "ann")
     services.submit(ann, fields(team))  # one place left, and ann's lane exists
     outcomes = at_once(
-        monkeypatch,
+        faults,
         lambda: services.submit(ann, fields(team)),
         lambda: services.submit(ann, fields(team)),
     )

@@ -1,9 +1,10 @@
 """Every write path takes its row locks in the one order of uploads/locks.py.
 
 `locks.took` is called wherever a lock is taken (those the triggers take included, at
-the status write); a recorder stands in for it and fails a path that takes a row of an
-earlier kind (or of a lower team) after one of a later kind. PostgreSQL's own view of
-the same orders, under threads that would deadlock otherwise: tests/live/test_storm.py.
+the status write), and reaches the fault point "lock"; a recorder installed there fails a
+path that takes a row of an earlier kind (or of a lower team) after one of a later kind.
+PostgreSQL's own view of the same orders, under threads that would deadlock otherwise:
+tests/live/test_storm.py.
 """
 
 import math
@@ -30,8 +31,8 @@ class Recorder:
     def __init__(self):
         self.taken = []
 
-    def __call__(self, kind, team_id=None, key=None):
-        self.taken.append((kind, team_id, key))
+    def __call__(self, kind, team=None, key=None):
+        self.taken.append((kind, team, key))
 
     def kinds(self):
         return [kind for kind, _, _ in self.taken]
@@ -54,10 +55,8 @@ class Recorder:
 
 
 @pytest.fixture
-def order(monkeypatch):
-    recorder = Recorder()
-    monkeypatch.setattr(locks, "took", recorder)
-    return recorder
+def order(faults):
+    return faults.at("lock", Recorder())
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tests.conftest import open_gate, wait_for
 from tests.factories import SubmissionFactory
+from tests.faults import pausing
 from uploads import periodic
 from uploads.models import Event, Status, Submission, UploadGate
 from uploads.sending import polling
@@ -32,9 +33,10 @@ def queue_many(team, user, n):
     return submissions
 
 
-def kill_worker_at(pause_point, start_worker, reached):
-    """Start a worker that pauses at `pause_point`, SIGKILL it there, let its lease run out."""
-    doomed = start_worker(SEND_TEST_PAUSE=pause_point, SEND_LEASE_SECONDS=LEASE)
+def kill_worker_at(point, start_worker, reached):
+    """Start a worker that pauses at the fault `point`, SIGKILL it there, let its lease run
+    out."""
+    doomed = start_worker(**pausing(point), SEND_LEASE_SECONDS=LEASE)
     assert wait_for(reached)
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait()
@@ -46,7 +48,9 @@ def test_a_worker_killed_before_sending_loses_nothing(
 ):
     [submission] = queue_many(team_a, alice, 1)
     kill_worker_at(
-        "before_request", start_worker, lambda: Submission.objects.get().status == Status.SENDING
+        "send.before_request",
+        start_worker,
+        lambda: Submission.objects.get().status == Status.SENDING,
     )
     assert periodic.recover_abandoned_sends() == 1
     submission.refresh_from_db()
@@ -63,7 +67,7 @@ def test_a_worker_killed_after_sending_leaves_it_for_review_not_resent(
     sandbox, settings, alice, team_a, start_worker
 ):
     [submission] = queue_many(team_a, alice, 1)
-    kill_worker_at("after_request", start_worker, lambda: len(sandbox.accepted) == 1)
+    kill_worker_at("send.after_request", start_worker, lambda: len(sandbox.accepted) == 1)
     assert periodic.recover_abandoned_sends() == 1
     submission.refresh_from_db()
     assert submission.status == Status.NEEDS_REVIEW

@@ -6,6 +6,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import wait_for
 from tests.factories import SubmissionFactory
+from tests.faults import pausing
 from uploads import periodic
 from uploads.models import Event, Notice, PersonSettings, Status, Topic, WebhookEndpoint
 from uploads.tasks import deliver_notifications, waiting, wake_sender
@@ -22,7 +23,7 @@ def test_a_worker_killed_mid_send_leaves_the_notification_to_be_sent_again(
 ):
     PersonSettings.objects.create(user=alice, email_done=PersonSettings.Done.NEVER)
     WebhookEndpoint.objects.create(team=team_a, url=receiver.url, topics=[Topic.DONE])
-    doomed = start_worker(queue="notifications", NOTIFY_TEST_PAUSE="before_delivery", **SHORT)
+    doomed = start_worker(queue="notifications", **pausing("notify.before_delivery"), **SHORT)
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.PROCESSING)
     submission.transition(Status.PARSED, kind=Event.Kind.CALLBACK, message="PARSE")
     notice = Notice.objects.get()  # written with the change, committed with it

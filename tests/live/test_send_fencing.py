@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tests.conftest import open_gate, wait_for
 from tests.factories import SubmissionFactory
+from tests.faults import pausing
 from uploads import periodic
 from uploads.memories.sandbox import Sandbox
 from uploads.models import Event, Status, Submission, UploadGate, database_now
@@ -57,7 +58,7 @@ def test_racing_workers_claim_and_send_each_submission_once(
     for _ in range(3):
         # Each worker waits a moment between choosing the next in line and
         # claiming it: racing workers choose the same one.
-        start_worker(SEND_TEST_PAUSE="before_claim", SEND_TEST_PAUSE_SECONDS=0.2)
+        start_worker(**pausing("send.before_claim", seconds=0.2))
     assert wait_for(settled, timeout=40)
     assert len(workers_that_ran_tasks()) >= 2  # they raced, not took turns
     for submission in submissions:
@@ -106,13 +107,9 @@ def test_a_worker_with_a_fast_clock_takes_no_early_slot(
     assert sandbox.max_accepted_in_window(3.0) <= 1
 
 
-def stalled_worker(start_worker, pause_point, leases=3):
-    """A worker that stalls (does not die) at `pause_point` for `leases` leases."""
-    return start_worker(
-        SEND_TEST_PAUSE=pause_point,
-        SEND_TEST_PAUSE_SECONDS=LEASE * leases,
-        SEND_LEASE_SECONDS=LEASE,
-    )
+def stalled_worker(start_worker, point, leases=3):
+    """A worker that stalls (does not die) at the fault `point` for `leases` leases."""
+    return start_worker(**pausing(point, seconds=LEASE * leases), SEND_LEASE_SECONDS=LEASE)
 
 
 def recovered():
@@ -124,7 +121,7 @@ def test_a_worker_stalled_past_its_lease_before_sending_sends_nothing(
 ):
     [submission] = queue_many(team_a, alice, 1)
     send_next_submission.enqueue()
-    stalled_worker(start_worker, "before_request")
+    stalled_worker(start_worker, "send.before_request")
     assert wait_for(lambda: Submission.objects.get().status == Status.SENDING)
     assert wait_for(recovered, timeout=5)  # its lease ran out: back in the queue
     assert Submission.objects.get().status == Status.QUEUED
@@ -136,8 +133,9 @@ def test_a_worker_stalled_past_its_lease_before_sending_sends_nothing(
         lambda: DBTaskResult.objects.filter(return_value=f"claim lost {submission.pk}").exists()
     )
     assert len(sandbox.uploads) == 1
+    # The other worker records memories.ai's answer a moment after the sandbox took it.
+    assert wait_for(lambda: Submission.objects.get().status == Status.PROCESSING)
     submission.refresh_from_db()
-    assert submission.status == Status.PROCESSING
     assert submission.claim == 2
 
 
@@ -147,7 +145,7 @@ def test_a_stalled_worker_that_finds_the_account_busy_and_its_claim_gone_just_st
     settings.MEMORIES_UPLOADS_PER_MINUTE = 12  # the account is busy 5 s after each upload
     [submission] = queue_many(team_a, alice, 1)
     send_next_submission.enqueue()
-    stalled_worker(start_worker, "before_request", leases=6)
+    stalled_worker(start_worker, "send.before_request", leases=6)
     assert wait_for(lambda: Submission.objects.get().status == Status.SENDING)
     assert wait_for(recovered, timeout=5)
     start_worker()
@@ -166,7 +164,7 @@ def test_an_answer_after_the_lease_keeps_its_video_number_and_moves_on(
 ):
     [submission] = queue_many(team_a, alice, 1)
     send_next_submission.enqueue()
-    stalled_worker(start_worker, "after_request")
+    stalled_worker(start_worker, "send.after_request")
     assert wait_for(lambda: len(sandbox.accepted) == 1)
     assert wait_for(recovered, timeout=5)  # the request had left: set aside for review
     assert Submission.objects.get().status == Status.NEEDS_REVIEW
@@ -189,7 +187,7 @@ def test_a_worker_that_took_its_slot_then_stalled_does_not_send_after_another(
     sandbox.uploads_per_interval, sandbox.rate_interval = 1, 1.0
     first, second = queue_many(team_a, alice, 2)
     send_next_submission.enqueue()
-    start_worker(SEND_TEST_PAUSE="before_request", SEND_TEST_PAUSE_SECONDS=1.6)
+    start_worker(**pausing("send.before_request", seconds=1.6))
     assert wait_for(lambda: Submission.objects.get(pk=first.pk).status == Status.SENDING)
     # Meanwhile another worker takes the next slot and sends the second.
     start_worker()
@@ -228,7 +226,7 @@ def test_a_worker_held_up_before_its_request_leaves_does_not_send_late(
     [submission] = queue_many(team_a, alice, 1)
     send_next_submission.enqueue()
     # Lease 10 s, deadline 7 s: the request must leave within 1.5 s of its reservation.
-    start_worker(SEND_TEST_PAUSE="before_leaving", SEND_TEST_PAUSE_SECONDS=2, SEND_LEASE_SECONDS=10)
+    start_worker(**pausing("send.before_leaving", seconds=2), SEND_LEASE_SECONDS=10)
     assert wait_for(lambda: submission.events.filter(kind=Event.Kind.RETRY).exists(), timeout=20)
     submission.refresh_from_db()
     assert submission.status == Status.QUEUED

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.factories import SubmissionFactory, submission_fields
+from tests.faults import pausing
 from tests.servers import manage
 from uploads import periodic, services
 from uploads.batches import service
@@ -35,7 +36,7 @@ def test_a_batch_cancel_whose_worker_was_killed_is_finished_and_nothing_of_it_is
 ):
     batch = queued_batch(alice, team_a, 150)
     waiting = batch.submissions.filter(status=Status.QUEUED)
-    doomed = start_worker(queue=BATCH_QUEUE, WORK_TEST_PAUSE="cancelling")
+    doomed = start_worker(queue=BATCH_QUEUE, **pausing("batch.cancelling"))
     assert service.request_cancel(batch, alice)
     # It stops after its first hundred (service.PROGRESS_EVERY): killed there.
     assert wait_for(lambda: waiting.count() == 50, timeout=30)
@@ -78,11 +79,11 @@ def test_held_rows_being_let_in_when_run_periodic_is_killed_are_let_in_by_the_ne
     log = tmp_path / "periodic.log"
     with log.open("w") as out:
         doomed = manage(
-            "run_periodic", "--interval", "0.2", env={"WORK_TEST_PAUSE": "releasing"},
+            "run_periodic", "--interval", "0.2", env=pausing("admission.releasing"),
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        assert wait_for(lambda: "pausing at releasing" in log.read_text(), timeout=30), (
+        assert wait_for(lambda: "pausing at admission.releasing" in log.read_text(), timeout=30), (
             log.read_text()[-3000:]
         )
     finally:

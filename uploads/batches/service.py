@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Now
 
-from .. import locks, services
+from .. import faults, locks, services
 from ..forms import teams_of
 from ..models import (
     FINAL_STATUSES,
@@ -20,7 +20,6 @@ from ..models import (
     Team,
     TransitionError,
 )
-from ..resilience import test_pause_point
 from ..sending import admission
 from ..wake import start_batch_cancel, start_batch_check
 
@@ -306,7 +305,7 @@ def cancel_waiting(batch_id):
         cancelled += 1
         if cancelled % PROGRESS_EVERY == 0:
             Batch.objects.filter(pk=batch.pk).update(progress_at=Now())
-            test_pause_point("cancelling")
+            faults.point("batch.cancelling", batch=batch, cancelled=cancelled)
     Batch.objects.filter(pk=batch.pk).update(cancel_finished_at=Now(), progress_at=Now())
     return cancelled
 

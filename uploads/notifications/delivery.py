@@ -34,7 +34,7 @@ from django.db.models import F, Min, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from .. import metrics
+from .. import faults, metrics
 from ..models import Notice, WebhookEndpoint
 from . import email, outbox, webhooks
 
@@ -211,7 +211,7 @@ def next_due_at():
 
 def deliver_one(notice):
     """Send one claimed row and record what came of it; never raises for the row's sake."""
-    _test_pause_point("before_delivery")
+    faults.point("notify.before_delivery", notice=notice)
     try:
         if notice.channel == EMAIL:
             _deliver_email(notice)
@@ -344,10 +344,3 @@ def disable_endpoint(endpoint_id, reason):
         Notice.objects.filter(endpoint_id=endpoint_id, state=Notice.State.PENDING).exclude(
             lease_until__gt=Now()
         ).update(state=Notice.State.DROPPED, last_error="The endpoint was disabled.")
-
-
-def _test_pause_point(name):
-    """Tests kill a worker exactly here: it sleeps when NOTIFY_TEST_PAUSE names this point."""
-    if name == settings.NOTIFY_TEST_PAUSE:
-        logger.warning("pausing at %s for a test", name)
-        time.sleep(30)

@@ -25,9 +25,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import locks
+from .. import faults, locks
 from ..models import Lane, QuotaMonth, Team
-from ..resilience import test_pause_point
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +133,7 @@ def admit(team, person, wanted, *, partial=False):
     month = this_month()
     counter = _locked(QuotaMonth, team_id=team.pk, month=month)
     locks.took("quota", team.pk, month)
-    _between_read_and_write()
+    faults.point("admission.between_read_and_write", team=team, month=month)
     limit = team.monthly_quota
     if limit is not None:
         fits = min(fits, max(limit - counter.used, 0))
@@ -161,7 +160,7 @@ def _release(source, team_id, person_id, count):
             QuotaMonth.objects.filter(team=team, month=month).update(
                 used=F("used") - (granted - made)
             )
-        test_pause_point("releasing")
+        faults.point("admission.releasing", team=team, person=person_id, made=made)
     return made
 
 
@@ -169,11 +168,6 @@ def _locked(model, **key):
     """The row with this key, created if missing, locked until the transaction ends."""
     model.objects.bulk_create([model(**key)], ignore_conflicts=True)
     return model.objects.select_for_update(no_key=True).get(**key)
-
-
-def _between_read_and_write():
-    """Nothing; tests hold a transaction here to show that two admissions at once cannot
-    both take the last unit."""
 
 
 # --- held work: let it in as room frees ----------------------------------------------------

@@ -17,7 +17,7 @@ from django.db.models.functions import Greatest, Now
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import locks, metrics
+from .. import faults, locks, metrics
 from ..memories import client as api
 from ..models import (
     ClaimLost,
@@ -207,7 +207,7 @@ def claim_next_in_line(account=None):
     """Claim the account's next waiting submission in fair order for sending, or None."""
     account = account or MemoriesAccount.default()
     while (candidate := next_in_line(account)) is not None:
-        _test_pause_point("before_claim")
+        faults.point("send.before_claim", candidate=candidate)
         submission = take_claim(candidate, lease_seconds())
         if submission is not None:
             return submission
@@ -325,7 +325,7 @@ def send(submission, client, leaves_at=None, account=None, answered=None):
     account = account or submission.team.account
     token = new_callback_token() if settings.PUBLIC_BASE_URL else ""
     upload = build_upload_request(submission, callback_url(token) if token else "")
-    _test_pause_point("before_request")
+    faults.point("send.before_request", submission=submission)
     deadline = request_deadline()
     free, started = _depart(submission, claim, upload, token, deadline, leaves_at, account)
     if not free:
@@ -350,7 +350,7 @@ def send(submission, client, leaves_at=None, account=None, answered=None):
     try:
         # A worker held up between here and the request's leaving sends nothing late.
         leave_by = time.monotonic() + departure_window(deadline)
-        _test_pause_point("before_leaving")
+        faults.point("send.before_leaving", submission=submission)
         accepted = client.upload_url(upload, leave_by=leave_by)
     except api.MemoriesError as exc:
         outcome = exc
@@ -359,7 +359,7 @@ def send(submission, client, leaves_at=None, account=None, answered=None):
     if answered is not None:
         answered()
     metrics.upload_outcome(str(account), _outcome_label(outcome))
-    _test_pause_point("after_request")
+    faults.point("send.after_request", submission=submission)
     try:
         if outcome is None:
             UploadGate.reset_streak(account)
@@ -506,10 +506,3 @@ def _retry_or_fail(submission, claim, exc):
         claim=claim,
         give_back_turn=True,
     )
-
-
-def _test_pause_point(name):
-    """Tests kill a worker exactly here: it sleeps when SEND_TEST_PAUSE names this point."""
-    if name == settings.SEND_TEST_PAUSE:
-        logger.warning("pausing at %s for a test", name)
-        time.sleep(settings.SEND_TEST_PAUSE_SECONDS)
