@@ -23,8 +23,10 @@ from django.forms.utils import pretty_name
 from django.utils import timezone
 
 from .. import metrics
-from ..forms import LinkProblem, SubmissionForm, check_link, teams_of
+from ..forms import SubmissionForm
 from ..models import Batch, BatchRow, Submission, Team
+from ..selectors import teams_of
+from ..submitting import LinkProblem, check_link
 from ..urlcheck import identity
 from ..urlcheck.findings import UrlCheck
 from .reading import EXTRA_CELLS
@@ -180,7 +182,7 @@ def _clean(given, person):
             f"{SubmissionForm.base_fields['retain_original_video'].label}: "
             f"write yes or no (not “{flag[:20]}”)."
         )
-    form = SubmissionForm(data, user=person.user, teams=person.teams, deferred=True)
+    form = SubmissionForm(data, user=person.user, teams=person.teams)
     if not form.is_valid():
         raise RowProblem(describe_errors(form))
     return form.cleaned_data

@@ -8,7 +8,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Now
 
 from .. import locks, services
-from ..forms import teams_of
 from ..models import (
     FINAL_STATUSES,
     Batch,
@@ -21,6 +20,7 @@ from ..models import (
     TransitionError,
 )
 from ..resilience import test_pause_point
+from ..selectors import teams_of
 from ..sending import admission
 from ..tasks import start_batch_cancel, start_batch_check
 

@@ -18,8 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import services
-from ..models import Membership, Submission, TransitionError
-from .access import can_cancel, can_move_to_front, require_writer
+from ..models import Membership, TransitionError
+from ..selectors import require_writer, visible_submissions
+from .access import can_cancel, can_move_to_front
 from .pages import _filter_form
 
 # At most this many rows are changed in the request (a page of the list); more go to a task.
@@ -64,7 +65,7 @@ def submission_word(n):
 
 def _selection(request, form):
     """The submissions asked for: the ticked ids, or all the filters match (visible ones)."""
-    visible = Submission.objects.visible_to(request.user)
+    visible = visible_submissions(request.user)
     if request.POST.get("all") == "1":
         return form.filter(visible)
     ids = [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit() and int(pk) < 2**63]
@@ -136,7 +137,7 @@ def act(user, name, pks):
     allowed = ACTIONS[name].allowed
     managed = _managed_team_ids(user)
     changed = 0
-    candidates = Submission.objects.visible_to(user).filter(pk__in=pks).order_by("pk")
+    candidates = visible_submissions(user).filter(pk__in=pks).order_by("pk")
     chunk = []
     for submission in candidates.iterator(chunk_size=CHUNK):
         manager = user.is_superuser or submission.team_id in managed

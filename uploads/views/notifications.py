@@ -19,7 +19,7 @@ from ..notifications import outbox, webhooks
 from ..notifications.email import InvalidLink, unsubscribe_person
 from ..notifications.forms import WebhookEndpointForm
 from ..notifications.records import Notice, WebhookEndpoint
-from .access import get_team_for_user
+from ..selectors import get_team_for_user
 
 LOG_SIZE = 100
 DELETE = "Delete this endpoint? It receives nothing more, and its delivery log is deleted too."
