@@ -9,7 +9,7 @@ object exists).
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, User
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import Http404
@@ -45,7 +45,7 @@ def team_ids_of(user: User) -> list[int]:
 
 def visible_submissions(user: User) -> QuerySet[Submission]:
     """The submissions the person may see: those of their teams (every one, for a superuser)."""
-    return Submission.objects.visible_to(user)  # type: ignore[attr-defined,no-any-return]
+    return Submission.objects.visible_to(user)
 
 
 def get_submission_for_user(user: User, pk: int) -> Submission:
@@ -101,7 +101,7 @@ def get_team_for_user(user: User, slug: str) -> Team:
     return team
 
 
-def get_dashboard_user(user: User, pk: int) -> AbstractBaseUser:
+def get_dashboard_user(user: User, pk: int) -> User:
     """The user whose dashboard is asked for: oneself, or anyone for a superuser; 404 otherwise."""
     if not (user.is_superuser or user.pk == pk):
         raise Http404("No such user.")

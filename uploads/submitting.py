@@ -49,7 +49,7 @@ def _is_new(form: SubmissionForm, url: str, team: Team, *, for_api: bool) -> boo
     """False, with the warning added, for a URL the team already has (unless sent again)."""
     if form.cleaned_data.get("send_again"):
         return True
-    earlier = Submission.objects.earlier_of(team.pk, [identity.url_key(url)])  # type: ignore[attr-defined]
+    earlier = Submission.objects.earlier_of(team.pk, [identity.url_key(url)])
     if not earlier:
         return True
     form.offer_send_again = True
