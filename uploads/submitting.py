@@ -38,8 +38,7 @@ def ready_to_submit(form: SubmissionForm, *, for_api: bool = False) -> bool:
         if problem:
             form.add_error(None, problem)
             return False
-    if "url" in form.errors:
-        return False
+    # A URL the form refused is not in its cleaned data: it is never fetched.
     if url and team and _is_new(form, url, team, for_api=for_api):
         cleaned["url_check"] = _checked_url(form, url, team, for_api=for_api)
     return not form.errors

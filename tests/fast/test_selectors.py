@@ -91,7 +91,10 @@ def test_a_persons_teams_with_their_role_include_those_they_view(alice, team_a):
     closed = TeamFactory(name="Closed", is_active=False)
     MembershipFactory(team=closed, user=alice)
     teams = selectors.teams_with_roles(alice)
-    assert [(team.name, team.role) for team in teams] == [("Alpha", "member"), ("Watched", "viewer")]
+    assert [(team.name, team.role) for team in teams] == [
+        ("Alpha", "member"),
+        ("Watched", "viewer"),
+    ]
     assert set(selectors.team_ids_of(alice)) == {team_a.pk, watched.pk, closed.pk}
 
 
