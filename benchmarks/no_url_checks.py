@@ -1,6 +1,7 @@
-"""For benchmarks only (benchmarks/settings.py, with BENCH_URL_CHECKS=off): the form's URL
-check is skipped, so a benchmark of submitting measures the request's own work and not
-the fetch of a link. Every caller still runs the form and its other rules."""
+"""For benchmarks only (benchmarks/settings.py, with BENCH_URL_CHECKS=off): the pages' and
+the API's URL check (uploads/submitting.py) is skipped, so a benchmark of submitting
+measures the request's own work and not the fetch of a link. Every caller still runs the
+form and its other rules."""
 
 from django.apps import AppConfig
 

@@ -1,5 +1,6 @@
 """A batch's background check: each row through the submission form's own rules, then its
-link through the form's own URL check, at most BATCH_CHECK_CONCURRENCY links at once.
+link through the pages' own URL check (uploads/submitting.py), at most
+BATCH_CHECK_CONCURRENCY links at once.
 
 The `check_batch` task (on the batches queue, never the sender's) runs `check_step`,
 which works for about BATCH_CHECK_STEP_SECONDS and then leaves the rest to the next
