@@ -43,6 +43,31 @@ def team_ids_of(user: User) -> list[int]:
     return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
 
 
+def managed_team_ids(user: User) -> set[int]:
+    """The ids of the teams the person manages (none for a superuser, who manages all)."""
+    if user.is_superuser:
+        return set()
+    return set(
+        Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values_list(
+            "team_id", flat=True
+        )
+    )
+
+
+def visible_teams(user: User) -> QuerySet[Team]:
+    """The teams the person is in, whatever their role (every team, for a superuser)."""
+    teams = Team.objects.order_by("name")
+    return teams if user.is_superuser else teams.filter(memberships__user=user)
+
+
+def visible_people(user: User) -> QuerySet[User]:
+    """The people of the person's teams, themselves included (everyone, for a superuser)."""
+    people = User.objects.order_by("username")
+    if user.is_superuser:
+        return people
+    return people.filter(memberships__team__memberships__user=user).distinct()
+
+
 def visible_submissions(user: User) -> QuerySet[Submission]:
     """The submissions the person may see: those of their teams (every one, for a superuser)."""
     return Submission.objects.visible_to(user)

@@ -150,3 +150,21 @@ def test_waiting_submissions_get_their_place_and_the_others_none(alice, bob, tea
     shown = selectors.with_places([second, done, first])
     assert [s.place for s in shown] == [2, None, 1]
     assert shown[0].eta is not None and shown[1].eta is None
+
+
+def test_the_teams_and_people_one_may_filter_by_are_those_of_ones_teams(
+    alice, bob, manager, viewer, outsider, superuser, team_a, team_b
+):
+    assert list(selectors.visible_teams(viewer)) == [team_a]
+    assert list(selectors.visible_teams(outsider)) == [team_b]
+    assert list(selectors.visible_teams(superuser)) == [team_a, team_b]
+    team_a_people = {alice, bob, manager, viewer}
+    assert set(selectors.visible_people(alice)) == team_a_people
+    assert set(selectors.visible_people(outsider)) == {outsider}
+    assert set(selectors.visible_people(superuser)) == {*team_a_people, outsider, superuser}
+
+
+def test_the_teams_one_manages_are_those_one_is_a_manager_of(alice, manager, superuser, team_a):
+    assert selectors.managed_team_ids(manager) == {team_a.pk}
+    assert selectors.managed_team_ids(alice) == set()
+    assert selectors.managed_team_ids(superuser) == set()  # every team: asked otherwise

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import services
-from ..models import Membership, TransitionError
-from ..selectors import require_writer, visible_submissions
+from ..models import TransitionError
+from ..selectors import managed_team_ids, require_writer, visible_submissions
 from .access import can_cancel, can_move_to_front
 from .pages import _filter_form
 
@@ -135,7 +135,7 @@ def act(user, name, pks):
     row, as the single action checks it, with the person's managed teams read once.
     """
     allowed = ACTIONS[name].allowed
-    managed = _managed_team_ids(user)
+    managed = managed_team_ids(user)
     changed = 0
     candidates = visible_submissions(user).filter(pk__in=pks).order_by("pk")
     chunk = []
@@ -153,16 +153,6 @@ def act(user, name, pks):
     if chunk:
         changed += len(services.move_to_front(user, chunk))
     return changed, len(set(pks)) - changed
-
-
-def _managed_team_ids(user):
-    if user.is_superuser:
-        return set()
-    return set(
-        Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values_list(
-            "team_id", flat=True
-        )
-    )
 
 
 def _cancel_one(user, submission):
