@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_api.py
 
 Starts gunicorn (gunicorn.conf.py, two sync workers, benchmarks/settings.py with
-BENCH_URL_CHECKS=off: the form's URL check is skipped, every other rule runs) on a
+BENCH_URL_CHECKS=off: the URL check is skipped, every other rule runs) on a
 fresh SQLite file, and drives it from BENCH_THREADS (8) threads, each with its own
 session: a logged-in person POSTing the submission form (with its CSRF token), and
 the same person's token POSTing /api/v1/submissions as JSON. Rounds of each

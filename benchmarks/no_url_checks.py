@@ -1,6 +1,7 @@
-"""For benchmarks only (benchmarks/settings.py, with BENCH_URL_CHECKS=off): the form's URL
-check is skipped, so a benchmark of submitting measures the request's own work and not
-the fetch of a link. Every caller still runs the form and its other rules."""
+"""For benchmarks only (benchmarks/settings.py, with BENCH_URL_CHECKS=off): the pages' and
+the API's URL check (uploads/submitting.py) is skipped, so a benchmark of submitting
+measures the request's own work and not the fetch of a link. Every caller still runs the
+form and its other rules."""
 
 from django.apps import AppConfig
 
@@ -12,10 +13,10 @@ class NoUrlChecks(AppConfig):
     def ready(self):
         from django.utils import timezone
 
-        from uploads import forms
+        from uploads import submitting
         from uploads.urlcheck.findings import UrlCheck
 
         def not_checked(url, team, *, confirm_public=False):
             return UrlCheck(checked_at=timezone.now(), problem="not checked (benchmark)")
 
-        forms.check_link = not_checked
+        submitting.check_link = not_checked

@@ -5,8 +5,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
-from . import forms as portal_forms
-from . import services, tasks
+from . import services, submitting, tasks
 from .models import (
     ApiToken,
     Batch,
@@ -317,12 +316,12 @@ class SubmissionAdminForm(forms.ModelForm):
             return url
         try:
             addresses.check_url(url, **url_policy.address_options())
-            found = portal_forms.check_link(
+            found = submitting.check_link(
                 url, self.instance.team, confirm_public=self.cleaned_data.get("confirm_public")
             )
         except addresses.UnsafeURL as exc:
             raise forms.ValidationError(str(exc), code="unsafe_url") from exc
-        except portal_forms.LinkProblem as problem:
+        except submitting.LinkProblem as problem:
             raise forms.ValidationError(problem.message, code="link") from None
         self.instance.probe = found.to_json()
         return url

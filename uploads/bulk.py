@@ -8,8 +8,9 @@ The list's page runs it for a few rows; the batches worker for many (tasks.bulk_
 from django.contrib.auth import get_user_model
 
 from . import services
-from .models import Membership, Submission, TransitionError
+from .models import TransitionError
 from .permissions import can_cancel, can_move_to_front
+from .selectors import managed_team_ids, visible_submissions
 
 # Rows the task locks and changes together when moving to the front.
 CHUNK = 200
@@ -25,9 +26,9 @@ def act(user, name, pks):
     row, as the single action checks it, with the person's managed teams read once.
     """
     allowed = ALLOWED[name]
-    managed = _managed_team_ids(user)
+    managed = managed_team_ids(user)
     changed = 0
-    candidates = Submission.objects.visible_to(user).filter(pk__in=pks).order_by("pk")
+    candidates = visible_submissions(user).filter(pk__in=pks).order_by("pk")
     chunk = []
     for submission in candidates.iterator(chunk_size=CHUNK):
         manager = user.is_superuser or submission.team_id in managed
@@ -43,16 +44,6 @@ def act(user, name, pks):
     if chunk:
         changed += len(services.move_to_front(user, chunk))
     return changed, len(set(pks)) - changed
-
-
-def _managed_team_ids(user):
-    if user.is_superuser:
-        return set()
-    return set(
-        Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values_list(
-            "team_id", flat=True
-        )
-    )
 
 
 def _cancel_one(user, submission):

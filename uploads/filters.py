@@ -7,7 +7,6 @@ its team and submitter choices are only the user's own teams and teammates.
 from datetime import datetime, time, timedelta
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import Lower
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from .dates import EARLIEST_DATE, LATEST_DATE, OUT_OF_RANGE
 from .models import Status, Tag, Team
+from .selectors import visible_people, visible_teams
 
 ME, ANYONE = "me", "any"
 
@@ -99,12 +99,8 @@ class SubmissionFilterForm(forms.Form):
     def __init__(self, data, *, user):
         super().__init__(data)
         self.user = user
-        teams = Team.objects.order_by("name")
-        people = get_user_model().objects.order_by("username")
-        if not user.is_superuser:
-            teams = teams.filter(memberships__user=user)
-            people = people.filter(memberships__team__memberships__user=user).distinct()
-        self.fields["team"].queryset = teams
+        self.fields["team"].queryset = visible_teams(user)
+        people = visible_people(user)
         self.people = {str(pk): name for pk, name in people.values_list("pk", "username")}
         self.fields["submitter"].widget.choices = [
             (ME, "Me"),

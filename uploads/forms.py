@@ -1,8 +1,10 @@
-"""The submission form: every rule for a URL and its metadata, in one place.
+"""The submission form: every rule for the shape of a URL and its metadata, in one place.
 
 A person's form, a batch's rows (`uploads.batches`) and any later caller validate
 through `SubmissionForm`, which needs no request: `SubmissionForm(data, user=...)`.
-Each clean_<field> returns the normalised value.
+Each clean_<field> returns the normalised value. What a submission asks of the world
+(room under the cap and quota, no earlier submission of the URL, the URL check) is
+`uploads.submitting.ready_to_submit`, which adds its refusals to the form.
 """
 
 import zoneinfo
@@ -14,14 +16,12 @@ from django.conf import settings
 from django.forms.fields import BaseTemporalField
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 
 from . import dates
-from .models import Membership, PersonSettings, Submission, Team
-from .sending import admission
-from .urlcheck import addresses, identity, probe
+from .models import PersonSettings, Submission, Team
+from .selectors import teams_of
+from .urlcheck import addresses
 from .urlcheck import policy as url_policy
-from .urlcheck.findings import UrlCheck
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 64
@@ -135,16 +135,12 @@ class SubmissionForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, user, teams=None, deferred=False, for_api=False, **kwargs):
-        """`teams`: the user's teams (teams_of), when the caller has them already.
-        `deferred`: the rules alone, without fetching the URL or looking for earlier
-        submissions of it (a batch does both in the background, for many rows at once).
-        `for_api`: the messages name the request's fields, not the page's checkboxes."""
+    def __init__(self, *args, user, teams=None, **kwargs):
+        """`teams`: the user's teams (teams_of), when the caller has them already."""
         super().__init__(*args, **kwargs)
         self.user = user
-        self.deferred = deferred
-        self.for_api = for_api
-        # Each checkbox is offered once its question arises (or when it was ticked).
+        # Each checkbox is offered once its question arises (or when it was ticked): the
+        # questions are asked by uploads.submitting.ready_to_submit.
         self.offer_confirm_public = bool(self.data.get("confirm_public"))
         self.offer_send_again = bool(self.data.get("send_again"))
         # Typed in the person's own zone (activated for the request), and said so.
@@ -199,100 +195,7 @@ class SubmissionForm(forms.Form):
         if lat_given != lon_given:
             missing = "longitude" if lat_given else "latitude"
             self.add_error(missing, "Give both latitude and longitude, or neither.")
-        if self.deferred:
-            # A batch's rows: what does not fit under the cap or quota is held, not refused.
-            return cleaned
-        url, team = cleaned.get("url"), cleaned.get("team")
-        if team:
-            # Before the URL is fetched: a person at their cap, or a team past its quota,
-            # learns it at once. (The submission itself decides again, under locks.)
-            problem = admission.why_not(team, self.user)
-            if problem:
-                self.add_error(None, problem)
-                return cleaned
-        if "url" in self.errors:
-            return cleaned
-        if url and team and self._is_new(url, team):
-            cleaned["url_check"] = self._check_url(url, team)
         return cleaned
-
-    def _is_new(self, url, team):
-        """False, with the warning added, for a URL the team already has (unless sent again)."""
-        if self.cleaned_data.get("send_again"):
-            return True
-        earlier = Submission.objects.earlier_of(team.pk, [identity.url_key(url)])
-        if not earlier:
-            return True
-        self.offer_send_again = True
-        message = duplicate_message(next(iter(earlier.values())), team)
-        if self.for_api:
-            message = message.replace("Tick “Send it again”", "Send `send_again: true`")
-        self.add_error("url", message)
-        return False
-
-    def _check_url(self, url, team):
-        """Fetch what is needed of the URL to catch what memories.ai would refuse.
-
-        Returns what was found (a UrlCheck), or None with the error added.
-        """
-        try:
-            return check_link(url, team, confirm_public=self.cleaned_data.get("confirm_public"))
-        except LinkProblem as problem:
-            if not problem.confirmable:
-                self.add_error("url", problem.message)
-                return None
-            self.offer_confirm_public = True
-            confirm = (
-                "send it again with `confirm_public: true`"
-                if self.for_api
-                else "tick “I confirm this URL is publicly reachable” below and submit again"
-            )
-            self.add_error(
-                "url", f"{problem.message} If the link does work from the internet, {confirm}."
-            )
-        return None
-
-
-def teams_of(user):
-    """The teams a person may submit to: their active teams, but those they only view."""
-    return Team.objects.filter(
-        memberships__user=user,
-        memberships__role__in=Membership.WRITING_ROLES,
-        is_active=True,
-    ).order_by("name")
-
-
-def duplicate_message(earlier, team):
-    when = date_format(timezone.localtime(earlier.created_at), "j M Y")
-    return (
-        f"This URL was already submitted to {team.name} on {when} "
-        f"(#{earlier.pk}, {earlier.get_status_display()}). Tick “Send it again” to spend "
-        "another upload on it."
-    )
-
-
-class LinkProblem(Exception):
-    """Why a URL cannot be sent; `confirmable`: it only could not be reached from here."""
-
-    def __init__(self, message, *, confirmable):
-        super().__init__(message)
-        self.message = message
-        self.confirmable = confirmable
-
-
-def check_link(url, team, *, confirm_public=False):
-    """The URL check, judged as the form judges it: what was found (a UrlCheck), or
-    LinkProblem. `confirm_public`: a link that could not be reached passes, with the problem
-    noted. Plain Python once called (no database): a batch runs it in threads."""
-    try:
-        result = probe.probe_url(url, **url_policy.probe_options(team))
-    except probe.ProbeRefused as exc:
-        raise LinkProblem(exc.message, confirmable=False) from None
-    except probe.ProbeUnreachable as exc:
-        if confirm_public:
-            return UrlCheck(checked_at=timezone.now(), problem=exc.message)
-        raise LinkProblem(exc.message, confirmable=True) from None
-    return UrlCheck(checked_at=timezone.now(), result=result)
 
 
 def _degrees(value, limit, name):

@@ -1,20 +1,12 @@
-"""Who may change what: the rules the pages, the API and the bulk actions share.
+"""Who may act on one submission, for the pages that offer the action and the bulk actions
+that the batches worker runs (uploads/bulk.py).
 
-A viewer (Membership.Role.VIEWER) sees what a member sees but changes nothing:
-`require_writer` answers 403 with the reason. Who may see what, and the 404s, are in
-uploads/views/access.py, which imports these too.
+Who may see what, `manages`, and `require_writer` (a viewer is refused with 403 and the
+reason) are reads shared with the API: uploads/selectors.py.
 """
 
-from django.core.exceptions import PermissionDenied
-
-from .models import Membership, Status
-
-
-def manages(user, team_id):
-    """True for a manager of this team, or a superuser."""
-    return user.is_superuser or (
-        Membership.objects.filter(user=user, team_id=team_id, role=Membership.Role.MANAGER).exists()
-    )
+from .models import Status
+from .selectors import manages, writes_in
 
 
 def can_cancel(user, submission, *, manager=None):
@@ -32,38 +24,3 @@ def can_move_to_front(user, submission, *, manager=None):
     if submission.status != Status.QUEUED or submission.fronted_at is not None:
         return False
     return manages(user, submission.team_id) if manager is None else manager
-
-
-class ReadOnly(PermissionDenied):
-    """A viewer asked to change something: 403, with the reason (shown on templates/403.html
-    and as the API's problem detail)."""
-
-
-def require_writer(user, team_id=None):
-    """Refuse a viewer (403): in the given team, or, without one, a person whose every
-    membership is viewer. Superusers, and people in no team (who get today's "you are not
-    in any team yet"), pass; the forms then offer only the teams one may submit to
-    (forms.teams_of)."""
-    if user.is_superuser:
-        return
-    memberships = Membership.objects.filter(user=user)
-    if team_id is not None:
-        memberships = memberships.filter(team_id=team_id)
-    roles = set(memberships.values_list("role", flat=True))
-    if roles and not roles & set(Membership.WRITING_ROLES):
-        raise ReadOnly(
-            "You are a viewer in this team: you can see its submissions, dashboards and CSV, "
-            "but not submit, cancel or change anything. Ask a manager if you need more."
-            if team_id is not None
-            else "You are a viewer in your teams: you can see their submissions, dashboards "
-            "and CSV, but not submit, cancel or change anything. Ask a manager if you need more."
-        )
-
-
-def writes_in(user, team_id):
-    """True unless the user is a viewer of this team (see require_writer)."""
-    try:
-        require_writer(user, team_id)
-    except ReadOnly:
-        return False
-    return True

@@ -1,9 +1,14 @@
 """What people do, in one place for the pages, the admin, commands and scripts alike."""
 
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, cast
+
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from . import locks
-from .models import Event, Status, Submission, UploadGate
+from .models import Batch, BatchRow, Event, MemoriesAccount, Status, Submission, UploadGate
 from .sending import admission
 from .sending.admission import Refused
 from .wake import wake_sender
@@ -30,7 +35,7 @@ MARKABLE_FAILED = frozenset({Status.NEEDS_REVIEW})
 
 
 @locks.retry_conflicts
-def submit(user, data):
+def submit(user: User, data: Mapping[str, Any]) -> Submission:
     """A new submission from a form's (or any caller's) cleaned data, queued to be sent.
 
     Refused (with the reason) when the person has as many waiting in the team
@@ -41,7 +46,7 @@ def submit(user, data):
         return queue_new(user, data, counted_in=month)
 
 
-def queue_new(user, data, *, counted_in):
+def queue_new(user: User, data: Mapping[str, Any], *, counted_in: date) -> Submission:
     """Queue one submission whose room `admission.admit` took in this transaction."""
     values = {name: data[name] for name in FORM_VALUES}
     values["probe"] = data["url_check"].to_json() if data.get("url_check") else {}
@@ -56,25 +61,29 @@ def queue_new(user, data, *, counted_in):
     return submission
 
 
-def submit_rows(user, batch, rows, *, counted_in=None):
+def submit_rows(
+    user: User, batch: Batch, rows: Sequence[BatchRow], *, counted_in: date | None = None
+) -> list[Submission]:
     """Submissions of a batch's checked rows (their values, team and URL check), queued to
     be sent as `submit` queues one, in the room `admission.admit` took for them (counted in
     the month `counted_in`); written in bulk, in the caller's transaction."""
+    # A row's team is empty only until the row is checked; these are checked.
+    team_ids = [cast(int, row.team_id) for row in rows]
     submissions = Submission.objects.bulk_create(
         (
             Submission(
-                team_id=row.team_id,
+                team_id=team_id,
                 submitter=user,
                 batch=batch,
                 batch_row=row,
                 counted_in=counted_in,
                 **row.request_values(),
             )
-            for row in rows
+            for row, team_id in zip(rows, team_ids, strict=True)
         ),
         batch_size=500,
     )
-    for team_id in sorted({row.team_id for row in rows}):
+    for team_id in sorted(set(team_ids)):
         locks.took("tally", team_id, (team_id, user.pk))
     Event.create_many(
         Event(
@@ -91,14 +100,14 @@ def submit_rows(user, batch, rows, *, counted_in=None):
     return submissions
 
 
-def cancel(user, submission):
+def cancel(user: User, submission: Submission) -> Event:
     """Cancel a waiting submission; TransitionError if it no longer waits."""
     return submission.transition(
         Status.CANCELLED, kind=Event.Kind.CANCELLED, message="Cancelled.", actor=user
     )
 
 
-def resend(user, submission):
+def resend(user: User, submission: Submission) -> Event:
     """An administrator sends a failed or needs-review submission again: back to the queue,
     its error cleared. TransitionError if it moved on meanwhile.
 
@@ -121,7 +130,7 @@ def resend(user, submission):
     return event
 
 
-def mark_failed(user, submission):
+def mark_failed(user: User, submission: Submission) -> Event:
     """An administrator settles a needs-review submission as failed, after looking into it.
     TransitionError if it moved on meanwhile."""
     return submission.transition(
@@ -134,7 +143,7 @@ def mark_failed(user, submission):
     )
 
 
-def move_to_front(user, submissions):
+def move_to_front(user: User, submissions: Iterable[Submission]) -> list[Submission]:
     """Move waiting submissions to the front of their team's line (a manager's decision).
 
     Returns the ones moved; those no longer waiting or already at the front stay as they are.
@@ -142,7 +151,7 @@ def move_to_front(user, submissions):
     return Submission.move_to_front([s.pk for s in submissions], actor=user)
 
 
-def resume_sending(account=None):
+def resume_sending(account: MemoriesAccount | None = None) -> None:
     """After an account's pause (a bad key, no credits, a misconfiguration): it sends again
     (None: the default account)."""
     UploadGate.resume(account)

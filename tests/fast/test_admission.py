@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import SubmissionFactory, TeamFactory, submission_fields
-from uploads import services
+from uploads import services, submitting
+from uploads.forms import SubmissionForm
 from uploads.models import Event, PersonSettings, QuotaMonth, Status, Submission
 from uploads.sending import admission
 
@@ -49,6 +50,23 @@ def test_the_cap_refuses_one_more_with_a_message_at_the_top_of_the_form(
     assert "3 submissions waiting in Alpha, the most one person may have waiting there" in error
     assert 'class="error-summary"' in response.content.decode()
     assert Submission.objects.count() == 3
+
+
+def test_at_the_cap_the_form_says_so_before_the_url_is_fetched(
+    alice, team_a, settings, form_data, monkeypatch
+):
+    settings.MAX_WAITING_PER_PERSON = 1
+    SubmissionFactory(team=team_a, submitter=alice)
+
+    def not_fetched(*args, **kwargs):
+        raise AssertionError("the URL was fetched for a person at their cap")
+
+    monkeypatch.setattr(submitting, "check_link", not_fetched)
+    form = SubmissionForm(form_data(team_a), user=alice)
+    assert not submitting.ready_to_submit(form)
+    [error] = form.non_field_errors()
+    assert "the most one person may have waiting there" in error
+    assert not form.errors.get("url")
 
 
 def test_what_left_the_queue_frees_room_and_a_teammate_has_their_own(alice, bob, team_a, settings):

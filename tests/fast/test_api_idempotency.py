@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 import uploads.api.views  # noqa: F401  (the API's modules, imported in their own order)
 from tests.factories import bearer
-from uploads import forms
+from uploads import submitting
 from uploads.api import idempotency
 from uploads.models import ApiToken, Batch, IdempotencyKey, Submission
 
@@ -88,14 +88,14 @@ def test_two_requests_at_once_with_one_key_make_one_submission(
     constraint can stop the second."""
     headers, body = bearer(alice), {"team": team_a.slug, "url": clip_url}
     both_checked = threading.Barrier(2, timeout=20)
-    real_check = forms.check_link
+    real_check = submitting.check_link
 
     def check_then_wait(*args, **kwargs):
         found = real_check(*args, **kwargs)
         both_checked.wait()
         return found
 
-    monkeypatch.setattr(forms, "check_link", check_then_wait)
+    monkeypatch.setattr(submitting, "check_link", check_then_wait)
     answers = []
 
     def request():

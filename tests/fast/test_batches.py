@@ -18,6 +18,7 @@ from uploads import periodic
 from uploads.batches import reading, service
 from uploads.forms import SubmissionForm
 from uploads.models import Batch, BatchRow, Event, Status, Submission
+from uploads.submitting import ready_to_submit
 from uploads.tasks import (
     BATCH_QUEUE,
     cancel_batch,
@@ -355,16 +356,16 @@ def test_the_form_warns_of_a_url_the_team_already_has_and_sends_it_again_if_aske
     earlier = SubmissionFactory(team=team_a, submitter=alice, url=clip_url)
     variant = clip_url.replace("http://", "HTTP://") + "#t=3"
     form = SubmissionForm({"team": team_a.pk, "url": variant}, user=alice)
-    assert not form.is_valid() and form.offer_send_again
+    assert not ready_to_submit(form) and form.offer_send_again
     assert "already submitted to Alpha" in form.errors["url"][0]
     assert f"#{earlier.pk}, Waiting" in form.errors["url"][0]
     form = SubmissionForm({"team": team_a.pk, "url": variant, "send_again": "on"}, user=alice)
-    assert form.is_valid(), form.errors
+    assert ready_to_submit(form), form.errors
     # Another team's submission of it is no duplicate, nor a failed or cancelled one.
-    assert SubmissionForm({"team": team_b.pk, "url": clip_url}, user=outsider).is_valid()
+    assert ready_to_submit(SubmissionForm({"team": team_b.pk, "url": clip_url}, user=outsider))
     for status in (Status.FAILED, Status.PARSE_ERROR, Status.CANCELLED):
         Submission.objects.filter(pk=earlier.pk).update(status=status)
-        assert SubmissionForm({"team": team_a.pk, "url": clip_url}, user=alice).is_valid()
+        assert ready_to_submit(SubmissionForm({"team": team_a.pk, "url": clip_url}, user=alice))
 
 
 def test_the_form_page_offers_the_send_again_checkbox(client, alice, team_a, clip_url):
@@ -533,7 +534,7 @@ def test_the_template_is_read_back_as_rows_the_form_accepts(client, alice, team_
     assert content.decode().splitlines()[0] == "\ufeff" + ",".join(reading.COLUMNS)
     [(line, row)] = reading.read_csv(io.BytesIO(content), max_rows=10)
     assert row["team"] == team_a.slug
-    form = SubmissionForm({**row, "team": team_a.pk}, user=alice, deferred=True)
+    form = SubmissionForm({**row, "team": team_a.pk}, user=alice)
     form.data.pop("retain_original_video")  # "no": the checkbox left alone
     assert form.is_valid(), form.errors
 

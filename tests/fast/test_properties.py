@@ -15,6 +15,7 @@ from tests.conftest import give_callback_token
 from tests.factories import SubmissionFactory
 from uploads.forms import SubmissionForm
 from uploads.models import API_STATUS_TO_STATUS, Status, Submission
+from uploads.submitting import ready_to_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -212,7 +213,7 @@ def test_the_form_never_fails_and_creates_only_valid_submissions(
         data["url"] = video_server.url + data["url"]
     if "team" in data:
         data["team"] = {"mine": team_a.pk, "theirs": team_b.pk}.get(data["team"], data["team"])
-    valid = SubmissionForm(data, user=alice).is_valid()
+    valid = ready_to_submit(SubmissionForm(data, user=alice))
     client.force_login(alice)
     count = Submission.objects.count()
 

@@ -277,7 +277,7 @@ def test_the_helper_catches_a_write_let_through(client, alice, world):
 def test_the_helper_for_changing_several_refuses_a_viewer_of_any_of_their_teams(
     viewer, alice, world, team_b
 ):
-    from uploads.views.access import ReadOnly, get_submissions_to_change
+    from uploads.selectors import ReadOnly, get_submissions_to_change
 
     pks = [world["theirs"].pk, world["own"].pk]
     assert {s.pk for s in get_submissions_to_change(alice, pks)} == set(pks)

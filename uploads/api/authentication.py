@@ -6,7 +6,7 @@ import copy
 from rest_framework import authentication, exceptions, permissions
 
 from ..models import ApiToken
-from ..views.access import require_writer
+from ..selectors import require_writer
 
 # A longer Authorization value is no token of ours: refused before it is hashed.
 MAX_TOKEN_LENGTH = 200

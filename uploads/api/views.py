@@ -1,6 +1,6 @@
 """The API's endpoints: thin views over the pages' forms and services.
 
-Each reads the request, checks access through uploads/views/access.py (404 for what
+Each reads the request, checks access through uploads/selectors.py (404 for what
 another team owns, never 403), calls the same form and service as its page, and
 answers JSON; every error is problem+json (errors.py).
 """
@@ -19,20 +19,23 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import dates, services
+from .. import dates, services, submitting
 from ..batches import service as batches
 from ..batches.forms import SHARED, BatchForm
 from ..filters import SubmissionFilterForm
-from ..forms import SubmissionForm, teams_of
-from ..models import Membership, Submission, TransitionError
-from ..views.access import (
+from ..forms import SubmissionForm
+from ..models import TransitionError
+from ..selectors import (
     get_batch_for_user,
     get_batch_to_change,
     get_submission_for_user,
     get_submission_to_change,
     manages,
+    teams_of,
+    teams_with_roles,
+    visible_submissions,
+    with_places,
 )
-from ..views.pages import with_places
 from . import serializers as s
 from .errors import Conflict, form_errors, invalid, problem
 from .idempotency import respond_once
@@ -104,26 +107,16 @@ class Me(ApiView):
             {
                 "id": request.user.pk,
                 "username": request.user.get_username(),
-                "teams": s.TeamSerializer(_teams_with_roles(request.user), many=True).data,
+                "teams": s.TeamSerializer(teams_with_roles(request.user), many=True).data,
                 "token": s.TokenInfoSerializer(request.auth).data,
             }
         )
 
 
-def _teams_with_roles(user):
-    """The user's active teams (those they view too), each with `.role`: their role in it."""
-    memberships = Membership.objects.filter(user=user, team__is_active=True)
-    teams = []
-    for membership in memberships.select_related("team").order_by("team__name"):
-        membership.team.role = membership.role
-        teams.append(membership.team)
-    return teams
-
-
 class Teams(ApiView):
     @extend_schema(responses=s.TeamSerializer(many=True), summary="Your teams")
     def get(self, request):
-        return Response(s.TeamSerializer(_teams_with_roles(request.user), many=True).data)
+        return Response(s.TeamSerializer(teams_with_roles(request.user), many=True).data)
 
 
 class Submissions(ApiView):
@@ -147,7 +140,7 @@ class Submissions(ApiView):
         if errors:
             return invalid(errors)
         submissions = form.filter(
-            Submission.objects.visible_to(request.user).select_related("team", "submitter")
+            visible_submissions(request.user).select_related("team", "submitter")
         ).order_by(*s.DATE_SORTS[sort])
         if after:
             at, pk = after
@@ -181,10 +174,8 @@ class Submissions(ApiView):
                 return data
             teams = list(teams_of(request.user))
             text = {name: as_form_text(value) for name, value in data.items()}
-            form = SubmissionForm(
-                _team_as_choice(text, teams), user=request.user, teams=teams, for_api=True
-            )
-            if not form.is_valid():
+            form = SubmissionForm(_team_as_choice(text, teams), user=request.user, teams=teams)
+            if not submitting.ready_to_submit(form, for_api=True):
                 return invalid(form_errors(form), _general(form))
             return form.cleaned_data
 

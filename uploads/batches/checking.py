@@ -1,5 +1,6 @@
 """A batch's background check: each row through the submission form's own rules, then its
-link through the form's own URL check, at most BATCH_CHECK_CONCURRENCY links at once.
+link through the pages' own URL check (uploads/submitting.py), at most
+BATCH_CHECK_CONCURRENCY links at once.
 
 The `check_batch` task (on the batches queue, never the sender's) runs `check_step`,
 which works for about BATCH_CHECK_STEP_SECONDS and then leaves the rest to the next
@@ -23,8 +24,10 @@ from django.forms.utils import pretty_name
 from django.utils import timezone
 
 from .. import metrics
-from ..forms import LinkProblem, SubmissionForm, check_link, teams_of
+from ..forms import SubmissionForm
 from ..models import Batch, BatchRow, Submission, Team
+from ..selectors import teams_of
+from ..submitting import LinkProblem, check_link
 from ..urlcheck import identity
 from ..urlcheck.findings import UrlCheck
 from .reading import EXTRA_CELLS
@@ -180,7 +183,7 @@ def _clean(given, person):
             f"{SubmissionForm.base_fields['retain_original_video'].label}: "
             f"write yes or no (not “{flag[:20]}”)."
         )
-    form = SubmissionForm(data, user=person.user, teams=person.teams, deferred=True)
+    form = SubmissionForm(data, user=person.user, teams=person.teams)
     if not form.is_valid():
         raise RowProblem(describe_errors(form))
     return form.cleaned_data

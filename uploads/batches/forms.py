@@ -10,7 +10,8 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
-from ..forms import SubmissionForm, teams_of
+from ..forms import SubmissionForm
+from ..selectors import teams_of
 from . import reading
 
 # The submission form's fields a batch may give once, for every row without its own.

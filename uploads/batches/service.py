@@ -8,7 +8,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Now
 
 from .. import faults, locks, services
-from ..forms import teams_of
 from ..models import (
     FINAL_STATUSES,
     Batch,
@@ -20,6 +19,7 @@ from ..models import (
     Team,
     TransitionError,
 )
+from ..selectors import teams_of
 from ..sending import admission
 from ..wake import start_batch_cancel, start_batch_check
 

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from .. import services
 from ..batches import progress, reading, service
 from ..batches.forms import BatchForm, ConfirmForm, LimitedUpload, size_text
-from ..forms import teams_of
 from ..models import Batch, Membership, Status
+from ..selectors import get_batch_for_user, get_batch_to_change, require_writer, teams_of
 from ..sending import sender as sending
-from .access import can_change_batch, get_batch_for_user, get_batch_to_change, require_writer
+from .access import can_change_batch
 from .pages import live_ids
 
 PAGE_SIZE = 50

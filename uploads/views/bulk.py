@@ -17,9 +17,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .. import bulk
-from ..models import Submission
+from ..selectors import require_writer, visible_submissions
 from ..wake import start_bulk
-from .access import require_writer
 from .pages import _filter_form
 
 # At most this many rows are changed in the request (a page of the list); more go to a task.
@@ -59,7 +58,7 @@ def submission_word(n):
 
 def _selection(request, form):
     """The submissions asked for: the ticked ids, or all the filters match (visible ones)."""
-    visible = Submission.objects.visible_to(request.user)
+    visible = visible_submissions(request.user)
     if request.POST.get("all") == "1":
         return form.filter(visible)
     ids = [int(pk) for pk in request.POST.getlist("ids") if pk.isdigit() and int(pk) < 2**63]

@@ -18,7 +18,7 @@ from ..models import Notice, PersonSettings, WebhookEndpoint
 from ..notifications import outbox, webhooks
 from ..notifications.email import InvalidLink, unsubscribe_person
 from ..notifications.forms import WebhookEndpointForm
-from .access import get_team_for_user
+from ..selectors import get_team_for_user
 
 LOG_SIZE = 100
 DELETE = "Delete this endpoint? It receives nothing more, and its delivery log is deleted too."

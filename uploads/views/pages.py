@@ -14,7 +14,7 @@ from django.utils.csp import CSP
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .. import services
+from .. import services, submitting
 from ..context_processors import needs_attention_url
 from ..filters import ANYONE, SubmissionFilterForm, needs_attention
 from ..forms import PersonSettingsForm, SubmissionForm, submission_form_initial
@@ -29,6 +29,19 @@ from ..models import (
 )
 from ..pagination import CappedPaginator
 from ..reports import export, stats
+from ..selectors import (
+    get_dashboard_user,
+    get_submission_for_user,
+    get_submission_to_change,
+    get_submissions_for_user,
+    get_team_for_user,
+    manages,
+    manages_any,
+    require_writer,
+    team_ids_of,
+    visible_submissions,
+    with_places,
+)
 from ..sending import admission, queue
 from ..sending import sender as sending
 from ..urlcheck.findings import UrlCheck
@@ -38,14 +51,6 @@ from .access import (
     can_move_to_front,
     can_resend,
     can_submit_again,
-    get_dashboard_user,
-    get_submission_for_user,
-    get_submission_to_change,
-    get_submissions_for_user,
-    get_team_for_user,
-    manages,
-    manages_any,
-    require_writer,
 )
 
 PAGE_SIZE = 25
@@ -89,15 +94,6 @@ def plays_previews(view):
         return response
 
     return with_media
-
-
-def with_places(submissions, teams=None):
-    """Set .place and .eta (place in the queue, estimated send time) on waiting ones."""
-    submissions = list(submissions)
-    places = queue.places(submissions, teams)
-    for submission in submissions:
-        submission.place, submission.eta = places.get(submission.pk, (None, None))
-    return submissions
 
 
 def live_ids(*groups):
@@ -175,9 +171,9 @@ def home(request):
     """My dashboard: my submissions in my teams."""
     scope = {"submitter": request.user}
     if not request.user.is_superuser:
-        # As Submission.objects.visible_to(), by the ids of one's teams: the indexes
-        # that start with the submitter then serve every figure.
-        scope["team__in"] = list(request.user.memberships.values_list("team_id", flat=True))
+        # As visible_submissions(), by the ids of one's teams: the indexes that start
+        # with the submitter then serve every figure.
+        scope["team__in"] = team_ids_of(request.user)
     return _dashboard(request, scope, title="My dashboard", list_query={})
 
 
@@ -217,9 +213,7 @@ def _filter_form(request):
 @login_required
 def submission_list(request):
     form = _filter_form(request)
-    submissions = form.filter(
-        Submission.objects.visible_to(request.user).select_related("team", "submitter")
-    )
+    submissions = form.filter(visible_submissions(request.user).select_related("team", "submitter"))
     page = CappedPaginator(submissions, PAGE_SIZE).get_page(request.GET.get("page"))
     with_places(page.object_list)
     return render(
@@ -242,7 +236,7 @@ def submission_export(request):
         return HttpResponseBadRequest(
             "The filters are not valid:\n" + form.errors.as_text(), content_type="text/plain"
         )
-    submissions = form.filter(Submission.objects.visible_to(request.user))
+    submissions = form.filter(visible_submissions(request.user))
     response = StreamingHttpResponse(
         export.csv_lines(
             submissions, base_url=request.build_absolute_uri("/")[:-1], zone=request.zone
@@ -308,7 +302,7 @@ def submission_new(request):
     except _BadAgain as exc:
         return bad_request(request, str(exc), back=reverse("submission_new"))
     form = SubmissionForm(request.POST or None, user=request.user, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and submitting.ready_to_submit(form):
         try:
             submission = services.submit(request.user, form.cleaned_data)
         except services.Refused as exc:
