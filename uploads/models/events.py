@@ -68,8 +68,8 @@ class Event(models.Model):
 
         Returns False when there is no such event. Plain SQL, one statement:
         repeats are most of what memories.ai's callbacks bring. The same statement
-        through the ORM (an UPDATE of the row a Subquery picks) ran callbacks at 0.63 x
-        /healthz in bench_callbacks.py (goal 0.7); this at 1.34, 2026-12-04.
+        through the ORM (an UPDATE of the row a Subquery picks) missed bench_callbacks.py's
+        goal; the figures are in docs/performance.md.
         """
         table = connection.ops.quote_name(cls._meta.db_table)
         if connection.vendor == "postgresql":

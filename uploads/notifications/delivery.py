@@ -156,8 +156,8 @@ def _deliver_in_threads(ends):
     handled, turns, running = 0, {}, {}  # running: future -> (channel, endpoint id)
     # A lane that found nothing to claim is looked at again when one of its own deliveries
     # ends, or a second later: each look is a query over the due rows, and looking for
-    # webhooks at every email's end slowed the emails beside a hanging endpoint's 1,000
-    # rows by 1.9x (benchmarks/bench_notifications.py).
+    # webhooks at every email's end slowed the emails beside a hanging endpoint's rows
+    # (benchmarks/bench_notifications.py; figures in docs/performance.md).
     look_at = dict.fromkeys(lanes, 0.0)
     with ThreadPoolExecutor(max_workers=sum(lanes.values()), thread_name_prefix="notify") as pool:
         while True:
