@@ -132,16 +132,7 @@ def check_connection(account_id):
 
 def start_connection_check(account_id):
     """Queue a check of the account's connection, unless one is already waiting."""
-
-    def enqueue():
-        if (
-            not waiting(check_connection)
-            .filter(args_kwargs__kwargs__account_id=account_id)
-            .exists()
-        ):
-            check_connection.enqueue(account_id=account_id)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: wake.enqueue_once(check_connection, account_id=account_id))
 
 
 def connection_check(account_id):

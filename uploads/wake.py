@@ -50,15 +50,11 @@ def wake_notifier(at=None):
 
 def start_batch_check(batch_id):
     """Make sure a step of this batch's check is waiting for the batches worker."""
-    check_batch = _task("check_batch")
-    if not _waiting_for(check_batch, batch_id).exists():
-        check_batch.enqueue(batch_id=batch_id)
+    enqueue_once(_task("check_batch"), batch_id=batch_id)
 
 
 def start_batch_cancel(batch_id):
-    cancel_batch = _task("cancel_batch")
-    if not _waiting_for(cancel_batch, batch_id).exists():
-        cancel_batch.enqueue(batch_id=batch_id)
+    enqueue_once(_task("cancel_batch"), batch_id=batch_id)
 
 
 def start_bulk(action, user_id, ids):
@@ -76,8 +72,13 @@ def due_by(task, at=None):
     return task.using(run_after=at).enqueue()
 
 
-def _waiting_for(task, batch_id):
-    return waiting(task).filter(args_kwargs__kwargs__batch_id=batch_id)
+def enqueue_once(task, **kwargs):
+    """Enqueue `task` with these keyword arguments unless a run with them is waiting."""
+    runs = waiting(task).filter(
+        **{f"args_kwargs__kwargs__{name}": value for name, value in kwargs.items()}
+    )
+    if not runs.exists():
+        task.enqueue(**kwargs)
 
 
 def waiting(task):

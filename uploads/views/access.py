@@ -1,15 +1,12 @@
-"""Who may do what to a submission or a batch, for the pages that offer the action.
+"""Who may do what to a submission or a batch, for the pages that offer the action
+(cancelling and moving to the front, shared with the bulk actions: uploads/permissions.py).
 
 What a person may see, and `require_writer` (a viewer is refused with 403 and the
 reason), are reads shared with the API: uploads/selectors.py.
 """
 
 from ..models import Status
-from ..permissions import (  # noqa: F401 (imported from here by the views)
-    can_cancel,
-    can_move_to_front,
-)
-from ..selectors import ReadOnly, manages, require_writer, writes_in  # noqa: F401
+from ..selectors import ReadOnly, require_writer
 from ..services import MARKABLE_FAILED, RESENDABLE
 
 

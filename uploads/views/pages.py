@@ -28,6 +28,7 @@ from ..models import (
     UploadGate,
 )
 from ..pagination import CappedPaginator
+from ..permissions import can_cancel, can_move_to_front
 from ..reports import export, stats
 from ..selectors import (
     get_dashboard_user,
@@ -45,13 +46,7 @@ from ..selectors import (
 from ..sending import admission, queue
 from ..sending import sender as sending
 from ..urlcheck.findings import UrlCheck
-from .access import (
-    can_cancel,
-    can_mark_failed,
-    can_move_to_front,
-    can_resend,
-    can_submit_again,
-)
+from .access import can_mark_failed, can_resend, can_submit_again
 
 PAGE_SIZE = 25
 # The question each action that asks first asks, and its button: in the <dialog> on the
