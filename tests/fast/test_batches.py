@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from tests.conftest import REPO, check_to_end, make_batch, post_batch, processes_of_make_run
 from tests.factories import MembershipFactory, SubmissionFactory
-from uploads import periodic
+from uploads import periodic, wake
 from uploads.batches import reading, service
 from uploads.forms import SubmissionForm
 from uploads.models import Batch, BatchRow, Event, Status, Submission
@@ -686,3 +686,15 @@ def test_a_row_the_rules_fail_on_is_refused_and_the_batch_still_checked(
     refused, ready = batch.rows.order_by("line")
     assert refused.state == BatchRow.State.REFUSED and "could not be checked" in refused.problem
     assert ready.state == BatchRow.State.READY
+
+
+def test_a_batchs_check_and_its_cancel_are_each_waiting_once_however_often_asked():
+    for _ in range(3):
+        wake.start_batch_check(41)
+        wake.start_batch_cancel(41)
+    wake.start_batch_check(42)
+    assert sorted(run.args_kwargs["kwargs"]["batch_id"] for run in waiting(check_batch)) == [
+        41,
+        42,
+    ]
+    assert [run.args_kwargs["kwargs"]["batch_id"] for run in waiting(cancel_batch)] == [41]
