@@ -11,7 +11,8 @@ takes its locks in this order, and never goes back to an earlier kind:
 4. the **quota month** (`QuotaMonth`, the team's counter);
 5. **batch rows** being let in (`BatchRow`, held rows released);
 6. the **tallies** (`Tally`), and the tag rows;
-7. the **upload gate** (`UploadGate`, one row per memories.ai account).
+7. the **upload gate** (`UploadGate`, one row per memories.ai account);
+8. an API token's **minute count** (`TokenMinute`), the last write of an API create.
 
 Work on several teams goes team by team, in ascending team id, each team's rows in
 the order above. A submission's status write takes its lane (when it enters or
@@ -37,6 +38,8 @@ The paths (each in the module that owns the write):
   lanes, then the writes;
 - a send's departure (uploads/sending/sender.py, _depart): the submission's claim,
   then the gate;
+- an API create (uploads/api/idempotency.py): its service's path above, then its
+  token's minute count (uploads/api/throttling.py);
 - a callback, a poll, an answer (Submission.apply_api_status, mark_accepted): the
   submission, then its tallies.
 
@@ -62,7 +65,7 @@ from . import faults
 
 logger = logging.getLogger(__name__)
 
-ORDER = ("submission", "team", "lane", "quota", "batch_row", "tally", "gate")
+ORDER = ("submission", "team", "lane", "quota", "batch_row", "tally", "gate", "token_minute")
 RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 
 # How many times a transaction the database aborted (deadlock, serialization) is run again.

@@ -14,7 +14,7 @@ import pytest
 from django.db.models.functions import Now
 
 from tests.conftest import check_to_end, make_batch
-from tests.factories import MembershipFactory, SubmissionFactory, submission_fields
+from tests.factories import MembershipFactory, SubmissionFactory, bearer, submission_fields
 from uploads import locks, services
 from uploads.batches import service
 from uploads.memories import client as api
@@ -84,6 +84,18 @@ def test_submit_takes_the_lane_then_the_quota_then_the_tallies(order, team_a, al
     services.submit(alice, fields(team_a))
     order.check("lane", "quota", "tally")
     assert order.kinds() == ["lane", "quota", "tally"]
+
+
+@pytest.mark.parametrize("key", [None, "one"])
+def test_an_api_create_counts_its_request_last(order, team_a, alice, client, clip_url, key):
+    team_a.monthly_quota = 10
+    team_a.save()
+    headers = bearer(alice) | ({} if key is None else {"HTTP_IDEMPOTENCY_KEY": key})
+    body = {"team": team_a.slug, "url": clip_url}
+    made = client.post("/api/v1/submissions", body, content_type="application/json", **headers)
+    assert made.status_code == 201, made.content
+    order.check("lane", "quota", "tally", "token_minute")
+    assert order.kinds() == ["lane", "quota", "tally", "token_minute"]
 
 
 def test_cancel_gives_the_quota_back_after_the_lane(order, counted, alice):

@@ -1,5 +1,5 @@
-"""The API under gunicorn with two workers: the per-token limit holds across them, and
-two requests at once with one Idempotency-Key make one submission."""
+"""The API under gunicorn with two workers: the per-token limit holds across them (creates
+at once included), and two requests at once with one Idempotency-Key make one submission."""
 
 import json
 import threading
@@ -27,11 +27,16 @@ def authorization(user):
     return {"Authorization": bearer(user)["HTTP_AUTHORIZATION"]}
 
 
+def a_fresh_minute():
+    """Wait, when the minute is late, for the next: a whole burst counts in one minute."""
+    if time.time() % 60 > 45:
+        time.sleep(61 - time.time() % 60)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_limit_holds_across_workers(portal, alice):
     headers = authorization(alice)
-    if time.time() % 60 > 45:  # the whole burst within one minute
-        time.sleep(61 - time.time() % 60)
+    a_fresh_minute()
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(
             pool.map(
@@ -80,3 +85,25 @@ def test_a_chunked_body_is_read_and_held_to_the_limit_under_gunicorn(portal, ali
     made = requests.post(f"{portal}/api/v1/batches", data=chunks(small.encode()),
                          headers=headers, timeout=60)  # fmt: skip
     assert made.status_code == 202, made.text[:300]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creates_at_once_make_no_more_than_the_limit(portal, alice, team_a, clip_url):
+    """A create is counted in the transaction that makes its submission: of many at once,
+    all let in while the minute had room, only the limit's worth are made."""
+    headers = authorization(alice)
+    start = threading.Barrier(8)
+
+    def submit(n):
+        if n < 8:
+            start.wait()
+        body = {"team": team_a.slug, "url": f"{clip_url}?n={n}"}
+        return requests.post(f"{portal}/api/v1/submissions", json=body, headers=headers,
+                             timeout=30).status_code  # fmt: skip
+
+    a_fresh_minute()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(submit, range(2 * LIMIT)))
+    assert statuses.count(201) == LIMIT, statuses
+    assert statuses.count(429) == LIMIT
+    assert Submission.objects.count() == LIMIT

@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from ..models import IdempotencyKey
+from . import throttling
 from .errors import problem
 
 HEADER = "Idempotency-Key"
@@ -33,10 +34,19 @@ class _NotKept(Exception):
 def respond_once(request, prepare, create):
     """`prepare()`: the request checked (the form, the URL check: outside any
     transaction), returning a value or an error Response; `create(value)`: the
-    object made and its Response, inside the key's transaction."""
+    object made and its Response, inside one transaction with the key and the request's
+    count (throttling.count_create, its last write). A request that made nothing is
+    counted as it answers."""
+    try:
+        return _respond_once(request, prepare, create)
+    finally:
+        throttling.count_create(request)  # unless counted already: a 429 past the limit
+
+
+def _respond_once(request, prepare, create):
     key = request.headers.get(HEADER)
     if key is None:
-        return _create(prepare, create)
+        return _create(request, prepare, create)
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         return problem(
             400,
@@ -55,6 +65,7 @@ def respond_once(request, prepare, create):
         return prepared if earlier is None else _replay(earlier, fingerprint)
     try:
         with transaction.atomic():
+            _expired(request.auth).delete()
             record = IdempotencyKey.objects.create(
                 token=request.auth, key=key, request_hash=fingerprint
             )
@@ -63,6 +74,7 @@ def respond_once(request, prepare, create):
                 raise _NotKept(response)
             record.status_code, record.response = response.status_code, response.data
             record.save(update_fields=["status_code", "response"])
+            throttling.count_create(request)
             return response
     except _NotKept as refused:
         return refused.response
@@ -74,17 +86,31 @@ def respond_once(request, prepare, create):
         return _replay(earlier, fingerprint)
 
 
-def _create(prepare, create):
-    """Without a key: `create` makes the object in its service's own transaction."""
+def _create(request, prepare, create):
+    """Without a key: the object made, and the request counted, in one transaction."""
     prepared = prepare()
-    return prepared if isinstance(prepared, Response) else create(prepared)
+    if isinstance(prepared, Response):
+        return prepared
+    with transaction.atomic():
+        response = create(prepared)
+        throttling.count_create(request)
+        return response
 
 
 def _earlier(token, key):
-    """The key's kept answer, after dropping the token's keys older than the kept time."""
-    kept_since = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
-    IdempotencyKey.objects.filter(token=token, created_at__lt=kept_since).delete()
-    return IdempotencyKey.objects.filter(token=token, key=key).first()
+    """The key's answer, unless older than the kept time."""
+    return IdempotencyKey.objects.filter(
+        token=token, key=key, created_at__gte=_kept_since()
+    ).first()
+
+
+def _expired(token):
+    """The token's keys older than the kept time: deleted by its next keyed create."""
+    return IdempotencyKey.objects.filter(token=token, created_at__lt=_kept_since())
+
+
+def _kept_since():
+    return timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
 
 
 def _replay(earlier, fingerprint):

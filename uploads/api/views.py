@@ -120,6 +120,8 @@ class Teams(ApiView):
 
 
 class Submissions(ApiView):
+    counted_in_create = ("POST",)  # throttling.count_create, in respond_once
+
     @extend_schema(
         parameters=[s.SubmissionQuery],
         responses=s.SubmissionPageSerializer,
@@ -274,6 +276,7 @@ class SubmissionCancel(ApiView):
 
 class Batches(ApiView):
     parser_classes = [LimitedJSONParser, CSVParser]
+    counted_in_create = ("POST",)  # throttling.count_create, in respond_once
 
     @extend_schema(
         request={"application/json": s.BatchRequest, "text/csv": OpenApiTypes.BINARY},

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .. import locks
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -121,14 +123,22 @@ class TokenMinute(models.Model):
         return f"{self.count} requests at {self.minute:%H:%M}"
 
     @classmethod
+    def count_in(cls, token, minute):
+        """How many requests `token` has made in `minute` (a read: counts nothing)."""
+        found = cls.objects.filter(token=token, minute=minute).values_list("count", flat=True)
+        return next(iter(found), 0)
+
+    @classmethod
     def count_one(cls, token, minute):
         """Count one more request of `token` in `minute`; how many it has made in it.
 
         One statement, `UPDATE ... RETURNING` (SQLite and PostgreSQL alike): the row is
         locked while it is changed, so two workers never read the same count, and no
         transaction is held around it. The minute's first request inserts the row (and
-        drops the token's earlier minutes).
+        drops the token's earlier minutes). In a create's transaction it is the last
+        lock taken (uploads/locks.py).
         """
+        locks.took("token_minute", None, token.pk)
         table, value = cls._meta.db_table, connection.ops.adapt_datetimefield_value(minute)
         with connection.cursor() as cursor:
             cursor.execute(
