@@ -4,6 +4,7 @@ cursor pages, a submission's timeline and place, cancelling."""
 import pytest
 
 from tests.factories import SubmissionFactory, bearer
+from uploads.api.serializers import SubmissionSerializer, submission_body
 from uploads.forms import SubmissionForm
 from uploads.models import Event, Status, Submission
 
@@ -188,3 +189,11 @@ def test_a_manager_cancelling_what_no_longer_waits_is_told_so(client, manager, a
     submission = SubmissionFactory(team=team_a, submitter=alice, status=Status.PARSED)
     response = post(client, bearer(manager), {}, f"{SUBMISSIONS}/{submission.pk}/cancel")
     assert response.status_code == 409
+
+
+def test_the_shared_serializer_shows_each_submission_as_a_new_one_would(alice, bob, team_a):
+    first = SubmissionFactory(team=team_a, submitter=alice, tags=["a"], latitude="1.5")
+    second = SubmissionFactory(team=team_a, submitter=bob, status=Status.FAILED)
+    for submission in (first, second, first):
+        assert submission_body(submission) == SubmissionSerializer(submission).data
+    assert submission_body(second)["submitter"] == bob.username

@@ -58,6 +58,17 @@ class SubmissionSerializer(serializers.ModelSerializer):
                   "queue_place", "estimated_send_at"]  # fmt: skip
 
 
+def submission_body(submission):
+    """One submission as SubmissionSerializer shows it, by one serializer made once: a
+    ModelSerializer works its fields out of the model each time one is made, which was
+    most of the cost of a create's answer (benchmarks/bench_api.py). Showing a submission
+    keeps no state in the serializer, so threads share it."""
+    return _ONE_SUBMISSION.to_representation(submission)
+
+
+_ONE_SUBMISSION = SubmissionSerializer()
+
+
 class SubmissionDetailSerializer(SubmissionSerializer):
     events = EventSerializer(many=True, help_text="Its timeline, oldest first.")
 

@@ -199,7 +199,7 @@ def _general(form):
 def _created(request, submission):
     """201 with the new submission. Its place and estimated send time are left out (null):
     working them out costs more than making it (bench_api.py); its detail gives them."""
-    body = s.SubmissionSerializer(submission).data
+    body = s.submission_body(submission)
     url = reverse("api:submission", args=[submission.pk])
     return Response(body, status=201, headers={"Location": request.build_absolute_uri(url)})
 
