@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/bench_api.py
 
-Starts gunicorn (gunicorn.conf.py, two sync workers, benchmarks/settings.py with
-BENCH_URL_CHECKS=off: the URL check is skipped, every other rule runs) on a
-fresh SQLite file, and drives it from BENCH_THREADS (8) threads, each with its own
-session: a logged-in person POSTing the submission form (with its CSRF token), and
-the same person's token POSTing /api/v1/submissions as JSON. Rounds of each
-alternate (BENCH_API_ROUNDS, 4, of BENCH_API_REQUESTS, 200, each), first on a quiet
-machine, then with both cores kept busy (busy.py; BENCH_BUSY=0 skips that part).
+Starts gunicorn (gunicorn.conf.py, two workers, benchmarks/settings.py with
+BENCH_URL_CHECKS=off: the URL check is skipped, every other rule runs) on a fresh
+SQLite file, and drives it from BENCH_THREADS (8) threads, each with its own session: a
+logged-in person POSTing the submission form (with its CSRF token), and the same
+person's token POSTing /api/v1/submissions as JSON. Rounds of each alternate
+(BENCH_API_ROUNDS, 4, of BENCH_API_REQUESTS, 200, each), first on a quiet machine, then
+with both cores kept busy (busy.py; BENCH_BUSY=0 skips that part). All of it for each of
+gunicorn's thread counts in BENCH_GUNICORN_THREADS ("1,16": sync workers, as first
+measured, and gunicorn.conf.py's own gthread workers of 16 threads).
 
 Goal, exit status 1 when missed: every request answered as a success (302 for the
 form, 201 for the API), and the API at least as fast as the form (ratio >= 1.0).
@@ -117,39 +119,10 @@ def measure(clients, label, first):
 
 
 def main():
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "ENV_FILE": "/nonexistent",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": fresh_sqlite("bench_api.sqlite3"),
-        "BENCH_URL_CHECKS": "off",
-        "MAX_WAITING_PER_PERSON": "100000000",
-        "API_REQUESTS_PER_MINUTE": "100000000",  # still counted on every request
-        "LOGIN_FAILURE_LIMIT": "1000",
-        "HEALTH_MAX_HEARTBEAT_AGE_SECONDS": "86400",
-        "LOG_LEVEL": "ERROR",
-        "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
-        "GUNICORN_WORKERS": "2",
-        # Sync workers, as measured since the first figures: one request at a time each.
-        "GUNICORN_THREADS": "1",
-        "GUNICORN_ACCESS_LOG": "off",
-        "PYTHONPATH": str(REPO),
-    }
-    manage(env, "migrate", "--noinput")
-    line = next(x for x in manage(env, "shell", "-c", SETUP).splitlines() if x.startswith("SETUP"))
-    _, team_pk, team_slug, secret = line.split()
-    server, base = start_gunicorn(env)
-    try:
-        made = [Client(base, team_pk, team_slug, secret) for _ in range(THREADS)]
-        clients = {"form": made, "api_create": made}
-        warm = measure_once(clients)
-        results = [measure(clients, "quiet", warm)]
-        with busy_cores(max_seconds=600) as busy:
-            if busy.on:
-                results.append(measure(clients, "two cores busy", results[-1]["next"]))
-    finally:
-        errors = stop_gunicorn(server)
+    results, busy = [], None
+    for threads in os.environ.get("BENCH_GUNICORN_THREADS", "1,16").split(","):
+        measured, busy = run_with(int(threads))
+        results += measured
     report(results, busy)
     problems = [
         f"{r['label']}: {kind} answered {r['answers'][kind]}"
@@ -164,9 +137,49 @@ def main():
     ]
     for problem in problems:
         print(f"MISSED: {problem}", file=sys.stderr)
-    if problems and errors.strip():
-        print(errors[-3000:], file=sys.stderr)
     return 1 if problems else 0
+
+
+def run_with(threads):
+    """Both kinds of create through gunicorn with `threads` threads a worker, on a new
+    database: quiet, then on busy cores; (results, the busy cores' description)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "ENV_FILE": "/nonexistent",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": fresh_sqlite("bench_api.sqlite3"),
+        "BENCH_URL_CHECKS": "off",
+        "MAX_WAITING_PER_PERSON": "100000000",
+        "API_REQUESTS_PER_MINUTE": "100000000",  # still counted on every request
+        "LOGIN_FAILURE_LIMIT": "1000",
+        "HEALTH_MAX_HEARTBEAT_AGE_SECONDS": "86400",
+        "LOG_LEVEL": "ERROR",
+        "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_THREADS": str(threads),
+        "GUNICORN_ACCESS_LOG": "off",
+        "PYTHONPATH": str(REPO),
+    }
+    config = "sync" if threads == 1 else f"gthread {threads}"
+    manage(env, "migrate", "--noinput")
+    line = next(x for x in manage(env, "shell", "-c", SETUP).splitlines() if x.startswith("SETUP"))
+    _, team_pk, team_slug, secret = line.split()
+    server, base = start_gunicorn(env)
+    try:
+        made = [Client(base, team_pk, team_slug, secret) for _ in range(THREADS)]
+        clients = {"form": made, "api_create": made}
+        warm = measure_once(clients)
+        results = [measure(clients, f"{config}, quiet", warm)]
+        with busy_cores(max_seconds=600) as busy:
+            if busy.on:
+                results.append(measure(clients, f"{config}, two cores busy", results[-1]["next"]))
+    finally:
+        errors = stop_gunicorn(server)
+    if any(set(r["answers"]["form"]) != {302} or set(r["answers"]["api_create"]) != {201}
+           for r in results) and errors.strip():  # fmt: skip
+        print(errors[-3000:], file=sys.stderr)
+    return results, busy
 
 
 def measure_once(clients):
@@ -178,9 +191,9 @@ def measure_once(clients):
 
 def report(results, busy):
     print(f"\n{datetime.now(UTC):%Y-%m-%d}, {machine()}")
-    print(f"{ROUNDS} x {REQUESTS} creates each, {THREADS} client threads, gunicorn 2 sync "
-          "workers, SQLite, URL checks off; " + str(busy))  # fmt: skip
-    print("| machine | form POST/s | API POST/s | ratio API/form | goal |")
+    print(f"{ROUNDS} x {REQUESTS} creates each, {THREADS} client threads, gunicorn 2 workers, "
+          "SQLite, URL checks off; " + str(busy))  # fmt: skip
+    print("| gunicorn, machine | form POST/s | API POST/s | ratio API/form | goal |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['label']} | {r['form']:.0f} | {r['api']:.0f} | {r['ratio']:.2f} | "

@@ -74,8 +74,8 @@ def test_the_api_benchmark_runs_and_reports():
     # A few creates of each, without busy cores: it starts, measures both and prints the
     # table; missing the goal (too few requests to mean much) exits 1, a crash has no table.
     result = reports(
-        "bench_api.py", ["| quiet | "], timeout=60, BENCH_API_REQUESTS="12",
-        BENCH_API_ROUNDS="1", BENCH_THREADS="3", BENCH_BUSY="0",
+        "bench_api.py", ["| gthread 16, quiet | "], timeout=60, BENCH_API_REQUESTS="12",
+        BENCH_API_ROUNDS="1", BENCH_THREADS="3", BENCH_BUSY="0", BENCH_GUNICORN_THREADS="16",
     )  # fmt: skip
     assert "answered" not in result.stderr, result.stderr[-3000:]  # every create succeeded
 
