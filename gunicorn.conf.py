@@ -8,6 +8,7 @@
 | GUNICORN_WORKERS | 2 × CPUs + 1 |
 | GUNICORN_THREADS | 16 (threads per worker: gthread) |
 | GUNICORN_TIMEOUT | 30 (seconds a request may take before its worker is restarted) |
+| GUNICORN_KEEPALIVE | 75 (seconds an idle keep-alive connection is kept open) |
 | FORWARDED_ALLOW_IPS | 127.0.0.1,::1 (proxies whose X-Forwarded-Proto gunicorn believes) |
 | GUNICORN_ACCESS_LOG | - (stdout; a file name, or "off") |
 | GUNICORN_ACCESS_LOG_FORMAT | the combined format, with the time taken in ms |
@@ -47,6 +48,11 @@ workers = _int("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1)
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 16)
 timeout = _int("GUNICORN_TIMEOUT", 30)
+# Longer than its clients keep an idle connection to it (nginx's upstream keepalive_timeout,
+# 60 s, deploy/nginx/): a connection closed here just as its client reuses it fails that
+# request, a POST included, with no answer at all (the client's ConnectionError, nginx's
+# 502). gthread keeps an idle connection in its poller, not in a thread.
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 

@@ -3,10 +3,12 @@ reading one environment file, started after the release step; the nginx site buf
 bodies and sets the headers the settings believe."""
 
 import configparser
+import re
 
 import pytest
 
 from tests.conftest import REPO
+from tests.servers import gunicorn_config
 
 SYSTEMD = REPO / "deploy" / "systemd"
 UNIT_OF = {
@@ -59,3 +61,12 @@ def test_the_nginx_site_buffers_bodies_and_sets_the_forwarded_headers():
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in headers
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in headers
     assert "proxy_set_header Host $host;" in headers
+
+
+def test_nginx_lets_an_idle_upstream_connection_go_before_gunicorn_does():
+    """A connection gunicorn closes as nginx reuses it fails its request: a POST is not
+    tried again, and its person sees a 502."""
+    site = (REPO / "deploy" / "nginx" / "memories-portal.conf").read_text()
+    upstream = re.search(r"upstream memories_portal \{(.*?)\}", site, re.S).group(1)
+    nginx_idle = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
+    assert nginx_idle < int(gunicorn_config()["keepalive"])

@@ -9,12 +9,14 @@ from tests.servers import gunicorn_config, serving
 from uploads.models import ApiToken, Status
 
 
-def test_it_reads_workers_timeout_bind_and_proxies_from_the_environment():
+def test_it_reads_workers_timeouts_bind_and_proxies_from_the_environment():
     env = {"GUNICORN_WORKERS": "3", "GUNICORN_TIMEOUT": "45", "PORT": "9999",
-           "FORWARDED_ALLOW_IPS": "10.0.0.2", "GUNICORN_ACCESS_LOG": "off"}  # fmt: skip
+           "FORWARDED_ALLOW_IPS": "10.0.0.2", "GUNICORN_ACCESS_LOG": "off",
+           "GUNICORN_KEEPALIVE": "90"}  # fmt: skip
     config = gunicorn_config(env)
     assert config["workers"] == "3"
     assert config["timeout"] == "45"
+    assert config["keepalive"] == "90"
     assert config["bind"] == "['0.0.0.0:9999']"
     assert config["forwarded_allow_ips"] == "['10.0.0.2']"
     assert config["accesslog"] == "None"
