@@ -278,7 +278,7 @@ API_FIELDS = [
     "not_before",
     "lease_expires_at",
     "request_started_at",
-    "probe",
+    "url_check",
     "created_at",
     "updated_at",
     "sent_at",
@@ -323,7 +323,7 @@ class SubmissionAdminForm(forms.ModelForm):
             raise forms.ValidationError(str(exc), code="unsafe_url") from exc
         except submitting.LinkProblem as problem:
             raise forms.ValidationError(problem.message, code="link") from None
-        self.instance.probe = found.to_json()
+        self.instance.url_check = found.to_json()
         return url
 
 

@@ -49,7 +49,7 @@ def submit(user: User, data: Mapping[str, Any]) -> Submission:
 def queue_new(user: User, data: Mapping[str, Any], *, counted_in: date) -> Submission:
     """Queue one submission whose room `admission.admit` took in this transaction."""
     values = {name: data[name] for name in FORM_VALUES}
-    values["probe"] = data["url_check"].to_json() if data.get("url_check") else {}
+    values["url_check"] = data["url_check"].to_json() if data.get("url_check") else {}
     with transaction.atomic():
         submission = Submission.objects.create(
             counted_in=counted_in, team=data["team"], submitter=user, **values

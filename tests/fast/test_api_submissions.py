@@ -28,7 +28,7 @@ def test_a_submission_is_made_with_the_forms_values(client, as_alice, team_a, cl
     assert response["Location"].endswith(f"/api/v1/submissions/{submission.pk}")
     assert submission.tags == ["beach", "dawn"]
     assert str(submission.latitude) == "48.8566000" and submission.retain_original_video
-    assert submission.probe  # the URL was checked, as the form checks it
+    assert submission.url_check  # the URL was checked, as the form checks it
     assert made["status"] == "queued" and made["team"] == team_a.slug
     detail = client.get(response["Location"], **as_alice).json()
     assert detail["queue_place"] == 1 and detail["estimated_send_at"]

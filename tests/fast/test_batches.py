@@ -60,7 +60,7 @@ def test_a_paste_becomes_rows_checked_in_the_background_and_nothing_is_queued(
     assert waiting(check_batch).filter(queue_name=BATCH_QUEUE).count() == 1
     rows = check(batch)
     assert rows[1].state == Row.READY
-    assert rows[1].probe["content_type"] == "video/mp4"
+    assert rows[1].url_check["content_type"] == "video/mp4"
     assert rows[3].state == Row.REFUSED
     assert "web page" in rows[3].problem
     assert batch.state == Batch.State.CHECKED
@@ -298,7 +298,7 @@ def test_a_link_that_cannot_be_reached_can_be_confirmed_for_the_batch(
     assert service.confirm(batch, alice, confirm_public=True)["queued"] == 2
     missing = Submission.objects.get(url__endswith="/missing.mp4")
     assert missing.confirm_public is True and missing.batch_row.confirm_public is True
-    assert missing.probe["reachable"] is False and "404" in missing.probe["problem"]
+    assert missing.url_check["reachable"] is False and "404" in missing.url_check["problem"]
     assert not Submission.objects.filter(url__endswith="/page.html").exists()  # a refusal
 
 

@@ -32,9 +32,9 @@ def test_what_the_probe_learned_is_kept_and_shown(submit, video_server, client):
     response = submit(video_server.url + "/clip.mp4")
     submission = Submission.objects.get()
     assert response.url == submission.get_absolute_url()
-    assert submission.probe["reachable"] is True
-    assert submission.probe["content_type"] == "video/mp4"
-    assert submission.probe["size"] == 1_000_000
+    assert submission.url_check["reachable"] is True
+    assert submission.url_check["content_type"] == "video/mp4"
+    assert submission.url_check["size"] == 1_000_000
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "video/mp4" in page and format_size(1_000_000) in page
 
@@ -60,9 +60,9 @@ def test_a_playlist_with_a_relative_path_is_refused_naming_the_line(submit, vide
 
 def test_a_playlist_of_absolute_urls_is_accepted_with_its_estimate(submit, video_server):
     submit(video_server.url + "/ok.m3u8")
-    probe = Submission.objects.get().probe
-    assert probe["is_playlist"] and probe["segment_count"] == 3
-    assert probe["estimated_size"] == 3000
+    found = Submission.objects.get().url_check
+    assert found["is_playlist"] and found["segment_count"] == 3
+    assert found["estimated_size"] == 3000
 
 
 def test_an_unreachable_link_offers_the_confirmation_and_then_accepts_it(submit, video_server):
@@ -75,7 +75,7 @@ def test_an_unreachable_link_offers_the_confirmation_and_then_accepts_it(submit,
     assert submit(url, confirm_public="on").status_code == 302
     submission = Submission.objects.get()
     assert submission.confirm_public is True
-    assert submission.probe["reachable"] is False
+    assert submission.url_check["reachable"] is False
 
 
 def test_the_confirmation_never_overrides_a_refusal(submit, video_server):
@@ -103,7 +103,7 @@ def long_waiting(team_a, alice, video_server):
         created = timezone.now() - timedelta(minutes=30)
         return SubmissionFactory(
             team=team_a, submitter=alice, url=video_server.url + path, created_at=created,
-            probe={"reachable": True, "checked_at": created.isoformat()}, **fields,
+            url_check={"reachable": True, "checked_at": created.isoformat()}, **fields,
         )  # fmt: skip
 
     return make
@@ -129,7 +129,7 @@ def test_a_link_still_alive_after_waiting_is_sent(long_waiting, sandbox):
     assert sending.send_next()[0] == f"sent {submission.pk}"
     submission.refresh_from_db()
     assert submission.status == Status.PROCESSING
-    assert "rechecked_at" in submission.probe
+    assert "rechecked_at" in submission.url_check
     assert submission.events.filter(kind=Event.Kind.ACCEPTED).exists()
 
 

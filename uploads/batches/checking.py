@@ -232,7 +232,7 @@ def _record(row, future):
         logger.exception("batch row %s: the link's check failed", row.pk)
         _record_problem(row, LinkProblem("The link's check failed unexpectedly.", confirmable=True))
     else:
-        _write(row, State.VALID, state=State.READY, probe=found.to_json())
+        _write(row, State.VALID, state=State.READY, url_check=found.to_json())
 
 
 def _record_problem(row, problem):
@@ -242,4 +242,4 @@ def _record_problem(row, problem):
     # Kept as the form keeps a link confirmed public: sent so if the person confirms.
     found = UrlCheck(checked_at=timezone.now(), problem=problem.message)
     _write(row, State.VALID, state=State.UNREACHABLE, problem=problem.message,
-           probe=found.to_json())  # fmt: skip
+           url_check=found.to_json())  # fmt: skip

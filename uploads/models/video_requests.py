@@ -26,7 +26,7 @@ class VideoRequest(models.Model):
     confirm_public = models.BooleanField(
         default=False, help_text="The submitter confirmed the URL is publicly reachable."
     )
-    probe = models.JSONField(
+    url_check = models.JSONField(
         default=dict, blank=True, help_text="What the URL check learned about the URL."
     )
 
@@ -42,7 +42,7 @@ class VideoRequest(models.Model):
         "video_transcription_prompt",
     )
     # Everything above, to copy from one VideoRequest to another.
-    REQUEST_FIELDS = (*ASKED, "url_key", "confirm_public", "probe")
+    REQUEST_FIELDS = (*ASKED, "url_key", "confirm_public", "url_check")
 
     class Meta:
         abstract = True

@@ -266,7 +266,7 @@ def needs_recheck(submission, now):
     """Waited long enough since its URL was last checked that the link may have died."""
     if submission.confirm_public:
         return False  # the portal could not reach it in the first place
-    check = UrlCheck.from_json(submission.probe)
+    check = UrlCheck.from_json(submission.url_check)
     last = check.last_checked_at if check else submission.created_at
     return (now - last).total_seconds() > settings.URL_RECHECK_AFTER_SECONDS
 
@@ -303,8 +303,8 @@ def drop_dead_links(account=None, limit=5):
             except TransitionError:
                 return  # cancelled or claimed meanwhile
             continue
-        check = UrlCheck.from_json(submission.probe) or UrlCheck(checked_at=submission.created_at)
-        Submission.objects.filter(pk=pk).update(probe=check.rechecked(now).to_json())
+        check = UrlCheck.from_json(submission.url_check) or UrlCheck(checked_at=submission.created_at)
+        Submission.objects.filter(pk=pk).update(url_check=check.rechecked(now).to_json())
         return
 
 

@@ -1,4 +1,4 @@
-"""What the URL check found, as it is kept on a submission (`Submission.probe`, JSON).
+"""What the URL check found, as it is kept on a submission (`Submission.url_check`, JSON).
 
 The one place that knows the stored shape: the form writes it, the sender's
 re-check updates it, the submission page reads it.

@@ -340,7 +340,7 @@ def _submission_detail(request, pk):
         "can_resend": can_resend(request.user, submission),
         "can_mark_failed": can_mark_failed(request.user, submission),
         "can_submit_again": can_submit_again(submission),
-        "probe_facts": UrlCheck.facts_of(submission.probe),
+        "url_check_facts": UrlCheck.facts_of(submission.url_check),
         "confirm": CONFIRM,
         "map_url": map_url(submission),
     }
