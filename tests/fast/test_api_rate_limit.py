@@ -5,10 +5,11 @@ object (uploads/api/throttling.py)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from tests.factories import bearer
-from uploads import submitting
+from uploads import locks, submitting
 from uploads.models import Batch, Submission, TokenMinute
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +122,28 @@ def test_a_replayed_create_is_counted(client, alice, team_a, clip_url):
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert counted() == 2
+
+
+class Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_aborted_by_a_deadlock_is_made_again_and_counted_once(
+    client, alice, team_a, clip_url, faults
+):
+    headers = bearer(alice)
+    aborted = []
+
+    def deadlock_once(kind, **_):
+        if kind == "token_minute" and not aborted:
+            aborted.append(kind)
+            raise OperationalError("deadlock detected") from Deadlock()
+
+    faults.at("lock", deadlock_once)
+    before = locks.retries()
+    made = create(client, headers, team_a, clip_url)
+    assert made.status_code == 201, made.content
+    assert aborted and locks.retries() == before + 1
+    assert Submission.objects.count() == 1
+    assert counted() == 1

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from .. import locks
 from ..models import IdempotencyKey
 from . import throttling
 from .errors import problem
@@ -89,8 +90,11 @@ def _respond_once(request, prepare, create):
 def _create(request, prepare, create):
     """Without a key: the object made, and the request counted, in one transaction."""
     prepared = prepare()
-    if isinstance(prepared, Response):
-        return prepared
+    return prepared if isinstance(prepared, Response) else _made(request, create, prepared)
+
+
+@locks.retry_conflicts  # as its service's own transaction would be
+def _made(request, create, prepared):
     with transaction.atomic():
         response = create(prepared)
         throttling.count_create(request)

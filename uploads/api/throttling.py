@@ -52,8 +52,9 @@ def count_create(request):
     minute = getattr(request, UNCOUNTED, None)
     if minute is None:
         return
-    setattr(request, UNCOUNTED, None)
-    if TokenMinute.count_one(request.auth, minute) > settings.API_REQUESTS_PER_MINUTE:
+    count = TokenMinute.count_one(request.auth, minute)
+    setattr(request, UNCOUNTED, None)  # past the limit, its count is rolled back with it
+    if count > settings.API_REQUESTS_PER_MINUTE:
         raise Throttled(wait=_this_minute()[1])
 
 
