@@ -7,10 +7,11 @@ BENCH_URL_CHECKS=off: the URL check is skipped, every other rule runs) on a fres
 SQLite file, and drives it from BENCH_THREADS (8) threads, each with its own session: a
 logged-in person POSTing the submission form (with its CSRF token), and the same
 person's token POSTing /api/v1/submissions as JSON. Rounds of each alternate
-(BENCH_API_ROUNDS, 4, of BENCH_API_REQUESTS, 200, each), first on a quiet machine, then
-with both cores kept busy (busy.py; BENCH_BUSY=0 skips that part). All of it for each of
-gunicorn's thread counts in BENCH_GUNICORN_THREADS ("1,16": sync workers, as first
-measured, and gunicorn.conf.py's own gthread workers of 16 threads).
+(BENCH_API_ROUNDS, 8, of BENCH_API_REQUESTS, 100, each; which goes first alternates too),
+first on a quiet machine, then with both cores kept busy (busy.py; BENCH_BUSY=0 skips
+that part). All of it for each of gunicorn's thread counts in BENCH_GUNICORN_THREADS
+("1,16": sync workers, as first measured, and gunicorn.conf.py's own gthread workers of 16
+threads).
 
 Goal, exit status 1 when missed: every request answered as a success (302 for the
 form, 201 for the API), and the API at least as fast as the form (ratio >= 1.0).
@@ -29,8 +30,8 @@ from harness import REPO, free_port, fresh_sqlite, start_gunicorn, stop_gunicorn
 from machine import machine
 
 THREADS = int(os.environ.get("BENCH_THREADS", 8))
-ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", 4))
-REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", 200))
+ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", 8))
+REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", 100))
 GOAL_RATIO = 1.0
 PASSWORD = "bench-only-password-42"
 
@@ -105,8 +106,8 @@ def measure(clients, label, first):
     seconds = {"form": 0.0, "api_create": 0.0}
     answers = {"form": {}, "api_create": {}}
     n = first
-    for _ in range(ROUNDS):
-        for kind in ("form", "api_create"):
+    for round_ in range(ROUNDS):
+        for kind in ("form", "api_create")[:: 1 if round_ % 2 == 0 else -1]:
             took, counts = drive(list(clients[kind]), kind, range(n, n + REQUESTS))
             n += REQUESTS
             seconds[kind] += took
