@@ -1,6 +1,6 @@
 """What people do, in one place for the pages, the admin, commands and scripts alike."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -35,15 +35,21 @@ MARKABLE_FAILED = frozenset({Status.NEEDS_REVIEW})
 
 
 @locks.retry_conflicts
-def submit(user: User, data: Mapping[str, Any]) -> Submission:
+def submit(
+    user: User, data: Mapping[str, Any], *, last_write: Callable[[], None] | None = None
+) -> Submission:
     """A new submission from a form's (or any caller's) cleaned data, queued to be sent.
 
     Refused (with the reason) when the person has as many waiting in the team
-    as they may, or the team has used this month's quota.
+    as they may, or the team has used this month's quota. `last_write` is called at the
+    end of its transaction (the API counts its request there: uploads/api/throttling.py).
     """
     with transaction.atomic():
         _, month = admission.admit(data["team"], user, 1)
-        return queue_new(user, data, counted_in=month)
+        submission = queue_new(user, data, counted_in=month)
+        if last_write is not None:
+            last_write()
+        return submission
 
 
 def queue_new(user: User, data: Mapping[str, Any], *, counted_in: date) -> Submission:

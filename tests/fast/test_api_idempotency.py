@@ -134,6 +134,6 @@ def test_a_request_refused_after_the_same_key_committed_gets_that_answer(alice):
         )  # fmt: skip
         return Response({"detail": "A duplicate."}, status=400)
 
-    answer = idempotency.respond_once(request, prepare, create=None)
+    answer = idempotency.respond_once(request, prepare, make=None, answer=None)
     assert (answer.status_code, answer.data) == (201, {"id": 7})
     assert answer["Idempotent-Replayed"] == "true"

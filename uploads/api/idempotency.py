@@ -16,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from .. import locks
 from ..models import IdempotencyKey
 from . import throttling
 from .errors import problem
@@ -32,22 +31,23 @@ class _NotKept(Exception):
         self.response = response
 
 
-def respond_once(request, prepare, create):
+def respond_once(request, prepare, make, answer):
     """`prepare()`: the request checked (the form, the URL check: outside any
-    transaction), returning a value or an error Response; `create(value)`: the
-    object made and its Response, inside one transaction with the key and the request's
-    count (throttling.count_create, its last write). A request that made nothing is
-    counted as it answers."""
+    transaction), returning a value or an error Response; `make(value, last_write)`: the
+    object made (or an error Response), in one transaction with the request's count (its
+    last write: `last_write`, or after it with the key); `answer(object)`: its Response,
+    written after that transaction unless a key keeps it (the write lock is not held
+    while it is written). A request that made nothing is counted as it answers."""
     try:
-        return _respond_once(request, prepare, create)
+        return _respond_once(request, prepare, make, answer)
     finally:
         throttling.count_create(request)  # unless counted already: a 429 past the limit
 
 
-def _respond_once(request, prepare, create):
+def _respond_once(request, prepare, make, answer):
     key = request.headers.get(HEADER)
     if key is None:
-        return _create(request, prepare, create)
+        return _create(request, prepare, make, answer)
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         return problem(
             400,
@@ -70,7 +70,8 @@ def _respond_once(request, prepare, create):
             record = IdempotencyKey.objects.create(
                 token=request.auth, key=key, request_hash=fingerprint
             )
-            response = create(prepared)
+            made = make(prepared, None)
+            response = made if isinstance(made, Response) else answer(made)
             if not 200 <= response.status_code < 300:
                 raise _NotKept(response)
             record.status_code, record.response = response.status_code, response.data
@@ -87,18 +88,13 @@ def _respond_once(request, prepare, create):
         return _replay(earlier, fingerprint)
 
 
-def _create(request, prepare, create):
+def _create(request, prepare, make, answer):
     """Without a key: the object made, and the request counted, in one transaction."""
     prepared = prepare()
-    return prepared if isinstance(prepared, Response) else _made(request, create, prepared)
-
-
-@locks.retry_conflicts  # as its service's own transaction would be
-def _made(request, create, prepared):
-    with transaction.atomic():
-        response = create(prepared)
-        throttling.count_create(request)
-        return response
+    if isinstance(prepared, Response):
+        return prepared
+    made = make(prepared, lambda: throttling.count_create(request))
+    return made if isinstance(made, Response) else answer(made)
 
 
 def _earlier(token, key):

@@ -181,14 +181,13 @@ class Submissions(ApiView):
                 return invalid(form_errors(form), _general(form))
             return form.cleaned_data
 
-        def create(cleaned):
+        def make(cleaned, last_write):
             try:
-                submission = services.submit(request.user, cleaned)
+                return services.submit(request.user, cleaned, last_write=last_write)
             except services.Refused as exc:
                 return invalid({"__all__": [str(exc)]}, str(exc))
-            return _created(request, submission)
 
-        return respond_once(request, prepare, create)
+        return respond_once(request, prepare, make, lambda made: _created(request, made))
 
 
 def _general(form):
@@ -297,9 +296,9 @@ class Batches(ApiView):
         def prepare():
             return _batch_form(request)
 
-        def create(form):
+        def make(form, last_write):
             flags = form.api_flags
-            batch = batches.create(
+            return batches.create(
                 request.user,
                 rows=form.cleaned_data["rows"],
                 source=form.cleaned_data["source"],
@@ -307,7 +306,10 @@ class Batches(ApiView):
                 confirm_when_checked=flags["confirm"],
                 confirm_public=flags["confirm_public"],
                 send_again=flags["send_again"],
+                last_write=last_write,
             )
+
+        def answer(batch):
             url = reverse("api:batch", args=[batch.pk])
             return Response(
                 _batch_body(request, batch, after=0),
@@ -315,7 +317,7 @@ class Batches(ApiView):
                 headers={"Location": request.build_absolute_uri(url)},
             )
 
-        return respond_once(request, prepare, create)
+        return respond_once(request, prepare, make, answer)
 
 
 def _batch_form(request):

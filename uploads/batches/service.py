@@ -32,12 +32,13 @@ class NotConfirmable(Exception):
     """The batch is still being checked, or was queued already."""
 
 
-def create(user, *, rows, source, shared, confirm_when_checked=False, **choices):
+def create(user, *, rows, source, shared, confirm_when_checked=False, last_write=None, **choices):
     """A batch of `rows` ((line, {field: text}) from reading.read_*), each with the `shared`
     values where it has none of its own; its check starts in the background.
 
     `confirm_when_checked`: its ready rows are queued as soon as the check ends, with
-    the `choices` of `confirm` (confirm_public, send_again)."""
+    the `choices` of `confirm` (confirm_public, send_again). `last_write` is called at the
+    end of its transaction (the API counts its request there: uploads/api/throttling.py)."""
     with transaction.atomic():
         batch = Batch.objects.create(
             created_by=user,
@@ -53,6 +54,8 @@ def create(user, *, rows, source, shared, confirm_when_checked=False, **choices)
             batch_size=1000,
         )
         transaction.on_commit(lambda: start_batch_check(batch.pk))
+        if last_write is not None:
+            last_write()
     return batch
 
 
