@@ -303,7 +303,9 @@ def drop_dead_links(account=None, limit=5):
             except TransitionError:
                 return  # cancelled or claimed meanwhile
             continue
-        check = UrlCheck.from_json(submission.url_check) or UrlCheck(checked_at=submission.created_at)
+        check = UrlCheck.from_json(submission.url_check) or UrlCheck(
+            checked_at=submission.created_at
+        )
         Submission.objects.filter(pk=pk).update(url_check=check.rechecked(now).to_json())
         return
 
