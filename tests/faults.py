@@ -35,3 +35,13 @@ def pausing(point, seconds=None):
     value = f"{point}={spec}"
     seam.parse(value)  # an unknown point fails the test now, not the process later
     return {"PORTAL_FAULTS": value}
+
+
+class Aborted(Exception):
+    """Stands in for psycopg's error of a transaction PostgreSQL aborted, as the cause of
+    Django's OperationalError: `raise OperationalError("deadlock detected") from
+    Aborted("40P01")` is what uploads.locks.is_conflict recognises."""
+
+    def __init__(self, sqlstate):
+        super().__init__(f"aborted ({sqlstate})")
+        self.sqlstate = sqlstate

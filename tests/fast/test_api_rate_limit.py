@@ -9,6 +9,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from tests.factories import bearer
+from tests.faults import Aborted
 from uploads import locks, submitting
 from uploads.models import Batch, Submission, TokenMinute
 
@@ -124,10 +125,6 @@ def test_a_replayed_create_is_counted(client, alice, team_a, clip_url):
     assert counted() == 2
 
 
-class Deadlock(Exception):
-    sqlstate = "40P01"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_create_aborted_by_a_deadlock_is_made_again_and_counted_once(
     client, alice, team_a, clip_url, faults
@@ -138,7 +135,7 @@ def test_a_create_aborted_by_a_deadlock_is_made_again_and_counted_once(
     def deadlock_once(kind, **_):
         if kind == "token_minute" and not aborted:
             aborted.append(kind)
-            raise OperationalError("deadlock detected") from Deadlock()
+            raise OperationalError("deadlock detected") from Aborted("40P01")
 
     faults.at("lock", deadlock_once)
     before = locks.retries()

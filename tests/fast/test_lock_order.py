@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 
 from tests.conftest import check_to_end, make_batch
 from tests.factories import MembershipFactory, SubmissionFactory, bearer, submission_fields
+from tests.faults import Aborted
 from uploads import locks, services
 from uploads.batches import service
 from uploads.memories import client as api
@@ -231,14 +232,6 @@ def test_drift_names_every_count_that_differs_from_the_truth(counted, alice):
     QuotaMonth.objects.update(used=7)
     found = counters.drift()
     assert [line.split(" ")[0] for line in found] == ["lane", "tallies", "the", "quota"], found
-
-
-class Aborted(Exception):
-    """Stands in for psycopg's error of a transaction PostgreSQL aborted."""
-
-    def __init__(self, sqlstate):
-        super().__init__(f"aborted ({sqlstate})")
-        self.sqlstate = sqlstate
 
 
 def failing(times, sqlstate):
