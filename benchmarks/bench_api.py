@@ -35,6 +35,7 @@ THREADS = int(os.environ.get("BENCH_THREADS", 8))
 ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", 8))
 REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", 100))
 GOAL_RATIO = 1.0
+SUCCESS = {"form": 302, "api_create": 201}  # each kind's answer to a create
 PASSWORD = "bench-only-password-42"
 
 SETUP = f"""
@@ -97,7 +98,7 @@ def drive(clients, kind, numbers):
     round to round, one draw (six of eight connections on one worker, say) would weigh on
     one kind all run long. Drawn again each round, it evens out."""
     for client in clients:
-        client.page.close() if kind == "form" else client.api.close()
+        (client.page if kind == "form" else client.api).close()
     local, lock, free = threading.local(), threading.Lock(), iter(clients)
 
     def ask(n):
@@ -137,25 +138,27 @@ def main():
         measured, busy = run_with(int(threads))
         results += measured
     report(results, busy)
-    problems = [
-        f"{r['label']}: {kind} answered {r['answers'][kind]}"
-        for r in results
-        for kind, ok in (("form", 302), ("api_create", 201))
-        if set(r["answers"][kind]) != {ok}
-    ]
-    problems += [
-        f"{r['label']}: the API at {r['ratio']:.2f} x the form, goal {GOAL_RATIO}"
-        for r in results
-        if r["ratio"] < GOAL_RATIO
-    ]
+    problems, logs = [], set()
+    for r in results:
+        for kind, ok in SUCCESS.items():
+            if set(r["answers"][kind]) != {ok}:
+                problems.append(f"{r['label']}: {kind} answered {r['answers'][kind]}")
+                logs.add(r["server errors"])
+        if r["ratio"] < GOAL_RATIO:
+            problems.append(
+                f"{r['label']}: the API at {r['ratio']:.2f} x the form, goal {GOAL_RATIO}"
+            )
     for problem in problems:
         print(f"MISSED: {problem}", file=sys.stderr)
+    for errors in filter(str.strip, logs):  # what gunicorn said, when a create failed
+        print(errors[-3000:], file=sys.stderr)
     return 1 if problems else 0
 
 
 def run_with(threads):
     """Both kinds of create through gunicorn with `threads` threads a worker, on a new
-    database: quiet, then on busy cores; (results, the busy cores' description)."""
+    database: quiet, then on busy cores; (results, each with its gunicorn's error log, the
+    busy cores' description)."""
     env = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
@@ -189,10 +192,7 @@ def run_with(threads):
                 results.append(measure(clients, f"{config}, two cores busy", results[-1]["next"]))
     finally:
         errors = stop_gunicorn(server)
-    if any(set(r["answers"]["form"]) != {302} or set(r["answers"]["api_create"]) != {201}
-           for r in results) and errors.strip():  # fmt: skip
-        print(errors[-3000:], file=sys.stderr)
-    return results, busy
+    return [{**r, "server errors": errors} for r in results], busy
 
 
 def measure_once(clients):
